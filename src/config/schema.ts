@@ -1,0 +1,241 @@
+/**
+ * The configuration schema (CONTRACT §3), in valibot. Defaults live here and only here. Every
+ * message says what was expected and what was found, so that a start error can name the key:
+ * `policy.max_order_notional: expected a positive number, got "ten"`.
+ */
+import { isIP } from 'node:net';
+import * as v from 'valibot';
+import { MODES } from '../domain/types.js';
+
+const show = (input: unknown): string => {
+  if (input === undefined) return 'nothing';
+  const text = JSON.stringify(input);
+  return text === undefined ? String(input) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+};
+const expected = (what: string) => (issue: { input: unknown }) => `expected ${what}, got ${show(issue.input)}`;
+
+const positiveNumber = v.pipe(
+  v.number(expected('a positive number')),
+  v.finite(expected('a positive number')),
+  v.gtValue(0, expected('a positive number')),
+);
+const nonNegativeNumber = v.pipe(
+  v.number(expected('a number ≥ 0')),
+  v.finite(expected('a number ≥ 0')),
+  v.minValue(0, expected('a number ≥ 0')),
+);
+const positiveInt = v.pipe(
+  v.number(expected('a positive integer')),
+  v.integer(expected('a positive integer')),
+  v.gtValue(0, expected('a positive integer')),
+);
+const nonNegativeInt = v.pipe(
+  v.number(expected('an integer ≥ 0')),
+  v.integer(expected('an integer ≥ 0')),
+  v.minValue(0, expected('an integer ≥ 0')),
+);
+const rate = v.pipe(
+  v.number(expected('a number from 0 to 1')),
+  v.minValue(0, expected('a number from 0 to 1')),
+  v.maxValue(1, expected('a number from 0 to 1')),
+);
+const nonEmptyString = v.pipe(v.string(expected('a non-empty string')), v.minLength(1, expected('a non-empty string')));
+const bool = v.boolean(expected('true or false'));
+/** A limit: a positive number, or null for no limit. */
+const limit = v.nullable(positiveNumber);
+const obj = <T extends v.ObjectEntries>(entries: T) => v.strictObject(entries, expected('an object'));
+
+const timeOfDay = v.pipe(v.string(expected('a time "HH:MM"')), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, expected('a time "HH:MM"')));
+const timeZone = v.pipe(
+  v.string(expected('an IANA time zone')),
+  v.check((tz) => isTimeZone(tz), expected('an IANA time zone such as "America/New_York"')),
+);
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof DAYS)[number];
+
+const tradingWindow = obj({
+  days: v.optional(v.array(v.picklist(DAYS, expected(`one of ${DAYS.join(', ')}`))), [...DAYS]),
+  from: timeOfDay,
+  to: timeOfDay,
+  tz: v.optional(timeZone, 'UTC'),
+});
+
+const isoInstant = v.pipe(
+  v.string(expected('an ISO-8601 time')),
+  v.check((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), expected('an ISO-8601 time')),
+);
+
+/** One secret: a plain string, or a value that stops verifying at `expires_at` (rotation). */
+const secret = v.union(
+  [
+    nonEmptyString,
+    obj({ value: nonEmptyString, expires_at: v.optional(v.nullable(isoInstant), null) }),
+  ],
+  expected('a non-empty secret string or { value, expires_at }'),
+);
+const secrets = v.pipe(v.array(secret, expected('a list of secrets')), v.minLength(1, expected('at least one secret')));
+
+export const AUTH_SCHEMES = ['standard-webhooks', 'hmac', 'stripe', 'github', 'token', 'passphrase', 'none'] as const;
+export type AuthScheme = (typeof AUTH_SCHEMES)[number];
+
+const auth = v.variant(
+  'scheme',
+  [
+    obj({ scheme: v.literal('standard-webhooks'), secrets }),
+    obj({ scheme: v.literal('hmac'), secrets }),
+    obj({ scheme: v.literal('stripe'), secrets }),
+    obj({ scheme: v.literal('github'), secrets }),
+    obj({ scheme: v.literal('token'), secrets }),
+    obj({ scheme: v.literal('passphrase'), field: v.optional(nonEmptyString, 'passphrase'), secrets }),
+    obj({ scheme: v.literal('none') }),
+  ],
+  expected(`an auth scheme: one of ${AUTH_SCHEMES.join(', ')}`),
+);
+
+const ipOrCidr = v.pipe(
+  v.string(expected('an IP address or CIDR')),
+  v.check((s) => isIpOrCidr(s), expected('an IP address or CIDR')),
+);
+export function isIpOrCidr(s: string): boolean {
+  const [addr, bits, ...rest] = s.split('/');
+  if (addr === undefined || rest.length > 0) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
+export const FORMATS = ['native', 'tradingview', 'traderspost'] as const;
+export type Format = (typeof FORMATS)[number];
+
+const source = obj({
+  auth,
+  format: v.optional(v.picklist(FORMATS, expected(`one of ${FORMATS.join(', ')}`)), 'native'),
+  connector: v.optional(nonEmptyString, 'mock'),
+  allow_ips: v.optional(v.array(ipOrCidr), []),
+  trust_proxy: v.optional(bool, false),
+  rate_limit_per_minute: v.optional(v.nullable(positiveInt), null),
+  body_hash_window_seconds: v.optional(positiveInt, 60),
+  require_idempotency_key: v.optional(bool, false),
+});
+
+const sourceName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_-]{1,64}$/, expected('a source name of 1-64 letters, digits, "_" or "-"')),
+);
+
+const url = v.pipe(v.string(expected('a URL')), v.url(expected('a URL')));
+
+const connector = v.variant(
+  'type',
+  [
+    obj({
+      type: v.literal('mock'),
+      latency_ms: v.optional(nonNegativeInt, 0),
+      failure_rate: v.optional(rate, 0),
+      timeout_rate: v.optional(rate, 0),
+    }),
+    obj({
+      type: v.literal('alpaca'),
+      base_url: v.optional(url, 'https://paper-api.alpaca.markets'),
+      key_id: nonEmptyString,
+      secret_key: nonEmptyString,
+      live: v.optional(bool, false),
+      timeout_ms: v.optional(positiveInt, 10_000),
+    }),
+    obj({
+      type: v.literal('http'),
+      url,
+      signing_secret: nonEmptyString,
+      timeout_ms: v.optional(positiveInt, 10_000),
+    }),
+    obj({
+      type: v.literal('module'),
+      path: nonEmptyString,
+      options: v.optional(v.record(v.string(), v.unknown()), {}),
+    }),
+  ],
+  expected('a connector type: one of mock, alpaca, http, module'),
+);
+
+const positionLimits = v.pipe(
+  v.record(v.string(), limit, expected('an object of instrument → limit')),
+  v.transform((o): { default: number | null; [instrument: string]: number | null } => ({ default: null, ...o })),
+);
+
+const policy = obj({
+  initial_mode: v.optional(v.picklist(MODES, expected(`one of ${MODES.join(', ')}`)), 'enabled'),
+  instruments: v.optional(v.array(v.pipe(nonEmptyString, v.toUpperCase())), []),
+  max_signal_age_seconds: v.optional(v.nullable(positiveInt), 300),
+  trading_windows: v.optional(v.array(tradingWindow), []),
+  max_orders_per_minute: v.optional(v.nullable(positiveInt), 30),
+  max_order_notional: v.optional(limit, 10_000),
+  max_position_notional: v.optional(positionLimits, { default: 25_000 }),
+  max_gross_exposure: v.optional(limit, 100_000),
+  max_daily_loss: v.optional(limit, 2_000),
+  trading_day_tz: v.optional(timeZone, 'UTC'),
+  exit_only_trim: v.optional(bool, true),
+});
+
+const execution = obj({
+  max_attempts: v.optional(positiveInt, 5),
+  backoff: v.optional(obj({ base_ms: v.optional(positiveInt, 250), cap_ms: v.optional(positiveInt, 30_000) }), {}),
+  breaker: v.optional(
+    obj({
+      failure_threshold: v.optional(positiveInt, 5),
+      half_open_after_seconds: v.optional(v.nullable(positiveNumber), null),
+    }),
+    {},
+  ),
+  wait_ms: v.optional(nonNegativeInt, 0),
+  reconcile_interval_seconds: v.optional(positiveNumber, 30),
+  /** How many (connector, instrument) lanes run at once. */
+  concurrency: v.optional(positiveInt, 16),
+});
+
+export const configSchema = obj({
+  server: v.optional(
+    obj({
+      host: v.optional(nonEmptyString, '127.0.0.1'),
+      port: v.optional(v.pipe(nonNegativeInt, v.maxValue(65_535, expected('a port 0-65535'))), 8080),
+      body_limit_bytes: v.optional(positiveInt, 65_536),
+      shutdown_timeout_seconds: v.optional(positiveNumber, 10),
+    }),
+    {},
+  ),
+  database: v.optional(obj({ url: v.optional(nonEmptyString, 'file:./data/sluice.db') }), {}),
+  sources: v.optional(v.record(sourceName, source, expected('an object of source name → source')), {}),
+  policy: v.optional(policy, {}),
+  connectors: v.optional(v.record(sourceName, connector, expected('an object of connector name → connector')), {}),
+  execution: v.optional(execution, {}),
+  degraded: v.optional(
+    obj({
+      on_database_down: v.optional(v.picklist(['spool', 'reject'], expected('spool or reject')), 'spool'),
+      spool_dir: v.optional(nonEmptyString, './data/spool'),
+      spool_max_bytes: v.optional(positiveInt, 64 * 1024 * 1024),
+    }),
+    {},
+  ),
+  retention: v.optional(obj({ signals_days: v.optional(positiveNumber, 7) }), {}),
+  alerts: v.optional(obj({ webhook_url: v.optional(v.nullable(url), null) }), {}),
+});
+
+export type FileConfig = v.InferOutput<typeof configSchema>;
+export type SourceConfig = v.InferOutput<typeof source>;
+export type AuthConfig = v.InferOutput<typeof auth>;
+export type SecretConfig = v.InferOutput<typeof secret>;
+export type ConnectorConfig = v.InferOutput<typeof connector>;
+export type PolicyConfig = v.InferOutput<typeof policy>;
+export type ExecutionConfig = v.InferOutput<typeof execution>;
+export type TradingWindow = v.InferOutput<typeof tradingWindow>;
+

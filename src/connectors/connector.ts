@@ -1,0 +1,74 @@
+/**
+ * The connector contract (CONTRACT §5.3). A connector is the edge to a broker or downstream
+ * system. Expected failures are values, never throws: the retry loop and the breaker read
+ * `retryable` and `ambiguous` and nothing else. A throw from a connector is a bug and is
+ * treated as an ambiguous, retryable failure by the executor so that it cannot lose an order.
+ */
+import type { Order, OrderType, Position, Side, Signal, TimeInForce } from '../domain/types.js';
+
+export interface ConnectorCapabilities {
+  order_types: OrderType[];
+  /** take_profit / stop_loss legs. */
+  brackets: boolean;
+  fractional: boolean;
+  short: boolean;
+  /** getOrder(client_order_id) is answered; false means at-least-once delivery (http). */
+  lookup: boolean;
+}
+
+export interface OrderRequest {
+  /** Deterministic, ≤ 48 chars, stable across retries and restarts. */
+  client_order_id: string;
+  signal_id: string;
+  instrument: string;
+  side: Side;
+  quantity: number;
+  order_type: OrderType;
+  limit_price?: number;
+  stop_price?: number;
+  time_in_force: TimeInForce;
+  take_profit?: { limit_price: number };
+  stop_loss?: { stop_price: number; limit_price?: number };
+  /** Reference price at signal time (the mock fills market orders here). */
+  reference_price?: number;
+  /** The signal as received, for connectors that forward it (http, module). */
+  signal: Signal;
+}
+
+export interface ConnectorFailure {
+  ok: false;
+  /** Worth trying again (timeout, connection error, 429, 5xx). */
+  retryable: boolean;
+  /** The request may have taken effect (timeout after sending, 5xx, reset after sending). */
+  ambiguous: boolean;
+  reason: string;
+  /** Server-requested wait before the next attempt (Retry-After, X-RateLimit-Reset). */
+  retry_after_ms?: number;
+  http_status?: number;
+}
+
+export type CallResult<T> = { ok: true; value: T } | ConnectorFailure;
+
+export interface Connector {
+  readonly name: string;
+  readonly type: string;
+  readonly capabilities: ConnectorCapabilities;
+  place(order: OrderRequest): Promise<CallResult<Order>>;
+  /** Cancel every open order of the instrument; returns how many were cancelled. */
+  cancel(instrument: string): Promise<CallResult<{ cancelled: number }>>;
+  /** The order placed under this client_order_id, or null when the connector has none. */
+  getOrder(clientOrderId: string): Promise<CallResult<Order | null>>;
+  getPositions(): Promise<CallResult<Position[]>>;
+  close?(): Promise<void>;
+}
+
+export function failure(
+  reason: string,
+  opts: { retryable: boolean; ambiguous: boolean; retry_after_ms?: number; http_status?: number },
+): ConnectorFailure {
+  return { ok: false, reason, ...opts };
+}
+
+export function success<T>(value: T): CallResult<T> {
+  return { ok: true, value };
+}

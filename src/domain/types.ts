@@ -1,0 +1,120 @@
+/**
+ * The domain vocabulary of sluice, defined once. Everything that crosses a module boundary
+ * (ingest → store → guardrails → executor → connector) is one of these types. Wire fields are
+ * snake_case, so the types are too: what is stored and served is what is declared here.
+ */
+
+export type Action = 'buy' | 'sell' | 'close' | 'cancel' | 'target';
+export type OrderType = 'market' | 'limit' | 'stop' | 'stop_limit';
+export type TimeInForce = 'day' | 'gtc' | 'ioc' | 'fok';
+export type Side = 'buy' | 'sell';
+
+export const ACTIONS: readonly Action[] = ['buy', 'sell', 'close', 'cancel', 'target'];
+export const ORDER_TYPES: readonly OrderType[] = ['market', 'limit', 'stop', 'stop_limit'];
+export const TIME_IN_FORCES: readonly TimeInForce[] = ['day', 'gtc', 'ioc', 'fok'];
+
+/** A validated, normalized native signal (CONTRACT §4.4). Numbers are finite; instrument is upper-cased. */
+export interface Signal {
+  id?: string;
+  action: Action;
+  instrument: string;
+  /** buy/sell: exactly one of quantity or notional; close: optional partial quantity. */
+  quantity?: number;
+  notional?: number;
+  /** target: the signed position to reach. */
+  target_position?: number;
+  order_type: OrderType;
+  limit_price?: number;
+  stop_price?: number;
+  /** Reference price at signal time. */
+  price?: number;
+  time_in_force: TimeInForce;
+  take_profit?: { limit_price: number };
+  stop_loss?: { stop_price: number; limit_price?: number };
+  /** ISO-8601 with offset, as sent. */
+  timestamp?: string;
+  strategy?: string;
+  meta: Record<string, unknown>;
+}
+
+export type Mode = 'enabled' | 'exit_only' | 'paused';
+export const MODES: readonly Mode[] = ['enabled', 'exit_only', 'paused'];
+
+export type SignalStatus = 'accepted' | 'executing' | 'executed' | 'rejected' | 'failed';
+export const FINAL_STATUSES: readonly SignalStatus[] = ['executed', 'rejected', 'failed'];
+export function isFinalStatus(status: SignalStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+export type Rule =
+  | 'mode'
+  | 'instrument_allowed'
+  | 'stale_signal'
+  | 'trading_window'
+  | 'order_rate'
+  | 'max_order_notional'
+  | 'max_position_notional'
+  | 'max_gross_exposure'
+  | 'daily_loss'
+  | 'breaker_open'
+  | 'connector_capability';
+
+/** One failed guardrail rule, as reported in a decision (CONTRACT §5 step 1). */
+export interface RuleFailure {
+  rule: Rule;
+  /** Refines the rule, e.g. rule `mode` with code `paused`. */
+  code?: string;
+  limit: unknown;
+  actual: unknown;
+  message: string;
+}
+
+/**
+ * What the gate concluded for one signal. When allowed, `order` is what goes to the connector
+ * (side and quantity already resolved from close/target/notional and exit_only trimming), or
+ * null for a cancel or a no-op (close when flat, target already reached).
+ */
+export interface Decision {
+  allowed: boolean;
+  failures: RuleFailure[];
+  /** Quantity that will be ordered (unsigned), null when nothing is ordered. */
+  quantity: number | null;
+  side: Side | null;
+  /** True when the order only reduces |position| without flipping it, or is a cancel. */
+  exit: boolean;
+  /** True when exit_only trimmed a flip down to a pure exit. */
+  trimmed: boolean;
+  /** Notional reserved against exposure limits until the order settles (0 for exits). */
+  reserved_notional: number;
+  /** Price used for notional checks, when one was known. */
+  reference_price: number | null;
+}
+
+export type OrderStatus = 'new' | 'accepted' | 'partially_filled' | 'filled' | 'canceled' | 'rejected' | 'expired';
+
+/** An order as a connector reports it. */
+export interface Order {
+  client_order_id: string;
+  order_id: string;
+  instrument: string;
+  side: Side;
+  quantity: number;
+  order_type: OrderType;
+  limit_price: number | null;
+  status: OrderStatus;
+  filled_quantity: number;
+  fill_price: number | null;
+}
+
+/** A signed position: quantity > 0 long, < 0 short. */
+export interface Position {
+  instrument: string;
+  quantity: number;
+  avg_price: number;
+}
+
+/** A field-level validation problem (CONTRACT §4.3 `issues`). */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}

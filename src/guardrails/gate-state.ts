@@ -1,0 +1,32 @@
+/**
+ * What the guardrail gate may look at besides the signal and the policy. The store assembles
+ * it inside the same transaction that records the decision and its reservation, so the state a
+ * decision saw is the state it was recorded against (CONTRACT §5 step 1).
+ */
+import type { ConnectorCapabilities } from '../connectors/connector.js';
+import type { Mode } from '../domain/types.js';
+
+export type BreakerStateName = 'closed' | 'open' | 'half_open';
+
+export interface GateState {
+  mode: Mode;
+  /** Signed position in the signal's instrument per sluice's ledger (long > 0, short < 0). */
+  position: number;
+  /** Last known price of the instrument (from fills or signals), used when the signal has none. */
+  last_price: number | null;
+  /** Σ |quantity × last price| over the connector's positions, excluding reservations. */
+  gross_exposure: number;
+  /** Notional reserved by decided, not yet settled orders of the connector (all instruments). */
+  reserved_exposure: number;
+  /** The part of `reserved_exposure` that belongs to the signal's instrument. */
+  reserved_instrument: number;
+  /** Realized PnL of the current trading day (negative = loss), for the connector. */
+  realized_pnl_today: number;
+  /** Orders decided in the last 60 s (all connectors), for `order_rate`. */
+  orders_last_minute: number;
+  breaker: BreakerStateName;
+  capabilities: ConnectorCapabilities;
+}
+
+/** The part of the gate state that lives in the store (everything but the connector's capabilities). */
+export type StoredGateState = Omit<GateState, 'capabilities'>;

@@ -1,0 +1,64 @@
+/**
+ * The verifier contract: one per authentication scheme (CONTRACT §4.1). A verifier sees the
+ * raw bytes exactly as received and answers with a value; it never throws for bad input. The
+ * `reason` is for the log only: the client always gets the same `401 unauthorized`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { SecretConfig } from '../../config/schema.js';
+
+export interface AuthInput {
+  source: string;
+  /** Lower-cased header names. */
+  headers: Headers;
+  rawBody: Uint8Array;
+  /** The body parsed as JSON, or undefined when it is not JSON (passphrase needs it). */
+  body: unknown;
+  now: Date;
+}
+
+export type AuthOutcome =
+  | {
+      ok: true;
+      /** A body field that must be removed before the body is stored, hashed, logged or passed on. */
+      strip_field?: string;
+      /** An idempotency key the scheme itself carries (e.g. webhook-id), when present. */
+      idempotency_key?: string;
+    }
+  | { ok: false; reason: string };
+
+export interface Verifier {
+  readonly scheme: string;
+  verify(input: AuthInput): AuthOutcome | Promise<AuthOutcome>;
+}
+
+/** Durable record of HMAC nonces: `remember` is true the first time a nonce is seen. */
+export interface NonceStore {
+  remember(source: string, nonce: string, expiresAt: Date): Promise<boolean>;
+}
+
+/** The secret values that still verify at `now` (expired rotation secrets drop out). */
+export function activeSecrets(secrets: readonly SecretConfig[], now: Date): string[] {
+  const out: string[] = [];
+  for (const s of secrets) {
+    if (typeof s === 'string') out.push(s);
+    else if (s.expires_at === null || Date.parse(s.expires_at) > now.getTime()) out.push(s.value);
+  }
+  return out;
+}
+
+/**
+ * Constant-time equality of two strings. Both sides are hashed first so that the comparison
+ * time depends on neither the length nor the content of the secret.
+ */
+export function safeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** True when `candidate` equals any secret; every secret is compared, whatever matches first. */
+export function matchesAny(candidate: string, secrets: readonly string[]): boolean {
+  let found = false;
+  for (const s of secrets) found = safeEqual(candidate, s) || found;
+  return found;
+}

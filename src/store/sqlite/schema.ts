@@ -1,0 +1,169 @@
+/**
+ * The SQLite schema (drizzle sqlite-core). `drizzle/sqlite/` holds the migrations drizzle-kit
+ * generates from it. Times are integer milliseconds since the epoch, except the event log's
+ * `at`, which is the ISO string that was hashed, so that `audit verify` recomputes it exactly.
+ */
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const signals = sqliteTable(
+  'signals',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    id: text('id').notNull(),
+    source: text('source').notNull(),
+    idempotency_key: text('idempotency_key').notNull(),
+    /** What uniqueness is enforced on: the key, or for body-hash keys, the key until its window passes. */
+    dedupe_key: text('dedupe_key').notNull(),
+    key_kind: text('key_kind', { enum: ['explicit', 'body_hash'] }).notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    status: text('status', { enum: ['accepted', 'executing', 'executed', 'rejected', 'failed'] }).notNull(),
+    connector: text('connector').notNull(),
+    instrument: text('instrument').notNull(),
+    client_order_id: text('client_order_id').notNull(),
+    signal: text('signal').notNull(),
+    decision: text('decision'),
+    result: text('result'),
+    request_id: text('request_id'),
+    received_at: integer('received_at').notNull(),
+    updated_at: integer('updated_at').notNull(),
+    decided_at: integer('decided_at'),
+    /** Side of the order placed, when the decision placed one (feeds `order_rate`). */
+    order_side: text('order_side'),
+    lease_owner: text('lease_owner'),
+    lease_until: integer('lease_until'),
+  },
+  (t) => [
+    uniqueIndex('signals_id_uq').on(t.id),
+    uniqueIndex('signals_source_dedupe_uq').on(t.source, t.dedupe_key),
+    index('signals_status_seq_idx').on(t.status, t.seq),
+    index('signals_decided_at_idx').on(t.decided_at),
+    index('signals_received_at_idx').on(t.received_at),
+  ],
+);
+
+export const attempts = sqliteTable(
+  'attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    signal_id: text('signal_id').notNull(),
+    n: integer('n').notNull(),
+    at: integer('at').notNull(),
+    outcome: text('outcome').notNull(),
+    error: text('error'),
+  },
+  (t) => [index('attempts_signal_idx').on(t.signal_id, t.n)],
+);
+
+/** Small key → JSON values shared by every instance: mode, breakers. */
+export const runtimeState = sqliteTable('runtime_state', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updated_at: integer('updated_at').notNull(),
+});
+
+/** The hash-chained event log (CONTRACT §7). Append-only: sluice never updates or deletes a row. */
+export const events = sqliteTable(
+  'events',
+  {
+    seq: integer('seq').primaryKey(),
+    at: text('at').notNull(),
+    type: text('type').notNull(),
+    signal_id: text('signal_id'),
+    data: text('data').notNull(),
+    prev_hash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [index('events_signal_idx').on(t.signal_id)],
+);
+
+/** sluice's own ledger of positions, per connector, updated from fills. */
+export const positions = sqliteTable(
+  'positions',
+  {
+    connector: text('connector').notNull(),
+    instrument: text('instrument').notNull(),
+    quantity: real('quantity').notNull(),
+    avg_price: real('avg_price').notNull(),
+    last_price: real('last_price'),
+    updated_at: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connector, t.instrument] })],
+);
+
+/** Exposure held by decided, unsettled orders (CONTRACT §5 step 1). */
+export const reservations = sqliteTable(
+  'reservations',
+  {
+    signal_id: text('signal_id').primaryKey(),
+    connector: text('connector').notNull(),
+    instrument: text('instrument').notNull(),
+    notional: real('notional').notNull(),
+    created_at: integer('created_at').notNull(),
+  },
+  (t) => [index('reservations_connector_idx').on(t.connector)],
+);
+
+/** Realized PnL per connector and trading day (in `policy.trading_day_tz`). */
+export const pnlDays = sqliteTable(
+  'pnl_days',
+  {
+    connector: text('connector').notNull(),
+    day: text('day').notNull(),
+    realized: real('realized').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connector, t.day] })],
+);
+
+/** Refused deliveries kept for operators (newest 1000, secrets removed). */
+export const deliveries = sqliteTable('deliveries', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  at: integer('at').notNull(),
+  source: text('source').notNull(),
+  reason: text('reason').notNull(),
+  issues: text('issues').notNull(),
+  request_id: text('request_id').notNull(),
+  body_excerpt: text('body_excerpt').notNull(),
+});
+
+/** HMAC nonces seen within the tolerance, so a replay is refused across restarts. */
+export const nonces = sqliteTable(
+  'nonces',
+  {
+    source: text('source').notNull(),
+    nonce: text('nonce').notNull(),
+    expires_at: integer('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.source, t.nonce] }), index('nonces_expires_idx').on(t.expires_at)],
+);
+
+/** The mock broker's durable state: its orders … */
+export const mockOrders = sqliteTable(
+  'mock_orders',
+  {
+    connector: text('connector').notNull(),
+    client_order_id: text('client_order_id').notNull(),
+    order_id: text('order_id').notNull(),
+    instrument: text('instrument').notNull(),
+    side: text('side', { enum: ['buy', 'sell'] }).notNull(),
+    quantity: real('quantity').notNull(),
+    order_type: text('order_type', { enum: ['market', 'limit', 'stop', 'stop_limit'] }).notNull(),
+    limit_price: real('limit_price'),
+    status: text('status').notNull(),
+    filled_quantity: real('filled_quantity').notNull(),
+    fill_price: real('fill_price'),
+    created_at: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connector, t.client_order_id] }), index('mock_orders_created_idx').on(t.connector, t.created_at)],
+);
+
+/** … and its positions. */
+export const mockPositions = sqliteTable(
+  'mock_positions',
+  {
+    connector: text('connector').notNull(),
+    instrument: text('instrument').notNull(),
+    quantity: real('quantity').notNull(),
+    avg_price: real('avg_price').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connector, t.instrument] })],
+);

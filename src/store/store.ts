@@ -1,0 +1,213 @@
+/**
+ * The store contract: every durable fact of sluice goes through this interface, and each verb
+ * is one atomic step (one transaction) including the event-log entries it implies. SQLite and
+ * PostgreSQL implement it; one contract test suite runs against both (test/store/contract.ts).
+ */
+import type { Decision, Mode, Order, Position, Side, Signal, SignalStatus, ValidationIssue } from '../domain/types.js';
+import type { StoredGateState } from '../guardrails/gate-state.js';
+
+export interface ExecutionResult {
+  connector: string;
+  client_order_id: string;
+  order_id: string | null;
+  status: string;
+  filled_quantity: number;
+  fill_price: number | null;
+  error?: string;
+}
+
+export interface SignalRecord {
+  signal_id: string;
+  source: string;
+  idempotency_key: string;
+  fingerprint: string;
+  status: SignalStatus;
+  connector: string;
+  instrument: string;
+  client_order_id: string;
+  request_id: string | null;
+  received_at: string;
+  updated_at: string;
+  signal: Signal;
+  decision: Decision | null;
+  result: ExecutionResult | null;
+}
+
+export interface NewSignal {
+  signal_id: string;
+  source: string;
+  idempotency_key: string;
+  /** `body_hash` keys deduplicate only within `window_ms` of the first delivery. */
+  key_kind: 'explicit' | 'body_hash';
+  window_ms: number;
+  fingerprint: string;
+  connector: string;
+  instrument: string;
+  client_order_id: string;
+  signal: Signal;
+  request_id: string;
+  received_at: Date;
+}
+
+export type RecordOutcome =
+  | { kind: 'inserted'; record: SignalRecord }
+  | { kind: 'duplicate'; record: SignalRecord }
+  | { kind: 'conflict'; record: SignalRecord };
+
+export interface SignalQuery {
+  status?: SignalStatus;
+  source?: string;
+  instrument?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Attempt {
+  n: number;
+  at: string;
+  outcome: string;
+  error: string | null;
+}
+
+export interface GateInput {
+  signal_id: string;
+  connector: string;
+  instrument: string;
+  now: Date;
+  /** Trading day (YYYY-MM-DD in `policy.trading_day_tz`) whose realized PnL the gate sees. */
+  trading_day: string;
+  /** Pure: evaluated inside the transaction against the state it reads. */
+  decide: (state: StoredGateState) => Decision;
+}
+
+export type GateOutcome =
+  | { kind: 'executing'; record: SignalRecord; decision: Decision }
+  | { kind: 'rejected'; record: SignalRecord; decision: Decision }
+  /** The signal was not `accepted` any more (another worker took it). */
+  | { kind: 'skipped' };
+
+export interface Fill {
+  side: Side;
+  quantity: number;
+  price: number;
+}
+
+export interface FinishInput {
+  signal_id: string;
+  status: 'executed' | 'failed';
+  result: ExecutionResult;
+  /** The fill to book into the ledger, if the order filled (fully or partly). */
+  fill: Fill | null;
+  now: Date;
+  trading_day: string;
+}
+
+export interface FinishOutcome {
+  record: SignalRecord;
+  realized_pnl_today: number;
+}
+
+export interface ModeState {
+  mode: Mode;
+  reason: string | null;
+  changed_at: string;
+}
+
+export interface EventRecord {
+  seq: number;
+  at: string;
+  type: string;
+  signal_id: string | null;
+  data: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface NewEvent {
+  type: string;
+  signal_id?: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface QueueStats {
+  accepted: number;
+  executing: number;
+  oldest_accepted_at: string | null;
+}
+
+export interface LedgerPosition extends Position {
+  last_price: number | null;
+}
+
+export interface ConnectorLedger {
+  positions: LedgerPosition[];
+  gross_exposure: number;
+  reserved_exposure: number;
+  realized_pnl_today: number;
+}
+
+export interface RefusedDelivery {
+  at: string;
+  source: string;
+  reason: string;
+  issues: ValidationIssue[];
+  request_id: string;
+  body_excerpt: string;
+}
+
+export interface MockOrderRecord extends Order {
+  created_at: string;
+}
+
+/** The mock broker's durable state: it behaves like a broker, so it keeps its own books. */
+export interface MockBrokerStore {
+  /** Places and fills in one step. A known client_order_id returns the existing order, `created: false`. */
+  placeOrder(connector: string, order: Order, now: Date): Promise<{ created: boolean; order: Order }>;
+  getOrder(connector: string, clientOrderId: string): Promise<Order | null>;
+  listOrders(connector: string, limit: number): Promise<MockOrderRecord[]>;
+  cancelOpenOrders(connector: string, instrument: string): Promise<number>;
+  getPositions(connector: string): Promise<Position[]>;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  /** Inserts the signal unless its key is known; appends `signal.accepted` when inserted. */
+  recordSignal(input: NewSignal): Promise<RecordOutcome>;
+  getSignal(signalId: string): Promise<SignalRecord | null>;
+  listSignals(query: SignalQuery): Promise<Page<SignalRecord>>;
+  /** Oldest first: what the executor must resume or reconcile after a start. */
+  listSignalsByStatus(status: 'accepted' | 'executing', limit: number): Promise<SignalRecord[]>;
+  lastSignal(): Promise<SignalRecord | null>;
+  queueStats(): Promise<QueueStats>;
+
+  /**
+   * accepted → executing | rejected, atomically with the decision, its exposure reservation and
+   * its events. The gate state is read inside the same transaction, so two concurrent gates
+   * cannot both pass a limit that only one fits under.
+   */
+  gateSignal(input: GateInput): Promise<GateOutcome>;
+  recordAttempt(signalId: string, attempt: Attempt): Promise<void>;
+  listAttempts(signalId: string): Promise<Attempt[]>;
+  /** executing → executed | failed, booking the fill, releasing the reservation, appending events. */
+  finishSignal(input: FinishInput): Promise<FinishOutcome>;
+
+  getMode(): Promise<ModeState>;
+  /** Stores the mode unless it is already set; `initial` only writes when no mode is stored yet. */
+  setMode(mode: Mode, reason: string | null, actor: string, now: Date): Promise<ModeState>;
+  initMode(mode: Mode, now: Date): Promise<ModeState>;
+
+  appendEvent(event: NewEvent): Promise<EventRecord>;
+  listEvents(after: number, limit: number): Promise<EventRecord[]>;
+  listSignalEvents(signalId: string): Promise<EventRecord[]>;
+
+  getLedger(connector: string, tradingDay: string): Promise<ConnectorLedger>;
+
+  mock: MockBrokerStore;
+}
