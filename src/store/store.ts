@@ -207,7 +207,16 @@ export interface Store {
   listEvents(after: number, limit: number): Promise<EventRecord[]>;
   listSignalEvents(signalId: string): Promise<EventRecord[]>;
 
+  /** Called with every event after its transaction committed (feeds the live stream). */
+  subscribe(listener: (event: EventRecord) => void): () => void;
+
   getLedger(connector: string, tradingDay: string): Promise<ConnectorLedger>;
+
+  /** HMAC nonces: true when first seen; false for a replay within its lifetime. */
+  rememberNonce(source: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Keeps a refused delivery for operators; only the newest `keep` are retained. */
+  recordRefusedDelivery(delivery: RefusedDelivery, keep: number): Promise<void>;
+  listRefusedDeliveries(limit: number, cursor?: string): Promise<Page<RefusedDelivery>>;
 
   mock: MockBrokerStore;
 }

@@ -1,0 +1,46 @@
+/**
+ * `createApp(deps)`: the HTTP surface, with no side effects. main.ts alone listens; tests call
+ * `createApp(deps).request(...)` or serve it on a free port.
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { Deps } from './deps.js';
+import { adminRoutes } from './http/admin.js';
+import type { AppEnv } from './http/context.js';
+import { AppError, errorBody, isAppError } from './http/errors.js';
+import { healthRoutes } from './http/health.js';
+import { adminAuth, requestContext } from './http/middleware.js';
+import { webhookRoutes } from './http/webhooks.js';
+
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestContext({ logger: deps.logger }));
+  app.route('/', healthRoutes(deps));
+  app.route('/webhooks', webhookRoutes(deps));
+  app.use('/admin/*', adminAuth({ adminToken: deps.config.admin_token, readToken: deps.config.read_token }));
+  app.route('/admin', adminRoutes(deps));
+
+  app.notFound((c) => {
+    const err = new AppError('not_found', `no route ${c.req.method} ${c.req.path}`);
+    return c.json(errorBody(err, c.get('requestId')), 404);
+  });
+
+  app.onError((err, c) => {
+    const requestId = c.get('requestId');
+    let appError: AppError;
+    if (isAppError(err)) {
+      appError = err;
+    } else if (err instanceof HTTPException && err.status < 500) {
+      appError = new AppError('invalid_request', err.message || 'bad request');
+    } else {
+      // Never leak an unexpected error's message to the client: the log has it.
+      c.get('logger').error({ err }, 'unhandled error');
+      deps.recentErrors.add({ at: deps.now().toISOString(), component: 'http', message: (err as Error).message, signal_id: null });
+      appError = new AppError('internal', 'internal error; see the server log with this request_id');
+    }
+    if (appError.retryAfter !== undefined) c.header('Retry-After', String(appError.retryAfter));
+    if (appError.code === 'shutting_down') c.header('Connection', 'close');
+    return c.json(errorBody(appError, requestId), appError.status);
+  });
+  return app;
+}

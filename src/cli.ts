@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * The `sluice` command (CONTRACT §2): start, migrate, audit verify, sign. Exit codes: 0 ok,
+ * 1 a check failed (audit), 2 usage or configuration error.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { createLogger } from './logger.js';
+import { startSluice } from './main.js';
+import { openStore } from './store/open.js';
+
+const USAGE = `usage:
+  sluice start [--config FILE]
+  sluice migrate [--config FILE]
+  sluice audit verify [--config FILE]
+  sluice sign --scheme standard-webhooks|hmac --secret S --body FILE`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      scheme: { type: 'string' },
+      secret: { type: 'string' },
+      body: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, sub] = positionals;
+  if (values.help === true || command === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined && values.help !== true ? 2 : 0;
+  }
+  const configPath = values.config;
+  switch (command) {
+    case 'start': {
+      const running = await startSluice({ env: process.env, ...(configPath === undefined ? {} : { configPath }) });
+      const stop = (signal: string) => {
+        void running.shutdown(signal).then(() => process.exit(0));
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      return -1; // keep running
+    }
+    case 'migrate': {
+      const config = loadConfig(process.env, { configPath });
+      const store = await openStore(config.database.url);
+      await store.close();
+      process.stdout.write('migrations applied\n');
+      return 0;
+    }
+    case 'audit': {
+      if (sub !== 'verify') break;
+      const config = loadConfig(process.env, { configPath });
+      const store = await openStore(config.database.url);
+      const { verifyAuditChain } = await import('./events/verify.js');
+      const verdict = await verifyAuditChain(store);
+      await store.close();
+      if (verdict.ok) {
+        process.stdout.write(`ok ${verdict.entries} entries, head ${verdict.head}\n`);
+        return 0;
+      }
+      process.stdout.write(`broken at seq ${verdict.broken_at}\n`);
+      return 1;
+    }
+    case 'sign': {
+      const { signHeaders } = await import('./cli/sign.js');
+      const scheme = values.scheme;
+      if ((scheme !== 'standard-webhooks' && scheme !== 'hmac') || values.secret === undefined || values.body === undefined) break;
+      const headers = signHeaders(scheme, values.secret, readFileSync(values.body), new Date());
+      for (const [name, value] of Object.entries(headers)) process.stdout.write(`${name}: ${value}\n`);
+      return 0;
+    }
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sluice: ${err.message}\n`);
+    } else {
+      createLogger('error').fatal({ err }, 'sluice failed to start');
+      process.stderr.write(`sluice: ${(err as Error).message}\n`);
+    }
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,71 @@
+/**
+ * Config → connector instances: the one place that knows every connector type. In test mode
+ * every source routes to `mock` (resolved in main.ts), but the others are still built so that
+ * their configuration is checked.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { ConnectorConfig } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import type { Connector } from './connector.js';
+import { createMockConnector } from './mock.js';
+
+export interface ConnectorDeps {
+  store: Store;
+  logger: Logger;
+  now: () => Date;
+}
+
+/** What a user module's default export is called with. */
+export interface ModuleConnectorContext {
+  name: string;
+  logger: Logger;
+  now: () => Date;
+}
+
+export type ModuleConnectorFactory = (options: Record<string, unknown>, ctx: ModuleConnectorContext) => Connector | Promise<Connector>;
+
+export class ConnectorSetupError extends Error {
+  override name = 'ConnectorSetupError';
+}
+
+export async function createConnectors(configs: Record<string, ConnectorConfig>, deps: ConnectorDeps): Promise<Map<string, Connector>> {
+  const out = new Map<string, Connector>();
+  for (const [name, config] of Object.entries(configs)) out.set(name, await createConnector(name, config, deps));
+  return out;
+}
+
+async function createConnector(name: string, config: ConnectorConfig, deps: ConnectorDeps): Promise<Connector> {
+  switch (config.type) {
+    case 'mock':
+      return createMockConnector(name, config, { store: deps.store.mock, now: deps.now });
+    case 'alpaca':
+    case 'http':
+      throw new ConnectorSetupError(`connectors.${name}.type: ${config.type} is not available yet`);
+    case 'module':
+      return loadModuleConnector(name, config.path, config.options, deps);
+  }
+}
+
+async function loadModuleConnector(name: string, path: string, options: Record<string, unknown>, deps: ConnectorDeps): Promise<Connector> {
+  const url = pathToFileURL(isAbsolute(path) ? path : resolve(process.cwd(), path)).href;
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(url)) as { default?: unknown };
+  } catch (err) {
+    throw new ConnectorSetupError(`connectors.${name}.path: expected an importable ES module, got ${JSON.stringify(path)} (${(err as Error).message})`);
+  }
+  if (typeof mod.default !== 'function') {
+    throw new ConnectorSetupError(`connectors.${name}.path: expected a module whose default export is a connector factory function`);
+  }
+  const factory = mod.default as ModuleConnectorFactory;
+  const connector = await factory(options, { name, logger: deps.logger.child({ connector: name }), now: deps.now });
+  for (const method of ['place', 'cancel', 'getOrder', 'getPositions'] as const) {
+    if (typeof connector?.[method] !== 'function') {
+      throw new ConnectorSetupError(`connectors.${name}: the module's connector has no ${method}() method`);
+    }
+  }
+  if (connector.capabilities === undefined) throw new ConnectorSetupError(`connectors.${name}: the module's connector declares no capabilities`);
+  return { ...connector, name, type: 'module', place: connector.place.bind(connector), cancel: connector.cancel.bind(connector), getOrder: connector.getOrder.bind(connector), getPositions: connector.getPositions.bind(connector) };
+}

@@ -1,0 +1,30 @@
+/**
+ * The dependencies sluice is built from, created once at the composition root (main.ts) and
+ * passed down. Request-scoped values (request id, child logger) go on the Hono context instead.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config/load.js';
+import type { Connector } from './connectors/connector.js';
+import type { Executor } from './execution/executor.js';
+import type { IngestSource } from './ingest/ingest.js';
+import type { RecentErrors } from './ops/recent-errors.js';
+import type { Store } from './store/store.js';
+
+export interface Lifecycle {
+  /** Set on SIGTERM/SIGINT: intake answers 503 shutting_down from then on. */
+  shuttingDown: boolean;
+  startedAt: Date;
+}
+
+export interface Deps {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  connectors: ReadonlyMap<string, Connector>;
+  sources: ReadonlyMap<string, IngestSource>;
+  executor: Executor;
+  recentErrors: RecentErrors;
+  lifecycle: Lifecycle;
+  now: () => Date;
+  version: string;
+}

@@ -1,0 +1,83 @@
+/**
+ * The one retry loop every connector goes through (CONTRACT §5 step 2). Transient failures
+ * are retried with exponential backoff and full jitter, honouring a server's requested wait.
+ * An ambiguous failure (the order may have landed) is resolved by asking the connector for
+ * the order by client_order_id before anything is placed again: found → adopted. Because the
+ * client_order_id is deterministic, a connector that can be asked never gets a second order.
+ */
+import type { CallResult, Connector, OrderRequest } from '../connectors/connector.js';
+import type { Order } from '../domain/types.js';
+import { nextDelay } from './backoff.js';
+
+export interface PlaceDeps {
+  now: () => Date;
+  backoff: { base_ms: number; cap_ms: number };
+  maxAttempts: number;
+  /** Number of the first attempt made here (attempts continue across a restart). */
+  firstAttempt: number;
+  random: () => number;
+  sleep: (ms: number) => Promise<void>;
+  recordAttempt: (n: number, outcome: string, error: string | null) => Promise<void>;
+  onError: (message: string) => void;
+  /** Told of each connector outcome that the breaker counts (transient failure / success). */
+  onTransientFailure?: () => void;
+  onSuccess?: () => void;
+}
+
+export type PlaceOutcome = { ok: true; order: Order; adopted: boolean } | { ok: false; reason: string };
+
+/** A connector that throws has a bug; treat it as ambiguous so that an order is never lost. */
+async function guarded<T>(call: () => Promise<CallResult<T>>): Promise<CallResult<T>> {
+  try {
+    return await call();
+  } catch (err) {
+    return { ok: false, retryable: true, ambiguous: true, reason: `connector threw: ${(err as Error).message}` };
+  }
+}
+
+export async function placeWithRetries(
+  deps: PlaceDeps,
+  connector: Connector,
+  request: OrderRequest,
+  opts: { lookupFirst: boolean },
+): Promise<PlaceOutcome> {
+  const canLookup = connector.capabilities.lookup;
+  let mustLookup = opts.lookupFirst && canLookup;
+  let lastReason = 'no attempt made';
+  const lastAttempt = deps.firstAttempt + deps.maxAttempts - 1;
+
+  for (let n = deps.firstAttempt; n <= lastAttempt; n += 1) {
+    if (mustLookup) {
+      const found = await guarded(() => connector.getOrder(request.client_order_id));
+      if (found.ok && found.value !== null) {
+        await deps.recordAttempt(n, 'adopted', null);
+        deps.onSuccess?.();
+        return { ok: true, order: found.value, adopted: true };
+      }
+      // Not found (or the lookup failed): placing again with the same client_order_id is safe,
+      // since the connector refuses or returns a duplicate id.
+    }
+    const res = await guarded(() => connector.place(request));
+    if (res.ok) {
+      await deps.recordAttempt(n, 'ok', null);
+      deps.onSuccess?.();
+      return { ok: true, order: res.value, adopted: false };
+    }
+    lastReason = res.reason;
+    deps.onError(res.reason);
+    await deps.recordAttempt(n, res.retryable ? (res.ambiguous ? 'ambiguous' : 'retryable') : 'permanent', res.reason);
+    if (!res.retryable) return { ok: false, reason: res.reason };
+    deps.onTransientFailure?.();
+    mustLookup = res.ambiguous && canLookup;
+    if (n < lastAttempt) await deps.sleep(nextDelay(n - deps.firstAttempt + 1, deps.backoff, deps.random, res.retry_after_ms));
+  }
+  // Out of attempts. If the last failure was ambiguous the order may exist: one last look.
+  if (mustLookup) {
+    const found = await guarded(() => connector.getOrder(request.client_order_id));
+    if (found.ok && found.value !== null) {
+      await deps.recordAttempt(lastAttempt + 1, 'adopted', null);
+      return { ok: true, order: found.value, adopted: true };
+    }
+  }
+  return { ok: false, reason: `gave up after ${deps.maxAttempts} attempts: ${lastReason}` };
+}

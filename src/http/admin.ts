@@ -1,0 +1,110 @@
+/**
+ * The operator API (CONTRACT §6), under `/admin`: thin handlers that validate input, call one
+ * verb and shape the answer. Bearer auth (admin / read-only) is applied by the parent app.
+ */
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import type { Deps } from '../deps.js';
+import { MODES } from '../domain/types.js';
+import { tradingDay } from '../guardrails/trading-time.js';
+import { getStatus } from '../ops/status.js';
+import { parseInput, parseJsonBody } from './body.js';
+import type { AppEnv } from './context.js';
+import { AppError } from './errors.js';
+import { signalView } from './views.js';
+
+const limitParam = (max: number, fallback: number) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, `expected an integer 1-${max}`),
+      v.transform(Number),
+      v.minValue(1, `expected an integer 1-${max}`),
+      v.maxValue(max, `expected an integer 1-${max}`),
+    ),
+    String(fallback),
+  );
+const cursorParam = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'expected a cursor from next_cursor')));
+
+export const signalsQuery = v.object({
+  status: v.optional(v.picklist(['accepted', 'executing', 'executed', 'rejected', 'failed'], 'expected a signal status')),
+  source: v.optional(v.string()),
+  instrument: v.optional(v.pipe(v.string(), v.toUpperCase())),
+  limit: limitParam(500, 50),
+  cursor: cursorParam,
+});
+
+export const modeBody = v.strictObject({
+  mode: v.picklist(MODES, `expected one of ${MODES.join(', ')}`),
+  reason: v.pipe(v.string('expected a reason'), v.minLength(1, 'expected a reason'), v.maxLength(500, 'expected at most 500 characters')),
+  cancel_open_orders: v.optional(v.boolean('expected true or false'), false),
+});
+
+export const pageQuery = v.object({ limit: limitParam(500, 50), cursor: cursorParam });
+
+export function adminRoutes(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get('/status', async (c) => c.json(await getStatus(deps)));
+
+  app.post('/mode', async (c) => {
+    const body = await parseJsonBody(c.req.raw, modeBody);
+    await deps.store.setMode(body.mode, body.reason, 'operator', deps.now());
+    c.get('logger').warn({ mode: body.mode, reason: body.reason }, 'mode changed by operator');
+    if (body.cancel_open_orders) {
+      // Cancel per connector and instrument with an open position or order known to the ledger.
+      for (const connector of deps.connectors.values()) {
+        const ledger = await deps.store.getLedger(connector.name, tradingDay(deps.now(), deps.config.policy.trading_day_tz));
+        for (const p of ledger.positions) await connector.cancel(p.instrument);
+      }
+    }
+    return c.json(await getStatus(deps));
+  });
+
+  app.get('/signals', async (c) => {
+    const q = parseInput(signalsQuery, c.req.query());
+    const page = await deps.store.listSignals({
+      limit: q.limit,
+      ...(q.status === undefined ? {} : { status: q.status }),
+      ...(q.source === undefined ? {} : { source: q.source }),
+      ...(q.instrument === undefined ? {} : { instrument: q.instrument }),
+      ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+    });
+    return c.json({ items: page.items.map(signalView), next_cursor: page.next_cursor });
+  });
+
+  app.get('/signals/:id', async (c) => {
+    const id = c.req.param('id');
+    const record = await deps.store.getSignal(id);
+    if (record === null) throw new AppError('not_found', `no signal ${id}`);
+    const [attempts, events] = await Promise.all([deps.store.listAttempts(id), deps.store.listSignalEvents(id)]);
+    return c.json({ ...signalView(record), attempts, events });
+  });
+
+  app.get('/deliveries', async (c) => {
+    const q = parseInput(pageQuery, c.req.query());
+    return c.json(await deps.store.listRefusedDeliveries(q.limit, q.cursor));
+  });
+
+  app.get('/positions', async (c) => {
+    const day = tradingDay(deps.now(), deps.config.policy.trading_day_tz);
+    const out: Record<string, unknown> = {};
+    for (const name of deps.connectors.keys()) {
+      const ledger = await deps.store.getLedger(name, day);
+      out[name] = {
+        positions: ledger.positions.map((p) => ({ instrument: p.instrument, quantity: p.quantity, avg_price: p.avg_price })),
+        gross_exposure: ledger.gross_exposure,
+        reserved_exposure: ledger.reserved_exposure,
+        realized_pnl_today: ledger.realized_pnl_today,
+      };
+    }
+    return c.json({ connectors: out });
+  });
+
+  app.get('/connectors/mock/orders', async (c) => {
+    const q = parseInput(pageQuery, c.req.query());
+    return c.json({ items: await deps.store.mock.listOrders('mock', q.limit), next_cursor: null });
+  });
+
+  return app;
+}

@@ -1,0 +1,61 @@
+/** Reading request bodies: the raw bytes exactly once, never past the limit. */
+import * as v from 'valibot';
+import type { ValidationIssue } from '../domain/types.js';
+import { AppError } from './errors.js';
+
+/**
+ * The raw body, refusing with 413 as soon as it passes `limit` bytes: a declared
+ * Content-Length over the limit is refused before reading, and a chunked body is counted
+ * while it streams so nothing past the limit is buffered.
+ */
+export async function readBodyLimited(req: Request, limit: number): Promise<Uint8Array> {
+  const tooLarge = () => new AppError('payload_too_large', `the body is larger than ${limit} bytes`);
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (req.body === null) return new Uint8Array(0);
+  if (declared !== null) {
+    // HTTP framing guarantees exactly Content-Length bytes: read them in one go.
+    return new Uint8Array(await req.arrayBuffer());
+  }
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Parses a JSON request body against a valibot schema, or throws 400 invalid_request with issues. */
+export async function parseJsonBody<S extends v.GenericSchema>(req: Request, schema: S): Promise<v.InferOutput<S>> {
+  let body: unknown;
+  try {
+    const text = await req.text();
+    body = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new AppError('invalid_request', 'the body is not JSON', { issues: [{ path: '', message: 'expected a JSON object' }] });
+  }
+  return parseInput(schema, body);
+}
+
+export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, input);
+  if (!parsed.success) {
+    const issues: ValidationIssue[] = parsed.issues.map((i) => ({ path: v.getDotPath(i) ?? '', message: i.message }));
+    throw new AppError('invalid_request', 'the request is not valid', { issues });
+  }
+  return parsed.output;
+}

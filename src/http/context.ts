@@ -1,0 +1,11 @@
+/** The Hono environment: only request-scoped values live on the context. */
+import type { Logger } from 'pino';
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    logger: Logger;
+    /** Set by adminAuth: `admin` may write, `read` may only GET. */
+    role: 'admin' | 'read';
+  };
+}

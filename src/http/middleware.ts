@@ -1,0 +1,44 @@
+/**
+ * Small middleware factories: each takes one options object and returns a named handler.
+ */
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from 'pino';
+import { safeEqual } from '../ingest/auth/verifier.js';
+import type { AppEnv } from './context.js';
+import { AppError } from './errors.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Takes a sane incoming X-Request-Id or makes one; sets it on the context and the response. */
+export function requestContext(opts: { logger: Logger }): MiddlewareHandler<AppEnv> {
+  return async function requestContextMiddleware(c, next) {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    c.set('logger', opts.logger.child({ request_id: requestId }));
+    c.header('X-Request-Id', requestId);
+    await next();
+  };
+}
+
+/**
+ * Bearer auth for operator routes: the admin token may do anything; the read token only
+ * GET (CONTRACT §6: 401 without a valid token, 403 for a write with the read token).
+ */
+export function adminAuth(opts: { adminToken: string; readToken: string | null }): MiddlewareHandler<AppEnv> {
+  return async function adminAuthMiddleware(c, next) {
+    const header = c.req.header('authorization');
+    const token = header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+    if (token === undefined) throw new AppError('unauthorized', 'a bearer token is required');
+    if (safeEqual(token, opts.adminToken)) {
+      c.set('role', 'admin');
+    } else if (opts.readToken !== null && safeEqual(token, opts.readToken)) {
+      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new AppError('forbidden', 'the read-only token cannot change anything');
+      c.set('role', 'read');
+    } else {
+      throw new AppError('unauthorized', 'invalid bearer token');
+    }
+    await next();
+  };
+}

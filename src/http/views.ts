@@ -1,0 +1,18 @@
+/** Wire shapes of stored records (CONTRACT §6): one function per shape, used by every route. */
+import type { SignalRecord } from '../store/store.js';
+
+export function signalView(r: SignalRecord) {
+  return {
+    signal_id: r.signal_id,
+    source: r.source,
+    idempotency_key: r.idempotency_key,
+    status: r.status,
+    connector: r.connector,
+    instrument: r.instrument,
+    received_at: r.received_at,
+    updated_at: r.updated_at,
+    signal: r.signal,
+    decision: r.decision === null ? null : { allowed: r.decision.allowed, failures: r.decision.failures, quantity: r.decision.quantity, side: r.decision.side, exit: r.decision.exit, trimmed: r.decision.trimmed },
+    result: r.result,
+  };
+}

@@ -1,0 +1,66 @@
+/** `POST /webhooks/{source}` (CONTRACT §4): read the body once, hand it to ingestDelivery, map the result. */
+import { Hono } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Deps } from '../deps.js';
+import { ingestDelivery, type IngestDeps } from '../ingest/ingest.js';
+import { readBodyLimited } from './body.js';
+import type { AppEnv } from './context.js';
+import { AppError } from './errors.js';
+
+const MAX_WAIT_SECONDS = 30;
+
+/** `Prefer: wait=N` (RFC 7240), in seconds, capped at 30; null when absent or malformed. */
+export function parsePreferWait(header: string | undefined): number | null {
+  const match = header?.match(/(?:^|[,;\s])wait\s*=\s*"?(\d+(?:\.\d+)?)"?/i);
+  if (match?.[1] === undefined) return null;
+  return Math.min(Number(match[1]), MAX_WAIT_SECONDS) * 1000;
+}
+
+export function webhookRoutes(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const ingestDeps: IngestDeps = {
+    store: deps.store,
+    sources: deps.sources,
+    logger: deps.logger,
+    now: deps.now,
+    submit: (record) => deps.executor.submit(record),
+    waitForFinal: (id, ms) => deps.executor.waitForFinal(id, ms),
+    recordRefusal: (source, requestId, reason, issues, excerpt) => {
+      deps.store
+        .recordRefusedDelivery({ at: deps.now().toISOString(), source, reason, issues, request_id: requestId, body_excerpt: excerpt }, 1000)
+        .catch((err: unknown) => deps.logger.error({ err, request_id: requestId }, 'could not record a refused delivery'));
+    },
+  };
+
+  app.post('/:source', async (c) => {
+    if (deps.lifecycle.shuttingDown) throw new AppError('shutting_down', 'sluice is shutting down; retry against another instance or later');
+    const sourceName = c.req.param('source');
+    if (!deps.sources.has(sourceName)) throw new AppError('unknown_source', `no source named "${sourceName}"`);
+    const rawBody = await readBodyLimited(c.req.raw, deps.config.server.body_limit_bytes);
+    let remoteAddress = '';
+    try {
+      remoteAddress = getConnInfo(c).remote.address ?? '';
+    } catch {
+      // Not behind @hono/node-server (app.request in tests): no socket address.
+    }
+    const result = await ingestDelivery(ingestDeps, {
+      source: sourceName,
+      headers: c.req.raw.headers,
+      rawBody,
+      remoteAddress,
+      requestId: c.get('requestId'),
+      waitMs: parsePreferWait(c.req.header('prefer')) ?? deps.config.execution.wait_ms,
+    });
+    const { record } = result;
+    switch (result.kind) {
+      case 'accepted':
+        return c.json({ signal_id: record.signal_id, status: 'accepted', idempotency_key: record.idempotency_key }, 202);
+      case 'final':
+        return c.json({ signal_id: record.signal_id, status: record.status, decision: record.decision, result: record.result }, 200);
+      case 'duplicate':
+        c.header('Idempotent-Replayed', 'true');
+        return c.json({ signal_id: record.signal_id, status: 'duplicate', original_status: record.status }, 200);
+    }
+  });
+  return app;
+}

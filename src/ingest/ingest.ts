@@ -1,0 +1,202 @@
+/**
+ * `ingestDelivery`: one webhook delivery from raw bytes to a durable signal (CONTRACT §4).
+ * Order matters and is the contract's: source → client address → rate limit → authentication
+ * → parse and validate → idempotency key → durable record. Nothing is stored for a delivery
+ * that fails authentication except its refusal, with secrets removed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { SourceConfig } from '../config/schema.js';
+import type { ValidationIssue } from '../domain/types.js';
+import { canonicalJson } from '../events/chain.js';
+import { AppError } from '../http/errors.js';
+import type { RecordOutcome, SignalRecord, Store } from '../store/store.js';
+import type { Verifier } from './auth/verifier.js';
+import { mapFormat } from './formats/index.js';
+import { findPlaceholders, parseNativeSignal } from './formats/native.js';
+import type { RateLimiter } from './rate-limit.js';
+
+export interface IngestSource {
+  name: string;
+  config: SourceConfig;
+  verifier: Verifier;
+  /** Connector signals of this source execute on (the mock in test mode). */
+  connector: string;
+  allowIp: (ip: string) => boolean;
+  clientAddress: (remoteAddress: string, headers: Headers) => string;
+  rateLimiter: RateLimiter | null;
+}
+
+export interface IngestDeps {
+  store: Store;
+  sources: ReadonlyMap<string, IngestSource>;
+  logger: Logger;
+  now: () => Date;
+  /** Hands a newly recorded signal to the executor. */
+  submit: (record: SignalRecord) => void;
+  /** Resolves with the signal once final, or null when `ms` passed first. */
+  waitForFinal: (signalId: string, ms: number) => Promise<SignalRecord | null>;
+  recordRefusal: (source: string, requestId: string, reason: string, issues: ValidationIssue[], excerpt: string) => void;
+}
+
+export interface DeliveryInput {
+  source: string;
+  headers: Headers;
+  rawBody: Uint8Array;
+  remoteAddress: string;
+  requestId: string;
+  /** How long the caller will wait for the outcome (Prefer: wait=N or execution.wait_ms). */
+  waitMs: number;
+}
+
+export type IngestResult =
+  | { kind: 'accepted'; record: SignalRecord }
+  | { kind: 'final'; record: SignalRecord }
+  | { kind: 'duplicate'; record: SignalRecord };
+
+/** Deepest JSON nesting a signal may have; deeper bodies are refused before any recursion. */
+const MAX_DEPTH = 32;
+const MAX_KEY_LENGTH = 255;
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Promise<IngestResult> {
+  const source = deps.sources.get(input.source);
+  if (source === undefined) throw new AppError('unknown_source', `no source named "${input.source}"`);
+  const log = deps.logger.child({ request_id: input.requestId, source: source.name });
+  const now = deps.now();
+  const refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues: ValidationIssue[] = [], excerpt = ''): AppError => {
+    log.warn({ reason, issues }, 'delivery refused');
+    deps.recordRefusal(source.name, input.requestId, reason, issues, excerpt);
+    return new AppError(code, message, issues.length > 0 ? { issues } : {});
+  };
+
+  const client = source.clientAddress(input.remoteAddress, input.headers);
+  if (!source.allowIp(client)) throw refuse('forbidden', `client address ${client} not in allow_ips`, 'client address not allowed');
+
+  if (source.rateLimiter !== null) {
+    const wait = source.rateLimiter.take(now.getTime());
+    if (wait > 0) {
+      log.warn({ retry_after_seconds: Math.ceil(wait / 1000) }, 'delivery rate limited');
+      throw new AppError('rate_limited', `source "${source.name}" is over its rate limit`, { retryAfter: Math.ceil(wait / 1000) });
+    }
+  }
+
+  let text: string | undefined;
+  let body: unknown;
+  let parseError: string | undefined;
+  try {
+    text = decoder.decode(input.rawBody);
+    body = JSON.parse(text);
+    if (jsonDepth(body) > MAX_DEPTH) {
+      body = undefined;
+      parseError = `nesting deeper than ${MAX_DEPTH} levels`;
+    }
+  } catch (err) {
+    parseError = text === undefined ? 'body is not valid UTF-8' : `body is not JSON: ${(err as Error).message}`;
+    body = undefined;
+  }
+
+  const auth = await source.verifier.verify({ source: source.name, headers: input.headers, rawBody: input.rawBody, body, now });
+  if (!auth.ok) throw refuse('unauthorized', auth.reason, 'authentication failed');
+
+  if (body === undefined) throw refuse('invalid_signal', 'invalid JSON', 'body is not a valid JSON object', [{ path: '', message: parseError ?? 'invalid JSON' }]);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw refuse('invalid_signal', 'not an object', 'body must be a JSON object', [{ path: '', message: 'expected a JSON object' }], excerptOf(body));
+  }
+  // The passphrase is removed before the body is stored, hashed, logged or passed on.
+  const clean: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  if (auth.strip_field !== undefined) delete clean[auth.strip_field];
+
+  const placeholders = findPlaceholders(clean);
+  if (placeholders.length > 0) throw refuse('invalid_signal', 'unrendered placeholder', 'the signal holds unrendered {{placeholders}}', placeholders, excerptOf(clean));
+
+  const native = parseNativeSignal(mapFormat(source.config.format, clean));
+  if (!native.ok) throw refuse('invalid_signal', 'invalid signal', 'the signal is not valid', native.issues, excerptOf(clean));
+  const { signal, unknown_fields } = native;
+
+  const fingerprint = createHash('sha256').update(canonicalJson(clean)).digest('hex');
+  const explicitKey =
+    input.headers.get('idempotency-key') ?? auth.idempotency_key ?? headerKey(input.headers) ?? signal.id ?? null;
+  if (explicitKey !== null && (explicitKey.length === 0 || explicitKey.length > MAX_KEY_LENGTH)) {
+    throw refuse('invalid_signal', 'bad idempotency key', 'the idempotency key is invalid', [{ path: 'Idempotency-Key', message: `expected 1-${MAX_KEY_LENGTH} characters` }]);
+  }
+  if (explicitKey === null && source.config.require_idempotency_key) {
+    throw refuse('missing_idempotency_key', 'no idempotency key', 'this source requires an idempotency key (Idempotency-Key header or the body id)');
+  }
+  const key = explicitKey ?? `sha256:${fingerprint}`;
+
+  const signalId = newSignalId(now);
+  const outcome: RecordOutcome = await deps.store.recordSignal({
+    signal_id: signalId,
+    source: source.name,
+    idempotency_key: key,
+    key_kind: explicitKey === null ? 'body_hash' : 'explicit',
+    window_ms: source.config.body_hash_window_seconds * 1000,
+    fingerprint,
+    connector: source.connector,
+    instrument: signal.instrument,
+    client_order_id: clientOrderId(source.name, key),
+    signal,
+    request_id: input.requestId,
+    received_at: now,
+  });
+
+  switch (outcome.kind) {
+    case 'conflict':
+      log.warn({ idempotency_key: key, signal_id: outcome.record.signal_id }, 'idempotency key reused with another body');
+      deps.recordRefusal(source.name, input.requestId, 'idempotency key reused', [], excerptOf(clean));
+      throw new AppError('idempotency_key_reused', 'this idempotency key was used for a different body', {
+        details: { idempotency_key: key, signal_id: outcome.record.signal_id },
+      });
+    case 'duplicate':
+      log.info({ signal_id: outcome.record.signal_id, idempotency_key: key }, 'duplicate delivery');
+      return { kind: 'duplicate', record: outcome.record };
+    case 'inserted': {
+      log.info({ signal_id: signalId, idempotency_key: key, instrument: signal.instrument, action: signal.action, unknown_fields }, 'signal accepted');
+      deps.submit(outcome.record);
+      if (input.waitMs > 0) {
+        const final = await deps.waitForFinal(signalId, input.waitMs);
+        if (final !== null) return { kind: 'final', record: final };
+      }
+      return { kind: 'accepted', record: outcome.record };
+    }
+  }
+}
+
+function headerKey(headers: Headers): string | null {
+  return headers.get('webhook-id') ?? headers.get('svix-id') ?? headers.get('x-github-delivery');
+}
+
+/** Deterministic from source and key, ≤ 48 chars: the same delivery always gets the same id. */
+export function clientOrderId(source: string, key: string): string {
+  return `sl-${createHash('sha256').update(source).update('\0').update(key).digest('base64url').slice(0, 40)}`;
+}
+
+/** Time-ordered, unique: `sig_` + 12 hex of ms time + 16 hex random. */
+export function newSignalId(now: Date): string {
+  return `sig_${now.getTime().toString(16).padStart(12, '0')}${randomBytes(8).toString('hex')}`;
+}
+
+/** Depth of nested arrays/objects, computed without recursion so no body can overflow the stack. */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === undefined) break;
+    const [node, depth] = item;
+    if (node !== null && typeof node === 'object') {
+      const d = depth + 1;
+      if (d > max) max = d;
+      if (max > MAX_DEPTH) return max;
+      for (const child of Object.values(node)) stack.push([child, d]);
+    }
+  }
+  return max;
+}
+
+function excerptOf(value: unknown): string {
+  const text = JSON.stringify(value) ?? '';
+  return text.length > 512 ? `${text.slice(0, 509)}...` : text;
+}
+

@@ -1,0 +1,111 @@
+/**
+ * The composition root: the only place that reads the environment, opens the database,
+ * migrates, builds every dependency once, listens, and handles SIGTERM/SIGINT.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import { loadConfig, type Config, type Env } from './config/load.js';
+import { createConnectors } from './connectors/registry.js';
+import type { Deps, Lifecycle } from './deps.js';
+import { Executor } from './execution/executor.js';
+import { createVerifier } from './ingest/auth/index.js';
+import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
+import type { IngestSource } from './ingest/ingest.js';
+import { createRateLimiter } from './ingest/rate-limit.js';
+import { createLogger } from './logger.js';
+import { RecentErrors } from './ops/recent-errors.js';
+import { openStore } from './store/open.js';
+
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface Running {
+  deps: Deps;
+  url: string;
+  port: number;
+  /** Stops intake, finishes in-flight work within the deadline, closes the database. */
+  shutdown: (reason: string) => Promise<void>;
+}
+
+export async function startSluice(opts: { env: Env; configPath?: string; logger?: Logger }): Promise<Running> {
+  const config: Config = loadConfig(opts.env, { configPath: opts.configPath });
+  const logger = opts.logger ?? createLogger(config.log_level);
+  const now = () => new Date();
+  const lifecycle: Lifecycle = { shuttingDown: false, startedAt: now() };
+
+  if (config.generated.admin_token !== undefined) {
+    logger.warn({ generated_admin_token: config.generated.admin_token }, 'SLUICE_ADMIN_TOKEN is not set: generated an admin token for this run (set it to keep one)');
+  }
+  if (config.generated.webhook_secret !== undefined) {
+    logger.warn({ generated_webhook_secret: config.generated.webhook_secret }, 'SLUICE_WEBHOOK_SECRET is not set: generated the default source token for this run');
+  }
+
+  const store = await openStore(config.database.url);
+  await store.initMode(config.policy.initial_mode, now());
+  const recentErrors = new RecentErrors();
+  const connectors = await createConnectors(config.connectors, { store, logger, now });
+  for (const c of Object.values(config.connectors)) {
+    if (c.type === 'alpaca' && c.live) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');
+  }
+
+  const sources = new Map<string, IngestSource>();
+  for (const [name, source] of Object.entries(config.sources)) {
+    if (source.auth.scheme === 'none') logger.warn({ source: name }, 'source has auth scheme "none": anyone who can reach it can send signals');
+    sources.set(name, {
+      name,
+      config: source,
+      connector: config.test_mode ? 'mock' : source.connector,
+      verifier: createVerifier(source.auth, { nonces: { remember: (src, nonce, expiresAt) => store.rememberNonce(src, nonce, expiresAt, now()) } }),
+      allowIp: createIpAllowlist(source.allow_ips),
+      clientAddress: (remote, headers) => clientAddress(remote, headers, source.trust_proxy),
+      rateLimiter: source.rate_limit_per_minute === null ? null : createRateLimiter(source.rate_limit_per_minute),
+    });
+  }
+
+  const executor = new Executor({
+    store,
+    connectors,
+    policy: config.policy,
+    execution: config.execution,
+    logger,
+    now,
+    onError: (component, message, signalId) => recentErrors.add({ at: now().toISOString(), component, message, signal_id: signalId }),
+  });
+
+  const deps: Deps = { config, logger, store, connectors, sources, executor, recentErrors, lifecycle, now, version: VERSION };
+  const app = createApp(deps);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server)) as Server;
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+
+  // Intake is open; execution starts after executing signals were reconciled (CONTRACT §5).
+  await executor.start();
+  logger.info({ url, version: VERSION, database: store.dialect, test_mode: config.test_mode, sources: [...sources.keys()] }, 'sluice ready');
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      const deadline = Date.now() + config.server.shutdown_timeout_seconds * 1000;
+      lifecycle.shuttingDown = true;
+      logger.info({ reason }, 'shutting down: intake stopped');
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const finished = await executor.stop(Math.max(0, deadline - Date.now()));
+      if (!finished) logger.warn('in-flight signals did not finish before the deadline; they are reconciled at the next start');
+      await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+      server.closeAllConnections();
+      for (const connector of connectors.values()) await connector.close?.();
+      await store.close();
+      logger.info('stopped');
+      logger.flush();
+    })();
+    return stopping;
+  };
+  return { deps, url, port, shutdown };
+}

@@ -1,0 +1,599 @@
+/**
+ * The SQLite store (better-sqlite3 + drizzle). One process owns the file. Writes go through the
+ * group-commit writer, so each verb is one SAVEPOINT inside the turn's transaction; reads run
+ * directly on the same connection, which never sees a half-done batch because a batch runs
+ * synchronously from BEGIN to COMMIT.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { and, asc, count, desc, eq, gte, inArray, isNotNull, lt, sql, sum } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import type { Decision, Mode, Order, Position, Signal, SignalStatus } from '../../domain/types.js';
+import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
+import type { BreakerStateName, StoredGateState } from '../../guardrails/gate-state.js';
+import { applyFill } from '../../guardrails/ledger.js';
+import type {
+  Attempt,
+  ConnectorLedger,
+  EventRecord,
+  ExecutionResult,
+  FinishInput,
+  FinishOutcome,
+  GateInput,
+  GateOutcome,
+  MockBrokerStore,
+  MockOrderRecord,
+  ModeState,
+  NewEvent,
+  NewSignal,
+  Page,
+  QueueStats,
+  RecordOutcome,
+  RefusedDelivery,
+  SignalQuery,
+  SignalRecord,
+  Store,
+} from '../store.js';
+import * as t from './schema.js';
+import { GroupCommitWriter } from './writer.js';
+
+export const SQLITE_MIGRATIONS = fileURLToPath(new URL('../../../drizzle/sqlite', import.meta.url));
+
+export interface SqliteStoreOptions {
+  /** Filesystem path of the database file. */
+  path: string;
+  /**
+   * `FULL` (default) fsyncs the WAL on every commit, so an acknowledged signal survives a power
+   * cut; `NORMAL` survives a process crash only.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+/** `file:./data/sluice.db` → `./data/sluice.db`. */
+export function sqlitePathFromUrl(url: string): string {
+  return url.replace(/^file:(\/\/)?/, '');
+}
+
+/** Opens the database and applies pending migrations (synchronously, before anything runs). */
+export function openSqlite(opts: SqliteStoreOptions): { sqlite: Database.Database; db: ReturnType<typeof drizzle<typeof t>> } {
+  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+  const sqlite = new Database(opts.path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+  sqlite.pragma('busy_timeout = 5000');
+  const db = drizzle(sqlite, { schema: t });
+  migrate(db, { migrationsFolder: SQLITE_MIGRATIONS });
+  return { sqlite, db };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+type SignalRow = typeof t.signals.$inferSelect;
+
+function toRecord(row: SignalRow): SignalRecord {
+  return {
+    signal_id: row.id,
+    source: row.source,
+    idempotency_key: row.idempotency_key,
+    fingerprint: row.fingerprint,
+    status: row.status,
+    connector: row.connector,
+    instrument: row.instrument,
+    client_order_id: row.client_order_id,
+    request_id: row.request_id,
+    received_at: iso(row.received_at),
+    updated_at: iso(row.updated_at),
+    signal: JSON.parse(row.signal) as Signal,
+    decision: row.decision === null ? null : (JSON.parse(row.decision) as Decision),
+    result: row.result === null ? null : (JSON.parse(row.result) as ExecutionResult),
+  };
+}
+
+type EventRow = typeof t.events.$inferSelect;
+function toEvent(row: EventRow): EventRecord {
+  return { ...row, data: JSON.parse(row.data) as Record<string, unknown> };
+}
+
+const MODE_KEY = 'mode';
+export const breakerKey = (connector: string): string => `breaker:${connector}`;
+
+export function createSqliteStore(opts: SqliteStoreOptions): Store {
+  const { sqlite, db } = openSqlite(opts);
+
+  // The chain head mirrors the last event row; the writer restores it when a job rolls back.
+  let head = loadHead();
+  let unpublished: EventRecord[] = [];
+  const listeners = new Set<(event: EventRecord) => void>();
+
+  function loadHead(): { seq: number; hash: string } {
+    const last = db.select({ seq: t.events.seq, hash: t.events.hash }).from(t.events).orderBy(desc(t.events.seq)).limit(1).get();
+    return last ?? { seq: 0, hash: GENESIS_HASH };
+  }
+
+  const writer = new GroupCommitWriter(sqlite, {
+    snapshot: () => ({ head, count: unpublished.length }),
+    restore: (snap) => {
+      const s = snap as { head: typeof head; count: number };
+      head = s.head;
+      unpublished = unpublished.slice(0, s.count);
+    },
+    onBatchFailed: () => {
+      head = loadHead();
+      unpublished = [];
+    },
+    onCommitted: () => {
+      const committed = unpublished;
+      unpublished = [];
+      for (const event of committed) for (const listener of listeners) listener(event);
+    },
+  });
+
+  const q = {
+    signalById: db.select().from(t.signals).where(eq(t.signals.id, sql.placeholder('id'))).prepare(),
+    signalByKey: db
+      .select()
+      .from(t.signals)
+      .where(and(eq(t.signals.source, sql.placeholder('source')), eq(t.signals.dedupe_key, sql.placeholder('key'))))
+      .prepare(),
+    insertEvent: db
+      .insert(t.events)
+      .values({
+        seq: sql.placeholder('seq'),
+        at: sql.placeholder('at'),
+        type: sql.placeholder('type'),
+        signal_id: sql.placeholder('signal_id'),
+        data: sql.placeholder('data'),
+        prev_hash: sql.placeholder('prev_hash'),
+        hash: sql.placeholder('hash'),
+      })
+      .prepare(),
+    state: db.select().from(t.runtimeState).where(eq(t.runtimeState.key, sql.placeholder('key'))).prepare(),
+    position: db
+      .select()
+      .from(t.positions)
+      .where(and(eq(t.positions.connector, sql.placeholder('connector')), eq(t.positions.instrument, sql.placeholder('instrument'))))
+      .prepare(),
+    gross: db
+      .select({ gross: sql<number | null>`sum(abs(${t.positions.quantity}) * coalesce(${t.positions.last_price}, ${t.positions.avg_price}))` })
+      .from(t.positions)
+      .where(eq(t.positions.connector, sql.placeholder('connector')))
+      .prepare(),
+    reserved: db
+      .select({ total: sum(t.reservations.notional) })
+      .from(t.reservations)
+      .where(eq(t.reservations.connector, sql.placeholder('connector')))
+      .prepare(),
+    reservedInstrument: db
+      .select({ total: sum(t.reservations.notional) })
+      .from(t.reservations)
+      .where(and(eq(t.reservations.connector, sql.placeholder('connector')), eq(t.reservations.instrument, sql.placeholder('instrument'))))
+      .prepare(),
+    pnl: db
+      .select({ realized: t.pnlDays.realized })
+      .from(t.pnlDays)
+      .where(and(eq(t.pnlDays.connector, sql.placeholder('connector')), eq(t.pnlDays.day, sql.placeholder('day'))))
+      .prepare(),
+    ordersSince: db
+      .select({ n: count() })
+      .from(t.signals)
+      .where(and(gte(t.signals.decided_at, sql.placeholder('since')), isNotNull(t.signals.order_side)))
+      .prepare(),
+  };
+
+  /** Appends one event inside the current job; published to listeners after commit. */
+  function appendEventSync(event: NewEvent, now: Date): EventRecord {
+    const entry = { seq: head.seq + 1, at: now.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
+    const hash = hashEntry(head.hash, entry);
+    const record: EventRecord = { ...entry, prev_hash: head.hash, hash };
+    q.insertEvent.run({ ...entry, data: JSON.stringify(entry.data), prev_hash: head.hash, hash });
+    head = { seq: entry.seq, hash };
+    unpublished.push(record);
+    return record;
+  }
+
+  function getSignalSync(id: string): SignalRow | undefined {
+    return q.signalById.get({ id });
+  }
+
+  function readMode(): ModeState | null {
+    const row = q.state.get({ key: MODE_KEY });
+    return row === undefined ? null : (JSON.parse(row.value) as ModeState);
+  }
+
+  function writeState(key: string, value: unknown, now: Date): void {
+    const text = JSON.stringify(value);
+    db.insert(t.runtimeState)
+      .values({ key, value: text, updated_at: now.getTime() })
+      .onConflictDoUpdate({ target: t.runtimeState.key, set: { value: text, updated_at: now.getTime() } })
+      .run();
+  }
+
+  function loadGateState(connector: string, instrument: string, tradingDay: string, now: Date): StoredGateState {
+    const position = q.position.get({ connector, instrument });
+    const breakerRow = q.state.get({ key: breakerKey(connector) });
+    const breaker = breakerRow === undefined ? 'closed' : (JSON.parse(breakerRow.value) as { state: BreakerStateName }).state;
+    return {
+      mode: readMode()?.mode ?? 'enabled',
+      position: position?.quantity ?? 0,
+      last_price: position?.last_price ?? null,
+      gross_exposure: q.gross.get({ connector })?.gross ?? 0,
+      reserved_exposure: Number(q.reserved.get({ connector })?.total ?? 0),
+      reserved_instrument: Number(q.reservedInstrument.get({ connector, instrument })?.total ?? 0),
+      realized_pnl_today: q.pnl.get({ connector, day: tradingDay })?.realized ?? 0,
+      orders_last_minute: q.ordersSince.get({ since: now.getTime() - 60_000 })?.n ?? 0,
+      breaker,
+    };
+  }
+
+  function bookFill(connector: string, instrument: string, fill: { side: 'buy' | 'sell'; quantity: number; price: number }, tradingDay: string, now: Date): number {
+    const current = q.position.get({ connector, instrument });
+    const next = applyFill(current === undefined ? null : { quantity: current.quantity, avg_price: current.avg_price }, fill);
+    db.insert(t.positions)
+      .values({ connector, instrument, quantity: next.quantity, avg_price: next.avg_price, last_price: fill.price, updated_at: now.getTime() })
+      .onConflictDoUpdate({
+        target: [t.positions.connector, t.positions.instrument],
+        set: { quantity: next.quantity, avg_price: next.avg_price, last_price: fill.price, updated_at: now.getTime() },
+      })
+      .run();
+    const realized = next.realized_pnl;
+    db.insert(t.pnlDays)
+      .values({ connector, day: tradingDay, realized })
+      .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + ${realized}` } })
+      .run();
+    return q.pnl.get({ connector, day: tradingDay })?.realized ?? realized;
+  }
+
+  const mock: MockBrokerStore = {
+    placeOrder(connector, order, now) {
+      return writer.run(() => {
+        const existing = db
+          .select()
+          .from(t.mockOrders)
+          .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.client_order_id, order.client_order_id)))
+          .get();
+        if (existing !== undefined) return { created: false, order: mockOrderFromRow(existing) };
+        db.insert(t.mockOrders).values({ connector, ...order, created_at: now.getTime() }).run();
+        if (order.filled_quantity > 0 && order.fill_price !== null) {
+          const current = db
+            .select()
+            .from(t.mockPositions)
+            .where(and(eq(t.mockPositions.connector, connector), eq(t.mockPositions.instrument, order.instrument)))
+            .get();
+          const next = applyFill(current ?? null, { side: order.side, quantity: order.filled_quantity, price: order.fill_price });
+          db.insert(t.mockPositions)
+            .values({ connector, instrument: order.instrument, quantity: next.quantity, avg_price: next.avg_price })
+            .onConflictDoUpdate({
+              target: [t.mockPositions.connector, t.mockPositions.instrument],
+              set: { quantity: next.quantity, avg_price: next.avg_price },
+            })
+            .run();
+        }
+        return { created: true, order };
+      });
+    },
+    async getOrder(connector, clientOrderId) {
+      const row = db
+        .select()
+        .from(t.mockOrders)
+        .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.client_order_id, clientOrderId)))
+        .get();
+      return row === undefined ? null : mockOrderFromRow(row);
+    },
+    async listOrders(connector, limit) {
+      const rows = db.select().from(t.mockOrders).where(eq(t.mockOrders.connector, connector)).orderBy(desc(t.mockOrders.created_at)).limit(limit).all();
+      return rows.map((row): MockOrderRecord => ({ ...mockOrderFromRow(row), created_at: iso(row.created_at) }));
+    },
+    cancelOpenOrders(connector, instrument) {
+      return writer.run(() => {
+        const res = db
+          .update(t.mockOrders)
+          .set({ status: 'canceled' })
+          .where(
+            and(
+              eq(t.mockOrders.connector, connector),
+              eq(t.mockOrders.instrument, instrument),
+              inArray(t.mockOrders.status, ['new', 'accepted', 'partially_filled']),
+            ),
+          )
+          .run();
+        return res.changes;
+      });
+    },
+    async getPositions(connector) {
+      const rows = db.select().from(t.mockPositions).where(eq(t.mockPositions.connector, connector)).orderBy(asc(t.mockPositions.instrument)).all();
+      return rows.filter((r) => r.quantity !== 0).map((r): Position => ({ instrument: r.instrument, quantity: r.quantity, avg_price: r.avg_price }));
+    },
+  };
+
+  const store: Store = {
+    dialect: 'sqlite',
+
+    async close() {
+      writer.flush();
+      sqlite.close();
+    },
+
+    recordSignal(input: NewSignal): Promise<RecordOutcome> {
+      return writer.run((): RecordOutcome => {
+        const existing = q.signalByKey.get({ source: input.source, key: input.idempotency_key });
+        if (existing !== undefined) {
+          const expired = input.key_kind === 'body_hash' && existing.received_at <= input.received_at.getTime() - input.window_ms;
+          if (!expired) {
+            return { kind: existing.fingerprint === input.fingerprint ? 'duplicate' : 'conflict', record: toRecord(existing) };
+          }
+          // A body-hash key past its window frees the key for a new signal; the old row keeps
+          // its history under an archived dedupe key.
+          db.update(t.signals)
+            .set({ dedupe_key: `${existing.dedupe_key}@${existing.id}` })
+            .where(eq(t.signals.seq, existing.seq))
+            .run();
+        }
+        const now = input.received_at.getTime();
+        const row = db
+          .insert(t.signals)
+          .values({
+            id: input.signal_id,
+            source: input.source,
+            idempotency_key: input.idempotency_key,
+            dedupe_key: input.idempotency_key,
+            key_kind: input.key_kind,
+            fingerprint: input.fingerprint,
+            status: 'accepted',
+            connector: input.connector,
+            instrument: input.instrument,
+            client_order_id: input.client_order_id,
+            signal: JSON.stringify(input.signal),
+            request_id: input.request_id,
+            received_at: now,
+            updated_at: now,
+          })
+          .returning()
+          .get();
+        appendEventSync(
+          {
+            type: 'signal.accepted',
+            signal_id: input.signal_id,
+            data: { source: input.source, idempotency_key: input.idempotency_key, instrument: input.instrument, action: input.signal.action },
+          },
+          input.received_at,
+        );
+        return { kind: 'inserted', record: toRecord(row) };
+      });
+    },
+
+    async getSignal(signalId) {
+      const row = getSignalSync(signalId);
+      return row === undefined ? null : toRecord(row);
+    },
+
+    async listSignals(query: SignalQuery): Promise<Page<SignalRecord>> {
+      const conds = [];
+      if (query.status !== undefined) conds.push(eq(t.signals.status, query.status));
+      if (query.source !== undefined) conds.push(eq(t.signals.source, query.source));
+      if (query.instrument !== undefined) conds.push(eq(t.signals.instrument, query.instrument));
+      if (query.cursor !== undefined) conds.push(lt(t.signals.seq, Number(query.cursor)));
+      const rows = db
+        .select()
+        .from(t.signals)
+        .where(and(...conds))
+        .orderBy(desc(t.signals.seq))
+        .limit(query.limit + 1)
+        .all();
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return { items: page.map(toRecord), next_cursor: rows.length > query.limit && last !== undefined ? String(last.seq) : null };
+    },
+
+    async listSignalsByStatus(status, limit) {
+      const rows = db.select().from(t.signals).where(eq(t.signals.status, status)).orderBy(asc(t.signals.seq)).limit(limit).all();
+      return rows.map(toRecord);
+    },
+
+    async lastSignal() {
+      const row = db.select().from(t.signals).orderBy(desc(t.signals.seq)).limit(1).get();
+      return row === undefined ? null : toRecord(row);
+    },
+
+    async queueStats(): Promise<QueueStats> {
+      const rows = db
+        .select({ status: t.signals.status, n: count(), oldest: sql<number | null>`min(${t.signals.received_at})` })
+        .from(t.signals)
+        .where(inArray(t.signals.status, ['accepted', 'executing']))
+        .groupBy(t.signals.status)
+        .all();
+      const accepted = rows.find((r) => r.status === 'accepted');
+      return {
+        accepted: accepted?.n ?? 0,
+        executing: rows.find((r) => r.status === 'executing')?.n ?? 0,
+        oldest_accepted_at: accepted?.oldest == null ? null : iso(accepted.oldest),
+      };
+    },
+
+    gateSignal(input: GateInput): Promise<GateOutcome> {
+      return writer.run((): GateOutcome => {
+        const row = getSignalSync(input.signal_id);
+        if (row === undefined || row.status !== 'accepted') return { kind: 'skipped' };
+        const state = loadGateState(input.connector, input.instrument, input.trading_day, input.now);
+        const decision = input.decide(state);
+        const now = input.now.getTime();
+        const status: SignalStatus = decision.allowed ? 'executing' : 'rejected';
+        const updated = db
+          .update(t.signals)
+          .set({ status, decision: JSON.stringify(decision), decided_at: now, updated_at: now, order_side: decision.side })
+          .where(and(eq(t.signals.id, input.signal_id), eq(t.signals.status, 'accepted')))
+          .returning()
+          .get();
+        if (updated === undefined) return { kind: 'skipped' };
+        if (decision.allowed && decision.reserved_notional > 0) {
+          db.insert(t.reservations)
+            .values({ signal_id: input.signal_id, connector: input.connector, instrument: input.instrument, notional: decision.reserved_notional, created_at: now })
+            .run();
+        }
+        appendEventSync({ type: decision.allowed ? 'signal.executing' : 'signal.rejected', signal_id: input.signal_id, data: { decision } }, input.now);
+        return decision.allowed
+          ? { kind: 'executing', record: toRecord(updated), decision }
+          : { kind: 'rejected', record: toRecord(updated), decision };
+      });
+    },
+
+    recordAttempt(signalId: string, attempt: Attempt) {
+      return writer.run(() => {
+        db.insert(t.attempts)
+          .values({ signal_id: signalId, n: attempt.n, at: Date.parse(attempt.at), outcome: attempt.outcome, error: attempt.error })
+          .run();
+        appendEventSync({ type: 'signal.attempt', signal_id: signalId, data: { ...attempt } }, new Date(attempt.at));
+      });
+    },
+
+    async listAttempts(signalId) {
+      const rows = db.select().from(t.attempts).where(eq(t.attempts.signal_id, signalId)).orderBy(asc(t.attempts.n), asc(t.attempts.id)).all();
+      return rows.map((r): Attempt => ({ n: r.n, at: iso(r.at), outcome: r.outcome, error: r.error }));
+    },
+
+    finishSignal(input: FinishInput): Promise<FinishOutcome> {
+      return writer.run((): FinishOutcome => {
+        const row = getSignalSync(input.signal_id);
+        if (row === undefined) throw new Error(`finishSignal: no signal ${input.signal_id}`);
+        let realized = q.pnl.get({ connector: row.connector, day: input.trading_day })?.realized ?? 0;
+        if (row.status !== 'executing') return { record: toRecord(row), realized_pnl_today: realized };
+        if (input.fill !== null && input.fill.quantity > 0) {
+          realized = bookFill(row.connector, row.instrument, input.fill, input.trading_day, input.now);
+        }
+        db.delete(t.reservations).where(eq(t.reservations.signal_id, input.signal_id)).run();
+        const updated = db
+          .update(t.signals)
+          .set({ status: input.status, result: JSON.stringify(input.result), updated_at: input.now.getTime() })
+          .where(eq(t.signals.id, input.signal_id))
+          .returning()
+          .get();
+        if (updated === undefined) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
+        appendEventSync({ type: `signal.${input.status}`, signal_id: input.signal_id, data: { result: input.result } }, input.now);
+        return { record: toRecord(updated), realized_pnl_today: realized };
+      });
+    },
+
+    async getMode() {
+      return readMode() ?? { mode: 'enabled', reason: null, changed_at: new Date(0).toISOString() };
+    },
+
+    setMode(mode: Mode, reason: string | null, actor: string, now: Date) {
+      return writer.run((): ModeState => {
+        const current = readMode();
+        if (current !== null && current.mode === mode && current.reason === reason) return current;
+        const next: ModeState = { mode, reason, changed_at: now.toISOString() };
+        writeState(MODE_KEY, next, now);
+        appendEventSync({ type: 'mode.changed', data: { from: current?.mode ?? null, to: mode, reason, actor } }, now);
+        return next;
+      });
+    },
+
+    initMode(mode: Mode, now: Date) {
+      return writer.run((): ModeState => {
+        const current = readMode();
+        if (current !== null) return current;
+        const next: ModeState = { mode, reason: 'initial_mode', changed_at: now.toISOString() };
+        writeState(MODE_KEY, next, now);
+        appendEventSync({ type: 'mode.changed', data: { from: null, to: mode, reason: 'initial_mode', actor: 'config' } }, now);
+        return next;
+      });
+    },
+
+    appendEvent(event: NewEvent) {
+      return writer.run(() => appendEventSync(event, new Date()));
+    },
+
+    async listEvents(after, limit) {
+      return db.select().from(t.events).where(sql`${t.events.seq} > ${after}`).orderBy(asc(t.events.seq)).limit(limit).all().map(toEvent);
+    },
+
+    async listSignalEvents(signalId) {
+      return db.select().from(t.events).where(eq(t.events.signal_id, signalId)).orderBy(asc(t.events.seq)).all().map(toEvent);
+    },
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async getLedger(connector, tradingDay): Promise<ConnectorLedger> {
+      const rows = db.select().from(t.positions).where(eq(t.positions.connector, connector)).orderBy(asc(t.positions.instrument)).all();
+      return {
+        positions: rows
+          .filter((r) => r.quantity !== 0)
+          .map((r) => ({ instrument: r.instrument, quantity: r.quantity, avg_price: r.avg_price, last_price: r.last_price })),
+        gross_exposure: q.gross.get({ connector })?.gross ?? 0,
+        reserved_exposure: Number(q.reserved.get({ connector })?.total ?? 0),
+        realized_pnl_today: q.pnl.get({ connector, day: tradingDay })?.realized ?? 0,
+      };
+    },
+
+    rememberNonce(source, nonce, expiresAt, now) {
+      return writer.run(() => {
+        db.delete(t.nonces).where(lt(t.nonces.expires_at, now.getTime())).run();
+        const inserted = db
+          .insert(t.nonces)
+          .values({ source, nonce, expires_at: expiresAt.getTime() })
+          .onConflictDoNothing()
+          .returning({ nonce: t.nonces.nonce })
+          .get();
+        return inserted !== undefined;
+      });
+    },
+
+    recordRefusedDelivery(delivery: RefusedDelivery, keep: number) {
+      return writer.run(() => {
+        const row = db
+          .insert(t.deliveries)
+          .values({ ...delivery, at: Date.parse(delivery.at), issues: JSON.stringify(delivery.issues) })
+          .returning({ seq: t.deliveries.seq })
+          .get();
+        if (row !== undefined && row.seq > keep) db.delete(t.deliveries).where(sql`${t.deliveries.seq} <= ${row.seq - keep}`).run();
+      });
+    },
+
+    async listRefusedDeliveries(limit, cursor) {
+      const rows = db
+        .select()
+        .from(t.deliveries)
+        .where(cursor === undefined ? undefined : lt(t.deliveries.seq, Number(cursor)))
+        .orderBy(desc(t.deliveries.seq))
+        .limit(limit + 1)
+        .all();
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map((r): RefusedDelivery => ({
+          at: iso(r.at),
+          source: r.source,
+          reason: r.reason,
+          issues: JSON.parse(r.issues) as RefusedDelivery['issues'],
+          request_id: r.request_id,
+          body_excerpt: r.body_excerpt,
+        })),
+        next_cursor: rows.length > limit && last !== undefined ? String(last.seq) : null,
+      };
+    },
+
+    mock,
+  };
+  return store;
+}
+
+type MockOrderRow = typeof t.mockOrders.$inferSelect;
+function mockOrderFromRow(row: MockOrderRow): Order {
+  return {
+    client_order_id: row.client_order_id,
+    order_id: row.order_id,
+    instrument: row.instrument,
+    side: row.side,
+    quantity: row.quantity,
+    order_type: row.order_type,
+    limit_price: row.limit_price,
+    status: row.status as Order['status'],
+    filled_quantity: row.filled_quantity,
+    fill_price: row.fill_price,
+  };
+}
