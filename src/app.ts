@@ -38,6 +38,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       deps.recentErrors.add({ at: deps.now().toISOString(), component: 'http', message: (err as Error).message, signal_id: null });
       appError = new AppError('internal', 'internal error; see the server log with this request_id');
     }
+    if (appError === err && appError.cause !== undefined) {
+      c.get('logger').error({ err: appError.cause ?? appError, code: appError.code }, appError.message);
+    }
     if (appError.retryAfter !== undefined) c.header('Retry-After', String(appError.retryAfter));
     if (appError.code === 'shutting_down') c.header('Connection', 'close');
     return c.json(errorBody(appError, requestId), appError.status);

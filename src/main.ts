@@ -8,11 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
-import { loadConfig, type Config, type Env } from './config/load.js';
+import { ConfigError, loadConfig, type Config, type Env } from './config/load.js';
+import type { AuthConfig } from './config/schema.js';
 import { createConnectors } from './connectors/registry.js';
 import type { Deps, Lifecycle } from './deps.js';
 import { Executor } from './execution/executor.js';
 import { createVerifier } from './ingest/auth/index.js';
+import type { NonceStore, Verifier } from './ingest/auth/verifier.js';
 import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import type { IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
@@ -21,6 +23,15 @@ import { RecentErrors } from './ops/recent-errors.js';
 import { openStore } from './store/open.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** A secret that could never verify stops the start, naming the source (never the secret). */
+function sourceVerifier(name: string, auth: AuthConfig, nonces: NonceStore): Verifier {
+  try {
+    return createVerifier(auth, { nonces });
+  } catch (err) {
+    throw new ConfigError([`sources.${name}.${(err as Error).message}`]);
+  }
+}
 
 export interface Running {
   deps: Deps;
@@ -58,7 +69,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
       name,
       config: source,
       connector: config.test_mode ? 'mock' : source.connector,
-      verifier: createVerifier(source.auth, { nonces: { remember: (src, nonce, expiresAt) => store.rememberNonce(src, nonce, expiresAt, now()) } }),
+      verifier: sourceVerifier(name, source.auth, { remember: (src, nonce, expiresAt) => store.rememberNonce(src, nonce, expiresAt, now()) }),
       allowIp: createIpAllowlist(source.allow_ips),
       clientAddress: (remote, headers) => clientAddress(remote, headers, source.trust_proxy),
       rateLimiter: source.rate_limit_per_minute === null ? null : createRateLimiter(source.rate_limit_per_minute),

@@ -83,6 +83,7 @@ CREATE TABLE `reservations` (
 	`signal_id` text PRIMARY KEY NOT NULL,
 	`connector` text NOT NULL,
 	`instrument` text NOT NULL,
+	`quantity` real NOT NULL,
 	`notional` real NOT NULL,
 	`created_at` integer NOT NULL
 );

@@ -12,6 +12,13 @@ export interface GateState {
   mode: Mode;
   /** Signed position in the signal's instrument per sluice's ledger (long > 0, short < 0). */
   position: number;
+  /**
+   * Signed quantity of this instrument's orders decided but not yet settled (buys > 0, sells
+   * < 0), exits included. One executor lane per (connector, instrument) keeps it 0 within one
+   * instance; with several instances it is what keeps concurrent orders from jointly flipping
+   * or overrunning a position.
+   */
+  pending_quantity: number;
   /** Last known price of the instrument (from fills or signals), used when the signal has none. */
   last_price: number | null;
   /** Σ |quantity × last price| over the connector's positions, excluding reservations. */

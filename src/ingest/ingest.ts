@@ -96,7 +96,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     body = undefined;
   }
 
-  const auth = await source.verifier.verify({ source: source.name, headers: input.headers, rawBody: input.rawBody, body, now });
+  const auth = await unavailableOnStoreError(() => source.verifier.verify({ source: source.name, headers: input.headers, rawBody: input.rawBody, body, now }));
   if (!auth.ok) throw refuse('unauthorized', auth.reason, 'authentication failed');
 
   if (body === undefined) throw refuse('invalid_signal', 'invalid JSON', 'body is not a valid JSON object', [{ path: '', message: parseError ?? 'invalid JSON' }]);
@@ -126,7 +126,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   const key = explicitKey ?? `sha256:${fingerprint}`;
 
   const signalId = newSignalId(now);
-  const outcome: RecordOutcome = await deps.store.recordSignal({
+  const outcome: RecordOutcome = await unavailableOnStoreError(() => deps.store.recordSignal({
     signal_id: signalId,
     source: source.name,
     idempotency_key: key,
@@ -139,7 +139,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     signal,
     request_id: input.requestId,
     received_at: now,
-  });
+  }));
 
   switch (outcome.kind) {
     case 'conflict':
@@ -160,6 +160,16 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
       }
       return { kind: 'accepted', record: outcome.record };
     }
+  }
+}
+
+/** A store failure is the database being unavailable, never an input error and never a 500. */
+async function unavailableOnStoreError<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError('unavailable', 'the database is unavailable; retry later', { retryAfter: 5, cause: err });
   }
 }
 

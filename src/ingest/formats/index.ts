@@ -1,12 +1,15 @@
-/** Maps a sender's body onto the native signal shape, by the source's `format`. */
+/** Maps a sender's body onto the native signal shape, by the source's `format` (CONTRACT §4.4). */
 import type { Format } from '../../config/schema.js';
+import { fromTradersPost } from './traderspost.js';
+import { fromTradingView } from './tradingview.js';
 
 export function mapFormat(format: Format, body: Record<string, unknown>): Record<string, unknown> {
   switch (format) {
     case 'native':
       return body;
     case 'tradingview':
+      return fromTradingView(body);
     case 'traderspost':
-      return body;
+      return fromTradersPost(body);
   }
 }

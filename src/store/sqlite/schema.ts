@@ -90,13 +90,17 @@ export const positions = sqliteTable(
   (t) => [primaryKey({ columns: [t.connector, t.instrument] })],
 );
 
-/** Exposure held by decided, unsettled orders (CONTRACT §5 step 1). */
+/**
+ * Every decided, unsettled order (CONTRACT §5 step 1): its signed quantity (exits included)
+ * and the exposure it reserves (0 for exits). Released when the signal finishes.
+ */
 export const reservations = sqliteTable(
   'reservations',
   {
     signal_id: text('signal_id').primaryKey(),
     connector: text('connector').notNull(),
     instrument: text('instrument').notNull(),
+    quantity: real('quantity').notNull(),
     notional: real('notional').notNull(),
     created_at: integer('created_at').notNull(),
   },

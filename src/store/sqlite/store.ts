@@ -167,7 +167,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       .where(eq(t.reservations.connector, sql.placeholder('connector')))
       .prepare(),
     reservedInstrument: db
-      .select({ total: sum(t.reservations.notional) })
+      .select({ total: sum(t.reservations.notional), pending: sum(t.reservations.quantity) })
       .from(t.reservations)
       .where(and(eq(t.reservations.connector, sql.placeholder('connector')), eq(t.reservations.instrument, sql.placeholder('instrument'))))
       .prepare(),
@@ -215,13 +215,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     const position = q.position.get({ connector, instrument });
     const breakerRow = q.state.get({ key: breakerKey(connector) });
     const breaker = breakerRow === undefined ? 'closed' : (JSON.parse(breakerRow.value) as { state: BreakerStateName }).state;
+    const instrumentReservations = q.reservedInstrument.get({ connector, instrument });
     return {
       mode: readMode()?.mode ?? 'enabled',
       position: position?.quantity ?? 0,
       last_price: position?.last_price ?? null,
       gross_exposure: q.gross.get({ connector })?.gross ?? 0,
       reserved_exposure: Number(q.reserved.get({ connector })?.total ?? 0),
-      reserved_instrument: Number(q.reservedInstrument.get({ connector, instrument })?.total ?? 0),
+      reserved_instrument: Number(instrumentReservations?.total ?? 0),
+      pending_quantity: Number(instrumentReservations?.pending ?? 0),
       realized_pnl_today: q.pnl.get({ connector, day: tradingDay })?.realized ?? 0,
       orders_last_minute: q.ordersSince.get({ since: now.getTime() - 60_000 })?.n ?? 0,
       breaker,
@@ -427,9 +429,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
           .returning()
           .get();
         if (updated === undefined) return { kind: 'skipped' };
-        if (decision.allowed && decision.reserved_notional > 0) {
+        if (decision.allowed && decision.side !== null && decision.quantity !== null) {
+          const signed = decision.side === 'buy' ? decision.quantity : -decision.quantity;
           db.insert(t.reservations)
-            .values({ signal_id: input.signal_id, connector: input.connector, instrument: input.instrument, notional: decision.reserved_notional, created_at: now })
+            .values({ signal_id: input.signal_id, connector: input.connector, instrument: input.instrument, quantity: signed, notional: decision.reserved_notional, created_at: now })
             .run();
         }
         appendEventSync({ type: decision.allowed ? 'signal.executing' : 'signal.rejected', signal_id: input.signal_id, data: { decision } }, input.now);

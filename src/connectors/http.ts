@@ -1,0 +1,161 @@
+/**
+ * The `http` connector (CONTRACT §5.3): forwards each action as a JSON POST signed with Standard
+ * Webhooks headers, so any receiver with a Standard Webhooks library can verify it. A 2xx means
+ * the receiver took it. The receiver cannot be asked about an order afterwards (no lookup), so
+ * delivery is at least once: `webhook-id` is the client_order_id and stays the same on every
+ * retry, which lets the receiver drop the duplicates an ambiguous failure can cause (§8).
+ */
+import { createHash, createHmac } from 'node:crypto';
+import type { ConnectorConfig } from '../config/schema.js';
+import type { Order, Position } from '../domain/types.js';
+import { ORDER_TYPES } from '../domain/types.js';
+import type { CallResult, Connector, ConnectorCapabilities, OrderRequest } from './connector.js';
+import { failure, success } from './connector.js';
+import { callJson } from './http-client.js';
+
+export type HttpConnectorConfig = Extract<ConnectorConfig, { type: 'http' }>;
+
+export interface HttpConnectorDeps {
+  now: () => Date;
+  fetch?: typeof fetch;
+}
+
+export interface StandardWebhookHeaders {
+  'webhook-id': string;
+  'webhook-timestamp': string;
+  'webhook-signature': string;
+}
+
+/**
+ * Cancels sent within the same minute for the same instrument share one webhook-id (see
+ * `cancelWebhookId`).
+ */
+const CANCEL_ID_BUCKET_MS = 60_000;
+
+/**
+ * Standard Webhooks signing: `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` where the
+ * key is the base64 part of `whsec_<base64>` (a secret without the prefix is read as base64 too,
+ * as the reference libraries do). The timestamp is taken at each attempt: a retry must carry a
+ * fresh one to pass the receiver's tolerance, while the id stays the same.
+ */
+export function signStandardWebhook(secret: string, msgId: string, at: Date, body: string): StandardWebhookHeaders {
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
+  const timestamp = String(Math.floor(at.getTime() / 1000));
+  const signature = createHmac('sha256', key).update(`${msgId}.${timestamp}.${body}`).digest('base64');
+  return { 'webhook-id': msgId, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
+}
+
+/**
+ * The webhook-id of a cancel: `cancel_` + the first 32 hex chars of
+ * sha256(connector name, instrument, unix minute). `cancel(instrument)` carries no idempotency
+ * key, so the id is derived from what it has: retries within the same minute collapse at a
+ * deduplicating receiver, and a later, separate cancel of the instrument is not mistaken for a
+ * duplicate. A cancel is idempotent (it cancels whatever is open), so a retry that falls into the
+ * next minute and is delivered twice does no harm.
+ */
+export function cancelWebhookId(connectorName: string, instrument: string, now: Date): string {
+  const minute = Math.floor(now.getTime() / CANCEL_ID_BUCKET_MS);
+  const digest = createHash('sha256').update(`${connectorName}\n${instrument}\n${minute}`).digest('hex');
+  return `cancel_${digest.slice(0, 32)}`;
+}
+
+export function createHttpConnector(name: string, config: HttpConnectorConfig, deps: HttpConnectorDeps): Connector {
+  // The receiver forwards the order wherever it wants: sluice cannot know its limits, so it
+  // declares everything and lets the receiver refuse with a 4xx.
+  const capabilities: ConnectorCapabilities = {
+    order_types: [...ORDER_TYPES],
+    brackets: true,
+    fractional: true,
+    short: true,
+    lookup: false,
+  };
+
+  async function post(msgId: string, payload: unknown): Promise<CallResult<{ body: unknown }>> {
+    const body = JSON.stringify(payload);
+    const signed = signStandardWebhook(config.signing_secret, msgId, deps.now(), body);
+    const result = await callJson({
+      method: 'POST',
+      url: config.url,
+      headers: { 'content-type': 'application/json', 'user-agent': 'sluice', ...signed },
+      body,
+      timeout_ms: config.timeout_ms,
+      fetch: deps.fetch,
+      now: deps.now,
+      redact: [config.signing_secret],
+    });
+    return result.ok ? success({ body: result.value.body }) : result;
+  }
+
+  return {
+    name,
+    type: 'http',
+    capabilities,
+
+    async place(order: OrderRequest): Promise<CallResult<Order>> {
+      const result = await post(order.client_order_id, {
+        type: 'order',
+        client_order_id: order.client_order_id,
+        signal_id: order.signal_id,
+        instrument: order.instrument,
+        side: order.side,
+        quantity: order.quantity,
+        order_type: order.order_type,
+        // Explicit nulls: the receiver sees every field, whatever the order type.
+        limit_price: order.limit_price ?? null,
+        stop_price: order.stop_price ?? null,
+        time_in_force: order.time_in_force,
+        take_profit: order.take_profit ?? null,
+        stop_loss: order.stop_loss ?? null,
+        reference_price: order.reference_price ?? null,
+        signal: order.signal,
+      });
+      if (!result.ok) return result;
+      return success({
+        client_order_id: order.client_order_id,
+        order_id: receiverOrderId(result.value.body) ?? order.client_order_id,
+        instrument: order.instrument,
+        side: order.side,
+        quantity: order.quantity,
+        order_type: order.order_type,
+        limit_price: order.limit_price ?? null,
+        // A 2xx says the receiver took the order, nothing about fills: it stays `accepted`.
+        status: 'accepted',
+        filled_quantity: 0,
+        fill_price: null,
+      });
+    },
+
+    async cancel(instrument: string): Promise<CallResult<{ cancelled: number }>> {
+      const result = await post(cancelWebhookId(name, instrument, deps.now()), { type: 'cancel', instrument });
+      if (!result.ok) return result;
+      // The receiver may say how many it cancelled; otherwise sluice cannot know and reports 0.
+      return success({ cancelled: cancelledCount(result.value.body) });
+    },
+
+    async getOrder(): Promise<CallResult<Order | null>> {
+      return failure('lookup unsupported', { retryable: false, ambiguous: false });
+    },
+
+    /** The http connector holds no positions: the receiver is the system of record for them. */
+    async getPositions(): Promise<CallResult<Position[]>> {
+      return success([]);
+    },
+  };
+}
+
+function receiverOrderId(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  for (const key of ['order_id', 'id']) {
+    const v = b[key];
+    if (typeof v === 'string' && v !== '') return v;
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  }
+  return undefined;
+}
+
+function cancelledCount(body: unknown): number {
+  if (typeof body !== 'object' || body === null) return 0;
+  const v = (body as Record<string, unknown>)['cancelled'];
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0;
+}

@@ -1,0 +1,75 @@
+/**
+ * `connector_capability` (CONTRACT §5.3): refuse, with a clear reason, what the connector
+ * declares it cannot do, instead of letting the broker fail the order after retries. These
+ * checks apply to exits too (a connector cannot do what it cannot do); only a cancel and a
+ * signal that orders nothing are exempt, since no order reaches the connector.
+ */
+import type { RuleFailure } from '../../domain/types.js';
+import { money, qty, roundQty, type GateContext } from './context.js';
+
+export function checkConnectorCapability(ctx: GateContext): RuleFailure[] {
+  const { signal, state, intent, price, resulting, places } = ctx;
+  const caps = state.capabilities;
+  const failures: RuleFailure[] = [];
+
+  // A buy/sell that resolves to nothing: a notional below one whole unit on a connector that
+  // trades whole units (or, on a fractional one, below 1e-9 of a unit). An unknown price is
+  // reported by max_order_notional instead, as the quantity was never computed.
+  if ((signal.action === 'buy' || signal.action === 'sell') && intent.quantity === 0 && price !== null) {
+    const raw = roundQty(signal.notional !== undefined ? signal.notional / price : (signal.quantity ?? 0));
+    failures.push({
+      rule: 'connector_capability',
+      code: 'quantity_zero',
+      limit: caps.fractional ? 1e-9 : 1,
+      actual: raw,
+      message:
+        signal.notional !== undefined && !caps.fractional
+          ? `notional ${money(signal.notional)} buys ${qty(raw)} ${signal.instrument} at ${money(price)}, less than the one whole unit the connector can trade`
+          : `the ${signal.action} resolves to a quantity of 0 ${signal.instrument}: nothing to order`,
+    });
+  }
+  if (!places) return failures;
+
+  if (!caps.order_types.includes(signal.order_type)) {
+    failures.push({
+      rule: 'connector_capability',
+      code: 'order_type',
+      limit: caps.order_types,
+      actual: signal.order_type,
+      message: `the connector does not take ${signal.order_type} orders (it takes ${caps.order_types.join(', ') || 'none'})`,
+    });
+  }
+  const legs = [signal.take_profit !== undefined ? 'take_profit' : null, signal.stop_loss !== undefined ? 'stop_loss' : null].filter(
+    (leg): leg is string => leg !== null,
+  );
+  if (legs.length > 0 && !caps.brackets) {
+    failures.push({
+      rule: 'connector_capability',
+      code: 'brackets',
+      limit: false,
+      actual: legs,
+      message: `the connector does not support bracket orders, but the signal carries ${legs.join(' and ')}`,
+    });
+  }
+  if (!caps.fractional && !Number.isInteger(intent.quantity)) {
+    failures.push({
+      rule: 'connector_capability',
+      code: 'fractional',
+      limit: Math.floor(intent.quantity),
+      actual: intent.quantity,
+      message: `the connector trades whole units only; ${qty(intent.quantity)} ${signal.instrument} is fractional`,
+    });
+  }
+  // Making or growing a short: the resulting position is negative and further below zero than
+  // the current one. Covering a short, or selling down a long, needs no short support.
+  if (!caps.short && resulting < 0 && resulting < state.position) {
+    failures.push({
+      rule: 'connector_capability',
+      code: 'short',
+      limit: 0,
+      actual: resulting,
+      message: `the connector cannot sell short: the ${intent.side ?? signal.action} of ${qty(intent.quantity)} would take ${signal.instrument} from ${qty(state.position)} to ${qty(resulting)}`,
+    });
+  }
+  return failures;
+}

@@ -1,0 +1,72 @@
+/**
+ * What every guardrail rule reads: the signal, the gate state, the policy, the time, and what the
+ * signal resolved to (side, quantity, exit or not, the resulting position, the order notional).
+ * Resolving once in `decide` and handing the result to each rule keeps the rules small and makes
+ * them agree on one reading of the signal.
+ */
+import type { PolicyConfig } from '../../config/schema.js';
+import type { RuleFailure, Side, Signal } from '../../domain/types.js';
+import type { GateState } from '../gate-state.js';
+
+/** What a signal would order, given the current signed position. */
+export interface Intent {
+  /** null when nothing is ordered: a cancel, a close while flat, a target already reached. */
+  side: Side | null;
+  /** Unsigned quantity to order; 0 when nothing is ordered. */
+  quantity: number;
+  /** Reduces |position| without flipping it, or orders nothing at all. */
+  exit: boolean;
+  /** Would take the position through zero to the other side. */
+  flip: boolean;
+}
+
+export interface GateContext {
+  readonly signal: Signal;
+  readonly state: GateState;
+  readonly policy: PolicyConfig;
+  readonly now: Date;
+  /** After exit_only trimming. */
+  readonly intent: Intent;
+  /** Reference price for notional checks, or null when none is known. */
+  readonly price: number | null;
+  /** quantity × price, or null when no price is known. */
+  readonly notional: number | null;
+  /** Signed position once the order fills. */
+  readonly resulting: number;
+  /** An order goes to the connector (not a cancel, not a no-op, not a zero quantity). */
+  readonly places: boolean;
+  /** An order that is not an exit: the limits, trading window, daily loss and breaker apply. */
+  readonly increases: boolean;
+}
+
+export type RuleCheck = (ctx: GateContext) => RuleFailure[];
+
+/** Quantities are rounded to this many decimals so float noise never makes a phantom position. */
+const QTY_DECIMALS = 9;
+
+/** A quantity rounded to 9 decimals: 0.1 + 0.2 is 0.3 here, and 1 - 0.9 - 0.1 is 0. */
+export function roundQty(q: number): number {
+  // `+ 0` turns -0 into 0, so a flat position is never reported as "-0".
+  return Number(q.toFixed(QTY_DECIMALS)) + 0;
+}
+
+const MONEY = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+const QTY = new Intl.NumberFormat('en-US', { maximumFractionDigits: 9 });
+
+/** A money amount for a message: "15,000.5". Fixed locale so messages do not depend on the host. */
+export function money(n: number): string {
+  return MONEY.format(n);
+}
+
+/** A quantity for a message, signed when negative: "-2.5". */
+export function qty(n: number): string {
+  return QTY.format(n);
+}
+
+/**
+ * Money is compared after rounding to 1e-6 so that float noise (0.1 × 3 = 0.30000000000000004)
+ * never refuses an order that sits exactly on a limit.
+ */
+export function roundMoney(n: number): number {
+  return Number(n.toFixed(6));
+}

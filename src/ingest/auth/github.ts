@@ -1,0 +1,28 @@
+/**
+ * `github` scheme (CONTRACT §4.1): `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
+ * GitHub signs no timestamp, so replays are caught by idempotency: `X-GitHub-Delivery` is the key.
+ */
+import type { SecretConfig } from '../../config/schema.js';
+import { hmacSha256 } from './hmac.js';
+import { activeSecrets, matchesAny, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+
+/** The `X-Hub-Signature-256` value GitHub sends for `body`. */
+export function signGithub(secret: string, body: Uint8Array): string {
+  return `sha256=${hmacSha256(secret, body).toString('hex')}`;
+}
+
+export function createGithubVerifier(secrets: readonly SecretConfig[]): Verifier {
+  return {
+    scheme: 'github',
+    verify({ headers, rawBody, now }: AuthInput): AuthOutcome {
+      const value = headers.get('x-hub-signature-256')?.trim();
+      if (value === undefined || value === '') return { ok: false, reason: 'missing X-Hub-Signature-256' };
+      if (!value.startsWith('sha256=')) return { ok: false, reason: 'X-Hub-Signature-256 is not "sha256=<hex>"' };
+      const candidate = `sha256=${value.slice('sha256='.length).toLowerCase()}`;
+      const expected = activeSecrets(secrets, now).map((s) => signGithub(s, rawBody));
+      if (!matchesAny(candidate, expected)) return { ok: false, reason: 'X-Hub-Signature-256 does not match' };
+      const delivery = headers.get('x-github-delivery')?.trim();
+      return delivery === undefined || delivery === '' ? { ok: true } : { ok: true, idempotency_key: delivery };
+    },
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * `none` scheme (CONTRACT §4.1): accepts every delivery. Only ever built from an explicit
+ * `scheme: none`; the start-up warning about it is the composition root's job.
+ */
+import type { AuthOutcome, Verifier } from './verifier.js';
+
+export function createNoneVerifier(): Verifier {
+  return {
+    scheme: 'none',
+    verify(): AuthOutcome {
+      return { ok: true };
+    },
+  };
+}
