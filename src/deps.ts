@@ -7,6 +7,7 @@ import type { Config } from './config/load.js';
 import type { Connector } from './connectors/connector.js';
 import type { Executor } from './execution/executor.js';
 import type { IngestSource } from './ingest/ingest.js';
+import type { DegradedState } from './ops/degraded.js';
 import type { RecentErrors } from './ops/recent-errors.js';
 import type { Store } from './store/store.js';
 
@@ -24,6 +25,7 @@ export interface Deps {
   sources: ReadonlyMap<string, IngestSource>;
   executor: Executor;
   recentErrors: RecentErrors;
+  degraded: DegradedState;
   lifecycle: Lifecycle;
   now: () => Date;
   version: string;

@@ -19,6 +19,8 @@ import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import type { IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createLogger } from './logger.js';
+import { DegradedState } from './ops/degraded.js';
+import { checkConnectors, startReconciler } from './ops/reconciler.js';
 import { RecentErrors } from './ops/recent-errors.js';
 import { openStore } from './store/open.js';
 
@@ -57,6 +59,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
   const store = await openStore(config.database.url);
   await store.initMode(config.policy.initial_mode, now());
   const recentErrors = new RecentErrors();
+  const degraded = new DegradedState({ logger, record: (type, data) => store.appendEvent({ type, data }) });
   const connectors = await createConnectors(config.connectors, { store, logger, now });
   for (const c of Object.values(config.connectors)) {
     if (c.type === 'alpaca' && c.live) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');
@@ -86,7 +89,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     onError: (component, message, signalId) => recentErrors.add({ at: now().toISOString(), component, message, signal_id: signalId }),
   });
 
-  const deps: Deps = { config, logger, store, connectors, sources, executor, recentErrors, lifecycle, now, version: VERSION };
+  const deps: Deps = { config, logger, store, connectors, sources, executor, recentErrors, degraded, lifecycle, now, version: VERSION };
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server)) as Server;
@@ -96,7 +99,9 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
 
   // Intake is open; execution starts after executing signals were reconciled (CONTRACT §5).
-  await executor.start();
+  const reconcilerDeps = { store, connectors, logger, now, degraded, recentErrors };
+  await executor.start(() => checkConnectors(reconcilerDeps));
+  const reconciler = startReconciler(reconcilerDeps, config.execution.reconcile_interval_seconds);
   logger.info({ url, version: VERSION, database: store.dialect, test_mode: config.test_mode, sources: [...sources.keys()] }, 'sluice ready');
 
   let stopping: Promise<void> | null = null;
@@ -104,6 +109,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     stopping ??= (async () => {
       const deadline = Date.now() + config.server.shutdown_timeout_seconds * 1000;
       lifecycle.shuttingDown = true;
+      reconciler.stop();
       logger.info({ reason }, 'shutting down: intake stopped');
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

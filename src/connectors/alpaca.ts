@@ -78,6 +78,7 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
     fractional: true,
     short: true,
     lookup: true,
+    positions: true,
   };
 
   async function request(

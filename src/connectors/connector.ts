@@ -14,6 +14,8 @@ export interface ConnectorCapabilities {
   short: boolean;
   /** getOrder(client_order_id) is answered; false means at-least-once delivery (http). */
   lookup: boolean;
+  /** getPositions() reports the connector's real positions (reconciled against the ledger). */
+  positions: boolean;
 }
 
 export interface OrderRequest {
@@ -59,6 +61,8 @@ export interface Connector {
   /** The order placed under this client_order_id, or null when the connector has none. */
   getOrder(clientOrderId: string): Promise<CallResult<Order | null>>;
   getPositions(): Promise<CallResult<Position[]>>;
+  /** Optional: why the account cannot trade now (the breaker opens), or null when it can. */
+  tradingBlocked?(): Promise<CallResult<string | null>>;
   close?(): Promise<void>;
 }
 

@@ -68,6 +68,7 @@ export function createHttpConnector(name: string, config: HttpConnectorConfig, d
     fractional: true,
     short: true,
     lookup: false,
+    positions: false,
   };
 
   async function post(msgId: string, payload: unknown): Promise<CallResult<{ body: unknown }>> {

@@ -22,12 +22,17 @@ export interface MockConnector extends Connector {
   setFaults(faults: Partial<MockFaults>): MockFaults;
 }
 
+export function isMockConnector(connector: Connector): connector is MockConnector {
+  return connector.type === 'mock' && 'setFaults' in connector;
+}
+
 export const MOCK_CAPABILITIES: ConnectorCapabilities = {
   order_types: ['market', 'limit', 'stop', 'stop_limit'],
   brackets: false,
   fractional: true,
   short: true,
   lookup: true,
+  positions: true,
 };
 
 export function createMockConnector(
@@ -60,7 +65,11 @@ export function createMockConnector(
     capabilities: MOCK_CAPABILITIES,
     faults: () => ({ ...faults }),
     setFaults(next) {
-      faults = { ...faults, ...next };
+      faults = {
+        latency_ms: next.latency_ms ?? faults.latency_ms,
+        failure_rate: next.failure_rate ?? faults.failure_rate,
+        timeout_rate: next.timeout_rate ?? faults.timeout_rate,
+      };
       return { ...faults };
     },
 

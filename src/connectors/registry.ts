@@ -8,7 +8,9 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import type { Connector } from './connector.js';
+import { createAlpacaConnector } from './alpaca.js';
+import { success, type Connector } from './connector.js';
+import { createHttpConnector } from './http.js';
 import { createMockConnector } from './mock.js';
 
 export interface ConnectorDeps {
@@ -40,9 +42,20 @@ async function createConnector(name: string, config: ConnectorConfig, deps: Conn
   switch (config.type) {
     case 'mock':
       return createMockConnector(name, config, { store: deps.store.mock, now: deps.now });
-    case 'alpaca':
+    case 'alpaca': {
+      const alpaca = createAlpacaConnector(name, config, { now: deps.now });
+      return {
+        ...alpaca,
+        async tradingBlocked() {
+          const account = await alpaca.getAccount();
+          if (!account.ok) return account;
+          const { trading_blocked, account_blocked } = account.value;
+          return success(account_blocked ? 'alpaca account_blocked' : trading_blocked ? 'alpaca trading_blocked' : null);
+        },
+      };
+    }
     case 'http':
-      throw new ConnectorSetupError(`connectors.${name}.type: ${config.type} is not available yet`);
+      return createHttpConnector(name, config, { now: deps.now });
     case 'module':
       return loadModuleConnector(name, config.path, config.options, deps);
   }

@@ -153,3 +153,9 @@ export function isBreakerState(value: unknown): value is BreakerState {
       return false;
   }
 }
+
+/** Opens the breaker at once, whatever its streak (e.g. the broker says the account is blocked). */
+export function tripBreaker(s: BreakerState, now: Date): BreakerStep {
+  if (s.state === 'open') return { next: s, transition: null };
+  return { next: { state: 'open', consecutive_failures: s.consecutive_failures, opened_at: now.toISOString() }, transition: 'opened' };
+}

@@ -10,9 +10,10 @@ import type { ExecutionConfig, PolicyConfig } from '../config/schema.js';
 import type { Connector, OrderRequest } from '../connectors/connector.js';
 import type { Order, SignalStatus } from '../domain/types.js';
 import { isFinalStatus } from '../domain/types.js';
-import { decide } from '../guardrails/decide.js';
+import { gateSignal } from './gate.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
+import { onFailure, onSuccess, type BreakerState, type BreakerStep } from './breaker.js';
 import { placeWithRetries, type PlaceDeps, type PlaceOutcome } from './place.js';
 
 export interface ExecutorDeps {
@@ -43,14 +44,18 @@ export class Executor {
 
   constructor(private readonly deps: ExecutorDeps) {}
 
-  /** Reconciles `executing` signals, then resumes `accepted` ones, oldest first. */
-  async start(): Promise<void> {
+  /**
+   * Reconciles `executing` signals, runs `beforeResume` (position reconciliation), then resumes
+   * `accepted` ones, oldest first.
+   */
+  async start(beforeResume?: () => Promise<void>): Promise<void> {
     const { store } = this.deps;
     for (;;) {
       const executing = await store.listSignalsByStatus('executing', 500);
       if (executing.length === 0) break;
       for (const record of executing) await this.reconcile(record);
     }
+    await beforeResume?.();
     const seen = new Set<string>();
     for (;;) {
       const accepted = (await store.listSignalsByStatus('accepted', 1000)).filter((r) => !seen.has(r.signal_id));
@@ -174,7 +179,7 @@ export class Executor {
       instrument: record.instrument,
       now: at,
       trading_day: tradingDay(at, policy.trading_day_tz),
-      decide: (state) => decide(record.signal, { ...state, capabilities: connector.capabilities }, policy, at),
+      decide: (state, breaker) => gateSignal(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at),
     });
     const log = this.deps.logger.child({ signal_id: record.signal_id, request_id: record.request_id });
     if (gated.kind === 'skipped') return;
@@ -260,7 +265,26 @@ export class Executor {
       recordAttempt: (n: number, outcome: string, error: string | null) =>
         store.recordAttempt(record.signal_id, { n, at: now().toISOString(), outcome, error }),
       onError: (message: string) => this.deps.onError?.(`connector:${record.connector}`, message, record.signal_id),
+      onTransientFailure: (reason: string) =>
+        this.reportBreaker(record.connector, (s) => onFailure(s, now(), execution.breaker), `transient failure: ${reason}`),
+      onAnswer: () => this.reportBreaker(record.connector, (s) => onSuccess(s, now()), 'connector answered'),
     };
+  }
+
+  /** Applies a breaker step to the stored, shared breaker state. */
+  private async reportBreaker(connector: string, step: (s: BreakerState) => BreakerStep, reason: string): Promise<void> {
+    const seen: { transition: BreakerStep['transition'] } = { transition: null };
+    const next = await this.deps.store.updateBreaker(
+      connector,
+      (s) => {
+        const result = step(s);
+        seen.transition = result.transition;
+        return result;
+      },
+      this.deps.now(),
+      reason,
+    );
+    if (seen.transition !== null) this.deps.logger.warn({ connector, breaker: next, reason }, `breaker ${seen.transition}`);
   }
 
   private async settle(record: SignalRecord, connector: Connector, outcome: PlaceOutcome): Promise<void> {

@@ -19,9 +19,9 @@ export interface PlaceDeps {
   sleep: (ms: number) => Promise<void>;
   recordAttempt: (n: number, outcome: string, error: string | null) => Promise<void>;
   onError: (message: string) => void;
-  /** Told of each connector outcome that the breaker counts (transient failure / success). */
-  onTransientFailure?: () => void;
-  onSuccess?: () => void;
+  /** The breaker's inputs: a transient failure, or any answer from a working connector. */
+  onTransientFailure: (reason: string) => Promise<void>;
+  onAnswer: () => Promise<void>;
 }
 
 export type PlaceOutcome = { ok: true; order: Order; adopted: boolean } | { ok: false; reason: string };
@@ -51,7 +51,7 @@ export async function placeWithRetries(
       const found = await guarded(() => connector.getOrder(request.client_order_id));
       if (found.ok && found.value !== null) {
         await deps.recordAttempt(n, 'adopted', null);
-        deps.onSuccess?.();
+        await deps.onAnswer();
         return { ok: true, order: found.value, adopted: true };
       }
       // Not found (or the lookup failed): placing again with the same client_order_id is safe,
@@ -60,14 +60,18 @@ export async function placeWithRetries(
     const res = await guarded(() => connector.place(request));
     if (res.ok) {
       await deps.recordAttempt(n, 'ok', null);
-      deps.onSuccess?.();
+      await deps.onAnswer();
       return { ok: true, order: res.value, adopted: false };
     }
     lastReason = res.reason;
     deps.onError(res.reason);
     await deps.recordAttempt(n, res.retryable ? (res.ambiguous ? 'ambiguous' : 'retryable') : 'permanent', res.reason);
-    if (!res.retryable) return { ok: false, reason: res.reason };
-    deps.onTransientFailure?.();
+    if (!res.retryable) {
+      // A permanent refusal is still an answer from a working connector.
+      await deps.onAnswer();
+      return { ok: false, reason: res.reason };
+    }
+    await deps.onTransientFailure(res.reason);
     mustLookup = res.ambiguous && canLookup;
     if (n < lastAttempt) await deps.sleep(nextDelay(n - deps.firstAttempt + 1, deps.backoff, deps.random, res.retry_after_ms));
   }

@@ -35,5 +35,9 @@ export interface GateState {
   capabilities: ConnectorCapabilities;
 }
 
-/** The part of the gate state that lives in the store (everything but the connector's capabilities). */
-export type StoredGateState = Omit<GateState, 'capabilities'>;
+/**
+ * The part of the gate state the store reads. The breaker is read raw (see execution/gate.ts,
+ * which turns it into `breaker` and claims the half-open probe) and capabilities come from the
+ * connector.
+ */
+export type StoredGateState = Omit<GateState, 'capabilities' | 'breaker'>;

@@ -7,6 +7,8 @@ import * as v from 'valibot';
 import type { Deps } from '../deps.js';
 import { MODES } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
+import { isMockConnector, type MockConnector } from '../connectors/mock.js';
+import { breakerView, initialBreaker, resetBreaker } from '../execution/breaker.js';
 import { getStatus } from '../ops/status.js';
 import { parseInput, parseJsonBody } from './body.js';
 import type { AppEnv } from './context.js';
@@ -41,6 +43,13 @@ export const modeBody = v.strictObject({
 });
 
 export const pageQuery = v.object({ limit: limitParam(500, 50), cursor: cursorParam });
+
+const rate = v.pipe(v.number('expected a number from 0 to 1'), v.minValue(0, 'expected a number from 0 to 1'), v.maxValue(1, 'expected a number from 0 to 1'));
+export const faultsBody = v.strictObject({
+  latency_ms: v.optional(v.pipe(v.number('expected an integer ≥ 0'), v.integer('expected an integer ≥ 0'), v.minValue(0, 'expected an integer ≥ 0'), v.maxValue(60_000, 'expected at most 60000'))),
+  failure_rate: v.optional(rate),
+  timeout_rate: v.optional(rate),
+});
 
 export function adminRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -101,9 +110,44 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     return c.json({ connectors: out });
   });
 
-  app.get('/connectors/mock/orders', async (c) => {
+  app.get('/connectors', async (c) => {
+    const stored = await deps.store.getBreakers();
+    const items = [...deps.connectors.values()].map((connector) => ({
+      name: connector.name,
+      type: connector.type,
+      capabilities: connector.capabilities,
+      breaker: breakerView(stored[connector.name] ?? initialBreaker()),
+    }));
+    return c.json({ items, next_cursor: null });
+  });
+
+  app.post('/breakers/:connector/reset', async (c) => {
+    const name = c.req.param('connector');
+    if (!deps.connectors.has(name)) throw new AppError('not_found', `no connector named "${name}"`);
+    const next = await deps.store.updateBreaker(name, (s) => resetBreaker(s), deps.now(), 'reset by operator');
+    c.get('logger').warn({ connector: name }, 'breaker reset by operator');
+    return c.json({ connector: name, breaker: breakerView(next) });
+  });
+
+  /** The mock broker's own routes: any connector of type mock (the contract's is named `mock`). */
+  const mockConnector = (name: string): MockConnector => {
+    const connector = deps.connectors.get(name);
+    if (connector === undefined || !isMockConnector(connector)) throw new AppError('not_found', `no mock connector named "${name}"`);
+    return connector;
+  };
+
+  app.get('/connectors/:name/orders', async (c) => {
+    const connector = mockConnector(c.req.param('name'));
     const q = parseInput(pageQuery, c.req.query());
-    return c.json({ items: await deps.store.mock.listOrders('mock', q.limit), next_cursor: null });
+    return c.json({ items: await deps.store.mock.listOrders(connector.name, q.limit), next_cursor: null });
+  });
+
+  app.post('/connectors/:name/faults', async (c) => {
+    const connector = mockConnector(c.req.param('name'));
+    const body = await parseJsonBody(c.req.raw, faultsBody);
+    const faults = connector.setFaults(body);
+    c.get('logger').warn({ connector: connector.name, faults }, 'mock faults changed');
+    return c.json({ connector: connector.name, faults });
   });
 
   return app;

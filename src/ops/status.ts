@@ -1,12 +1,18 @@
 /** `GET /admin/status` (CONTRACT §6): one read of everything an operator checks first. */
 import type { Deps } from '../deps.js';
+import { breakerView, initialBreaker, type BreakerView } from '../execution/breaker.js';
+import type { DegradedEntry } from './degraded.js';
 
 export async function getStatus(deps: Deps) {
   const now = deps.now();
-  const [mode, last, queue] = await Promise.all([deps.store.getMode(), deps.store.lastSignal(), deps.store.queueStats()]);
-  const degraded: Array<{ component: string; reason: string; since: string }> = [];
-  const breakers: Record<string, { state: string; consecutive_failures: number; opened_at: string | null }> = {};
-  for (const name of deps.connectors.keys()) breakers[name] = { state: 'closed', consecutive_failures: 0, opened_at: null };
+  const [mode, last, queue, stored] = await Promise.all([deps.store.getMode(), deps.store.lastSignal(), deps.store.queueStats(), deps.store.getBreakers()]);
+  const degraded: DegradedEntry[] = deps.degraded.list();
+  const breakers: Record<string, BreakerView> = {};
+  for (const name of deps.connectors.keys()) {
+    const view = breakerView(stored[name] ?? initialBreaker());
+    breakers[name] = view;
+    if (view.state !== 'closed') degraded.push({ component: `breaker:${name}`, reason: `circuit breaker ${view.state} after ${view.consecutive_failures} consecutive failures`, since: view.opened_at ?? now.toISOString() });
+  }
   return {
     status: degraded.length > 0 ? 'degraded' : 'ok',
     mode: mode.mode,

@@ -4,6 +4,7 @@
  * PostgreSQL implement it; one contract test suite runs against both (test/store/contract.ts).
  */
 import type { Decision, Mode, Order, Position, Side, Signal, SignalStatus, ValidationIssue } from '../domain/types.js';
+import type { BreakerState, BreakerStep } from '../execution/breaker.js';
 import type { StoredGateState } from '../guardrails/gate-state.js';
 
 export interface ExecutionResult {
@@ -81,8 +82,11 @@ export interface GateInput {
   now: Date;
   /** Trading day (YYYY-MM-DD in `policy.trading_day_tz`) whose realized PnL the gate sees. */
   trading_day: string;
-  /** Pure: evaluated inside the transaction against the state it reads. */
-  decide: (state: StoredGateState) => Decision;
+  /**
+   * Pure: evaluated inside the transaction against the state it reads. A returned breaker step
+   * (a claimed half-open probe) is stored in the same transaction.
+   */
+  decide: (state: StoredGateState, breaker: BreakerState) => { decision: Decision; breaker: BreakerStep | null };
 }
 
 export type GateOutcome =
@@ -151,6 +155,12 @@ export interface ConnectorLedger {
   realized_pnl_today: number;
 }
 
+export interface PositionDrift {
+  instrument: string;
+  ledger: number;
+  connector: number;
+}
+
 export interface RefusedDelivery {
   at: string;
   source: string;
@@ -211,6 +221,21 @@ export interface Store {
   subscribe(listener: (event: EventRecord) => void): () => void;
 
   getLedger(connector: string, tradingDay: string): Promise<ConnectorLedger>;
+  /** Signals of the connector in `executing` (orders in flight, which make positions move). */
+  countExecuting(connector: string): Promise<number>;
+  /**
+   * Adopts the connector's positions into the ledger (the connector is the source of truth) and
+   * returns what differed; appends `positions.drift` when anything did.
+   */
+  reconcilePositions(connector: string, positions: Position[], now: Date): Promise<PositionDrift[]>;
+
+  /** Every stored breaker (a connector with none stored is closed). */
+  getBreakers(): Promise<Record<string, BreakerState>>;
+  /**
+   * Read-modify-write of one connector's breaker in one transaction; appends
+   * `breaker.<transition>` when the step made one. Returns the stored state.
+   */
+  updateBreaker(connector: string, step: (current: BreakerState) => BreakerStep, now: Date, reason: string): Promise<BreakerState>;
 
   /** HMAC nonces: true when first seen; false for a replay within its lifetime. */
   rememberNonce(source: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { decide } from '../../src/guardrails/decide.js';
+import { gateSignal } from '../../src/execution/gate.js';
 import { clientOrderId, newSignalId } from '../../src/ingest/ingest.js';
 import { MOCK_CAPABILITIES } from '../../src/connectors/mock.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
@@ -57,7 +57,7 @@ describe('restart on the same database', () => {
         instrument: signal.instrument,
         now,
         trading_day: now.toISOString().slice(0, 10),
-        decide: (state) => decide(signal, { ...state, capabilities: MOCK_CAPABILITIES }, policy, now),
+        decide: (state, breaker) => gateSignal(signal, state, breaker, MOCK_CAPABILITIES, policy, { half_open_after_seconds: null }, now),
       });
       if (g.kind !== 'executing') throw new Error(`gate: ${g.kind}`);
       return g.decision;

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Decision, Order, RuleFailure, Signal } from '../../src/domain/types.js';
 import { GENESIS_HASH } from '../../src/events/chain.js';
+import { onFailure, onSuccess, resetBreaker, tripBreaker, type BreakerState } from '../../src/execution/breaker.js';
 import { verifyAuditChain } from '../../src/events/verify.js';
 import type { StoredGateState } from '../../src/guardrails/gate-state.js';
 import type {
@@ -28,12 +29,12 @@ export interface OpenedStore {
 }
 
 /** Monday 2026-11-23 15:00 UTC; every time in the suite is an offset from it. */
-const T0 = new Date('2026-11-23T15:00:00.000Z');
-const DAY = '2026-11-23';
-const at = (seconds: number): Date => new Date(T0.getTime() + seconds * 1000);
+export const T0 = new Date('2026-11-23T15:00:00.000Z');
+export const DAY = '2026-11-23';
+export const at = (seconds: number): Date => new Date(T0.getTime() + seconds * 1000);
 
 /** Throws instead of asserting non-null: a missing value fails the test with a message. */
-function must<T>(value: T | null | undefined, what: string): T {
+export function must<T>(value: T | null | undefined, what: string): T {
   if (value === null || value === undefined) throw new Error(`expected ${what}, got ${String(value)}`);
   return value;
 }
@@ -43,12 +44,12 @@ function must<T>(value: T | null | undefined, what: string): T {
 const RUN = randomUUID().slice(0, 8);
 let counter = 0;
 
-interface SignalOverrides extends Partial<Omit<NewSignal, 'signal'>> {
+export interface SignalOverrides extends Partial<Omit<NewSignal, 'signal'>> {
   signal?: Partial<Signal>;
 }
 
 /** A NewSignal with a unique id, key and fingerprint unless overridden. */
-function newSignal(o: SignalOverrides = {}): NewSignal {
+export function newSignal(o: SignalOverrides = {}): NewSignal {
   counter += 1;
   const { signal: signalOverrides, ...rest } = o;
   const instrument = o.instrument ?? signalOverrides?.instrument ?? 'AAPL';
@@ -82,16 +83,16 @@ function newSignal(o: SignalOverrides = {}): NewSignal {
 }
 
 /** The same delivery again (same source, key and fingerprint) under a fresh signal id. */
-function redelivery(first: NewSignal, o: Partial<NewSignal> = {}): NewSignal {
+export function redelivery(first: NewSignal, o: Partial<NewSignal> = {}): NewSignal {
   counter += 1;
   return { ...first, signal_id: `sig_${RUN}_${counter}`, request_id: `req-${RUN}-${counter}`, ...o };
 }
 
-function allow(o: Partial<Decision> = {}): Decision {
+export function allow(o: Partial<Decision> = {}): Decision {
   return { allowed: true, failures: [], quantity: 10, side: 'buy', exit: false, trimmed: false, reserved_notional: 1000, reference_price: 100, ...o };
 }
 
-function reject(failures: RuleFailure[], o: Partial<Decision> = {}): Decision {
+export function reject(failures: RuleFailure[], o: Partial<Decision> = {}): Decision {
   return { allowed: false, failures, quantity: null, side: null, exit: false, trimmed: false, reserved_notional: 0, reference_price: 100, ...o };
 }
 
@@ -99,18 +100,19 @@ const NOTIONAL_FAILURE: RuleFailure = { rule: 'max_order_notional', limit: 10_00
 
 type Target = Pick<SignalRecord, 'signal_id' | 'connector' | 'instrument'>;
 
-function gateInput(rec: Target, decide: Decision | ((state: StoredGateState) => Decision), now: Date = T0): GateInput {
+export function gateInput(rec: Target, decide: Decision | ((state: StoredGateState) => Decision), now: Date = T0): GateInput {
   return {
     signal_id: rec.signal_id,
     connector: rec.connector,
     instrument: rec.instrument,
     now,
     trading_day: DAY,
-    decide: typeof decide === 'function' ? decide : () => decide,
+    // Breaker steps are not what these tests are about: the decision never claims a probe.
+    decide: (state) => ({ decision: typeof decide === 'function' ? decide(state) : decide, breaker: null }),
   };
 }
 
-function result(rec: Pick<SignalRecord, 'connector' | 'client_order_id'>, fill: Fill | null, o: Partial<ExecutionResult> = {}): ExecutionResult {
+export function result(rec: Pick<SignalRecord, 'connector' | 'client_order_id'>, fill: Fill | null, o: Partial<ExecutionResult> = {}): ExecutionResult {
   return {
     connector: rec.connector,
     client_order_id: rec.client_order_id,
@@ -122,7 +124,7 @@ function result(rec: Pick<SignalRecord, 'connector' | 'client_order_id'>, fill: 
   };
 }
 
-function finishInput(rec: SignalRecord, fill: Fill | null, o: Partial<FinishInput> = {}): FinishInput {
+export function finishInput(rec: SignalRecord, fill: Fill | null, o: Partial<FinishInput> = {}): FinishInput {
   return { signal_id: rec.signal_id, status: fill === null ? 'failed' : 'executed', result: result(rec, fill), fill, now: at(1), trading_day: DAY, ...o };
 }
 
@@ -391,7 +393,16 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         const rec = await record(s());
         const decision = allow({ reserved_notional: 1000 });
         const seen: StoredGateState[] = [];
-        const outcome = await s().gateSignal(gateInput(rec, (state) => (seen.push(state), decision), at(2)));
+        const outcome = await s().gateSignal(
+          gateInput(
+            rec,
+            (state) => {
+              seen.push(state);
+              return decision;
+            },
+            at(2),
+          ),
+        );
         if (outcome.kind !== 'executing') throw new Error(`expected executing, got ${outcome.kind}`);
         expect(outcome.decision).toEqual(decision);
         expect(outcome.record.status).toBe('executing');
@@ -486,6 +497,8 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, {}, at(-120));
         await executeFill(s(), { side: 'sell', quantity: 4, price: 110 });
         await recordExecuting(s(), { instrument: 'AAPL' }, allow({ quantity: 3, reserved_notional: 300 }));
+        // An exit reserves no notional but is still pending quantity.
+        await recordExecuting(s(), { instrument: 'AAPL', signal: { action: 'sell', quantity: 2 } }, allow({ side: 'sell', quantity: 2, exit: true, reserved_notional: 0 }));
         await recordExecuting(s(), { instrument: 'MSFT' }, allow({ quantity: 5, reserved_notional: 500 }));
         await s().gateSignal(gateInput(await record(s()), reject([NOTIONAL_FAILURE])));
 
@@ -501,19 +514,20 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
             at(1),
           ),
         );
-        const expected: StoredGateState = {
+        const expected: Partial<StoredGateState> = {
           mode: 'exit_only',
           position: 6,
+          // +3 bought, -2 sold, both decided and unsettled.
+          pending_quantity: 1,
           last_price: 110,
           gross_exposure: 660,
           reserved_exposure: 800,
           reserved_instrument: 300,
           realized_pnl_today: 40,
-          // sell 4, the AAPL and the MSFT reservations; not the old buy, not the rejection.
-          orders_last_minute: 3,
-          breaker: 'closed',
+          // The sell of 4 and the three unsettled orders; not the old buy, not the rejection.
+          orders_last_minute: 4,
         };
-        expect(seen).toEqual(expected);
+        expect(seen).toMatchObject(expected);
       });
     });
 
@@ -754,6 +768,94 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         await s().setMode('paused', 'x', 'admin', T0);
         await new Promise((resolve) => setTimeout(resolve, 50));
         expect(seen).toHaveLength(2);
+      });
+    });
+
+    describe('breakers', () => {
+      test('a fresh store has no stored breaker', async () => {
+        expect(await s().getBreakers()).toEqual({});
+      });
+
+      test('updateBreaker reads, steps and stores one connector’s breaker; transitions are logged', async () => {
+        const fail = (current: BreakerState) => onFailure(current, at(1), { failure_threshold: 2 });
+        expect(await s().updateBreaker('alpaca', fail, at(1), 'timeout')).toEqual({ state: 'closed', consecutive_failures: 1 });
+        const opened = await s().updateBreaker('alpaca', fail, at(1), 'timeout');
+        expect(opened).toEqual({ state: 'open', consecutive_failures: 2, opened_at: at(1).toISOString() });
+        expect(await s().getBreakers()).toEqual({ alpaca: opened });
+        // An exit's success does not close an open breaker; a reset does.
+        expect(await s().updateBreaker('alpaca', (c) => onSuccess(c, at(2)), at(2), 'exit filled')).toEqual(opened);
+        expect(await s().updateBreaker('alpaca', (c) => resetBreaker(c), at(3), 'operator')).toEqual({ state: 'closed', consecutive_failures: 0 });
+        await s().updateBreaker('mock', (c) => tripBreaker(c, at(4)), at(4), 'account blocked');
+
+        expect(await s().getBreakers()).toEqual({
+          alpaca: { state: 'closed', consecutive_failures: 0 },
+          mock: { state: 'open', consecutive_failures: 0, opened_at: at(4).toISOString() },
+        });
+        const events = await allEvents(s());
+        expect(events.map((e) => [e.type, e.data.connector, e.data.reason])).toEqual([
+          ['breaker.opened', 'alpaca', 'timeout'],
+          ['breaker.closed', 'alpaca', 'operator'],
+          ['breaker.opened', 'mock', 'account blocked'],
+        ]);
+        expect(await verifyAuditChain(s())).toMatchObject({ ok: true, entries: 3 });
+      });
+
+      test('20 concurrent failures are all counted (read-modify-write is atomic)', async () => {
+        await Promise.all(Array.from({ length: 20 }, () => s().updateBreaker('mock', (c) => onFailure(c, T0, { failure_threshold: 100 }), T0, 'timeout')));
+        expect((await s().getBreakers()).mock).toEqual({ state: 'closed', consecutive_failures: 20 });
+      });
+
+      test('the gate sees the stored breaker and stores the step its decision returns, in order', async () => {
+        const opened = await s().updateBreaker('mock', (c) => tripBreaker(c, T0), T0, 'blocked');
+        const rec = await record(s());
+        const probe: BreakerState = { state: 'half_open', consecutive_failures: 0, opened_at: T0.toISOString(), probe_started_at: at(60).toISOString() };
+        const seen: BreakerState[] = [];
+        const outcome = await s().gateSignal({
+          ...gateInput(rec, allow(), at(60)),
+          decide: (_state, breaker) => {
+            seen.push(breaker);
+            return { decision: allow(), breaker: { next: probe, transition: 'half_opened' } };
+          },
+        });
+        expect(outcome.kind).toBe('executing');
+        expect(seen).toEqual([opened]);
+        expect((await s().getBreakers()).mock).toEqual(probe);
+        expect((await allEvents(s())).map((e) => e.type)).toEqual(['breaker.opened', 'signal.accepted', 'breaker.half_opened', 'signal.executing']);
+      });
+    });
+
+    describe('reconciliation', () => {
+      test('countExecuting counts the connector’s signals in executing only', async () => {
+        await recordExecuting(s());
+        await recordExecuting(s());
+        await recordExecuting(s(), { connector: 'alpaca' });
+        await record(s());
+        const done = await recordExecuting(s());
+        await s().finishSignal(finishInput(done, null));
+        expect(await s().countExecuting('mock')).toBe(2);
+        expect(await s().countExecuting('alpaca')).toBe(1);
+        expect(await s().countExecuting('http')).toBe(0);
+      });
+
+      test('reconcilePositions adopts the connector’s positions, returns the drift and logs it once', async () => {
+        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 });
+        await executeFill(s(), { side: 'buy', quantity: 3, price: 20 }, { instrument: 'TSLA' });
+        const reported = [
+          { instrument: 'AAPL', quantity: 8, avg_price: 101 },
+          { instrument: 'MSFT', quantity: -5, avg_price: 50 },
+        ];
+        const drift = await s().reconcilePositions('mock', reported, at(10));
+        expect(drift).toEqual([
+          { instrument: 'AAPL', ledger: 10, connector: 8 },
+          { instrument: 'MSFT', ledger: 0, connector: -5 },
+          { instrument: 'TSLA', ledger: 3, connector: 0 },
+        ]);
+        const ledger = await s().getLedger('mock', DAY);
+        expect(ledger.positions.map(({ instrument, quantity, avg_price }) => ({ instrument, quantity, avg_price }))).toEqual(reported);
+
+        expect(await s().reconcilePositions('mock', reported, at(20))).toEqual([]);
+        const drifts = (await allEvents(s())).filter((e) => e.type === 'positions.drift');
+        expect(drifts.map((e) => e.data)).toEqual([{ connector: 'mock', drift }]);
       });
     });
 

@@ -8,12 +8,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, count, desc, eq, gte, inArray, isNotNull, lt, sql, sum } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, inArray, isNotNull, like, lt, sql, sum } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { Decision, Mode, Order, Position, Signal, SignalStatus } from '../../domain/types.js';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
-import type { BreakerStateName, StoredGateState } from '../../guardrails/gate-state.js';
+import { breakerView, initialBreaker, isBreakerState, type BreakerState, type BreakerStep } from '../../execution/breaker.js';
+import { diffPositions } from '../../execution/reconcile.js';
+import type { StoredGateState } from '../../guardrails/gate-state.js';
 import { applyFill } from '../../guardrails/ledger.js';
 import type {
   Attempt,
@@ -30,6 +32,7 @@ import type {
   NewEvent,
   NewSignal,
   Page,
+  PositionDrift,
   QueueStats,
   RecordOutcome,
   RefusedDelivery,
@@ -213,8 +216,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
 
   function loadGateState(connector: string, instrument: string, tradingDay: string, now: Date): StoredGateState {
     const position = q.position.get({ connector, instrument });
-    const breakerRow = q.state.get({ key: breakerKey(connector) });
-    const breaker = breakerRow === undefined ? 'closed' : (JSON.parse(breakerRow.value) as { state: BreakerStateName }).state;
     const instrumentReservations = q.reservedInstrument.get({ connector, instrument });
     return {
       mode: readMode()?.mode ?? 'enabled',
@@ -226,8 +227,27 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       pending_quantity: Number(instrumentReservations?.pending ?? 0),
       realized_pnl_today: q.pnl.get({ connector, day: tradingDay })?.realized ?? 0,
       orders_last_minute: q.ordersSince.get({ since: now.getTime() - 60_000 })?.n ?? 0,
-      breaker,
     };
+  }
+
+  function readBreaker(connector: string): BreakerState {
+    const row = q.state.get({ key: breakerKey(connector) });
+    if (row === undefined) return initialBreaker();
+    const parsed: unknown = JSON.parse(row.value);
+    return isBreakerState(parsed) ? parsed : initialBreaker();
+  }
+
+  function storeBreakerStep(connector: string, step: BreakerStep, now: Date, reason: string): BreakerState {
+    // Most steps (a success on a healthy breaker) change nothing: no write then.
+    const current = q.state.get({ key: breakerKey(connector) });
+    const next = JSON.stringify(step.next);
+    if (current?.value !== next && !(current === undefined && step.next.state === 'closed' && step.next.consecutive_failures === 0)) {
+      writeState(breakerKey(connector), step.next, now);
+    }
+    if (step.transition !== null) {
+      appendEventSync({ type: `breaker.${step.transition}`, data: { connector, reason, ...breakerView(step.next) } }, now);
+    }
+    return step.next;
   }
 
   function bookFill(connector: string, instrument: string, fill: { side: 'buy' | 'sell'; quantity: number; price: number }, tradingDay: string, now: Date): number {
@@ -419,7 +439,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         const row = getSignalSync(input.signal_id);
         if (row === undefined || row.status !== 'accepted') return { kind: 'skipped' };
         const state = loadGateState(input.connector, input.instrument, input.trading_day, input.now);
-        const decision = input.decide(state);
+        const verdict = input.decide(state, readBreaker(input.connector));
+        const { decision } = verdict;
+        if (verdict.breaker !== null) storeBreakerStep(input.connector, verdict.breaker, input.now, `probe ${input.signal_id}`);
         const now = input.now.getTime();
         const status: SignalStatus = decision.allowed ? 'executing' : 'rejected';
         const updated = db
@@ -531,6 +553,50 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         reserved_exposure: Number(q.reserved.get({ connector })?.total ?? 0),
         realized_pnl_today: q.pnl.get({ connector, day: tradingDay })?.realized ?? 0,
       };
+    },
+
+    async countExecuting(connector) {
+      return (
+        db
+          .select({ n: count() })
+          .from(t.signals)
+          .where(and(eq(t.signals.status, 'executing'), eq(t.signals.connector, connector)))
+          .get()?.n ?? 0
+      );
+    },
+
+    reconcilePositions(connector, positions, now) {
+      return writer.run((): PositionDrift[] => {
+        const ledger = db.select().from(t.positions).where(eq(t.positions.connector, connector)).all();
+        const drift = diffPositions(
+          ledger.map((r) => ({ instrument: r.instrument, quantity: r.quantity })),
+          positions,
+        );
+        for (const d of drift) {
+          const reported = positions.find((p) => p.instrument === d.instrument);
+          const values = { quantity: d.connector, avg_price: reported?.avg_price ?? 0, updated_at: now.getTime() };
+          db.insert(t.positions)
+            .values({ connector, instrument: d.instrument, last_price: null, ...values })
+            .onConflictDoUpdate({ target: [t.positions.connector, t.positions.instrument], set: values })
+            .run();
+        }
+        if (drift.length > 0) appendEventSync({ type: 'positions.drift', data: { connector, drift } }, now);
+        return drift;
+      });
+    },
+
+    async getBreakers() {
+      const rows = db.select().from(t.runtimeState).where(like(t.runtimeState.key, 'breaker:%')).all();
+      const out: Record<string, BreakerState> = {};
+      for (const row of rows) {
+        const parsed: unknown = JSON.parse(row.value);
+        if (isBreakerState(parsed)) out[row.key.slice('breaker:'.length)] = parsed;
+      }
+      return out;
+    },
+
+    updateBreaker(connector, step, now, reason) {
+      return writer.run(() => storeBreakerStep(connector, step(readBreaker(connector)), now, reason));
     },
 
     rememberNonce(source, nonce, expiresAt, now) {

@@ -1,0 +1,36 @@
+/**
+ * The gate as the executor runs it: the guardrails' `decide` plus the circuit breaker, in one
+ * pure function evaluated inside the store's gate transaction. An open breaker whose
+ * half-open time has come lets exactly one risk-adding order through as the probe; this
+ * function claims it (the store writes the claimed state in the same transaction as the
+ * decision, so two workers can never both become the probe).
+ */
+import type { PolicyConfig } from '../config/schema.js';
+import type { ConnectorCapabilities } from '../connectors/connector.js';
+import type { Decision, Signal } from '../domain/types.js';
+import { decide } from '../guardrails/decide.js';
+import type { StoredGateState } from '../guardrails/gate-state.js';
+import { canPass, type BreakerState, type BreakerStep } from './breaker.js';
+
+export interface GateVerdict {
+  decision: Decision;
+  /** The breaker step to store (a claimed probe), or null when the breaker is untouched. */
+  breaker: BreakerStep | null;
+}
+
+export function gateSignal(
+  signal: Signal,
+  stored: StoredGateState,
+  breaker: BreakerState,
+  capabilities: ConnectorCapabilities,
+  policy: PolicyConfig,
+  breakerOpts: { half_open_after_seconds: number | null },
+  now: Date,
+): GateVerdict {
+  // Would a risk-adding order pass the breaker now? (Exits always pass: decide() knows.)
+  const probe = canPass(breaker, now, breakerOpts, false);
+  const name = breaker.state === 'closed' ? 'closed' : probe.allowed ? 'half_open' : 'open';
+  const decision = decide(signal, { ...stored, breaker: name, capabilities }, policy, now);
+  const claimsProbe = breaker.state !== 'closed' && decision.allowed && !decision.exit && decision.side !== null;
+  return { decision, breaker: claimsProbe ? { next: probe.next, transition: probe.transition } : null };
+}

@@ -1,0 +1,424 @@
+/**
+ * loadConfig (CONTRACT §3): the no-file default, generated secrets, YAML and JSON files, `${VAR}`
+ * expansion, the environment winning over the file, and every bad value named with its path and
+ * what was expected, all of them in one error. Config files are written to a temp dir.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { ConfigError, loadConfig, type Config, type Env } from '../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+/** Writes a config file and returns its path; the extension only names it (one parser reads both). */
+function configFile(text: string, ext: 'yaml' | 'json' = 'yaml'): string {
+  files += 1;
+  const path = join(dir, `config-${files}.${ext}`);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The problems of the ConfigError that loading throws; fails the test when it loads. */
+function problemsOf(env: Env, file?: string): string[] {
+  try {
+    loadConfig(env, { configPath: file });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      expect(err.message).toContain(err.problems[0] ?? '');
+      return err.problems;
+    }
+    throw err;
+  }
+  throw new Error('expected a ConfigError, but the configuration loaded');
+}
+
+const TOKEN_SOURCE = 'auth: { scheme: token, secrets: [s3cret] }';
+
+describe('without a config file', () => {
+  test('one default source with token auth, the mock connector and a generated webhook secret', () => {
+    const config = loadConfig({});
+    expect(Object.keys(config.sources)).toEqual(['default']);
+    const source = config.sources.default;
+    if (source === undefined) throw new Error('no default source');
+    expect(source.auth.scheme).toBe('token');
+    expect(source.format).toBe('native');
+    expect(source.connector).toBe('mock');
+    const secret = source.auth.scheme === 'token' ? source.auth.secrets[0] : undefined;
+    expect(typeof secret).toBe('string');
+    expect(String(secret).length).toBeGreaterThanOrEqual(24);
+    expect(config.generated.webhook_secret).toBe(secret);
+    expect(config.config_path).toBeNull();
+    // Generated afresh at every start.
+    expect(loadConfig({}).generated.webhook_secret).not.toBe(secret);
+  });
+
+  test('SLUICE_WEBHOOK_SECRET is the default source’s token and is not reported as generated', () => {
+    const config = loadConfig({ SLUICE_WEBHOOK_SECRET: 'whk_mine' });
+    const auth = config.sources.default?.auth;
+    expect(auth).toEqual({ scheme: 'token', secrets: ['whk_mine'] });
+    expect(config.generated.webhook_secret).toBeUndefined();
+  });
+
+  const adminCases: { name: string; env: Env; token: 'generated' | string; production: boolean }[] = [
+    { name: 'outside production an admin token is generated', env: {}, token: 'generated', production: false },
+    { name: 'NODE_ENV=development generates one too', env: { NODE_ENV: 'development' }, token: 'generated', production: false },
+    { name: 'SLUICE_ADMIN_TOKEN is used as given', env: { SLUICE_ADMIN_TOKEN: 'adm_given' }, token: 'adm_given', production: false },
+    { name: 'production with SLUICE_ADMIN_TOKEN starts', env: { NODE_ENV: 'production', SLUICE_ADMIN_TOKEN: 'adm_prod' }, token: 'adm_prod', production: true },
+  ];
+  for (const c of adminCases) {
+    test(c.name, () => {
+      const config = loadConfig(c.env);
+      expect(config.production).toBe(c.production);
+      if (c.token === 'generated') {
+        expect(config.admin_token.length).toBeGreaterThanOrEqual(24);
+        expect(config.generated.admin_token).toBe(config.admin_token);
+      } else {
+        expect(config.admin_token).toBe(c.token);
+        expect(config.generated.admin_token).toBeUndefined();
+      }
+    });
+  }
+
+  test('NODE_ENV=production without SLUICE_ADMIN_TOKEN is a ConfigError naming SLUICE_ADMIN_TOKEN', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^SLUICE_ADMIN_TOKEN: expected /);
+    expect(problemsOf({ NODE_ENV: 'production', SLUICE_ADMIN_TOKEN: '' })[0]).toMatch(/^SLUICE_ADMIN_TOKEN: /);
+  });
+
+  test('read token, test mode and log level come from the environment', () => {
+    const config = loadConfig({ SLUICE_READ_TOKEN: 'rd', SLUICE_TEST_MODE: '1', LOG_LEVEL: 'debug' });
+    expect([config.read_token, config.test_mode, config.log_level]).toEqual(['rd', true, 'debug']);
+    const plain = loadConfig({});
+    expect([plain.read_token, plain.test_mode, plain.log_level]).toEqual([null, false, 'info']);
+  });
+});
+
+describe('defaults equal the contract’s', () => {
+  test('server, database, policy, execution, degraded, retention, alerts', () => {
+    const config = loadConfig({});
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080, body_limit_bytes: 65_536 });
+    expect(config.database).toEqual({ url: 'file:./data/sluice.db' });
+    expect(config.policy).toEqual({
+      initial_mode: 'enabled',
+      instruments: [],
+      max_signal_age_seconds: 300,
+      trading_windows: [],
+      max_orders_per_minute: 30,
+      max_order_notional: 10_000,
+      max_position_notional: { default: 25_000 },
+      max_gross_exposure: 100_000,
+      max_daily_loss: 2_000,
+      trading_day_tz: 'UTC',
+      exit_only_trim: true,
+    });
+    expect(config.execution).toMatchObject({
+      max_attempts: 5,
+      backoff: { base_ms: 250, cap_ms: 30_000 },
+      breaker: { failure_threshold: 5, half_open_after_seconds: null },
+      wait_ms: 0,
+      reconcile_interval_seconds: 30,
+    });
+    expect(config.degraded).toMatchObject({ on_database_down: 'spool', spool_dir: './data/spool' });
+    expect(config.retention).toEqual({ signals_days: 7 });
+    expect(config.alerts).toEqual({ webhook_url: null });
+    expect(config.connectors).toEqual({ mock: { type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0 } });
+  });
+
+  test('a source’s defaults', () => {
+    const config = loadConfig({}, { configPath: configFile(`sources:\n  tv: { ${TOKEN_SOURCE} }\n`) });
+    expect(config.sources.tv).toEqual({
+      auth: { scheme: 'token', secrets: ['s3cret'] },
+      format: 'native',
+      connector: 'mock',
+      allow_ips: [],
+      trust_proxy: false,
+      rate_limit_per_minute: null,
+      body_hash_window_seconds: 60,
+      require_idempotency_key: false,
+    });
+  });
+});
+
+describe('config files', () => {
+  const yaml = `
+server: { host: 0.0.0.0, port: 9000 }
+database: { url: "file:/var/lib/sluice/sluice.db" }
+sources:
+  tv:
+    auth: { scheme: passphrase, field: passphrase, secrets: ["\${TV_PASSPHRASE}"] }
+    format: tradingview
+    connector: alpaca
+    allow_ips: [52.89.214.238, 10.0.0.0/8, "2001:db8::/32"]
+    rate_limit_per_minute: 120
+  internal:
+    auth: { scheme: standard-webhooks, secrets: ["\${WHSEC_CURRENT}", { value: "\${WHSEC_OLD}", expires_at: "2026-12-01T00:00:00Z" }] }
+policy:
+  instruments: [aapl, MSFT]
+  max_order_notional: 5000
+  max_position_notional: { default: 20000, AAPL: 50000 }
+  trading_windows: [{ days: [mon, tue, wed, thu, fri], from: "09:30", to: "16:00", tz: America/New_York }]
+connectors:
+  alpaca: { type: alpaca, base_url: "https://paper-api.alpaca.markets", key_id: "\${APCA_API_KEY_ID}", secret_key: "\${APCA_API_SECRET_KEY}", live: false }
+execution: { max_attempts: 3, breaker: { failure_threshold: 2, half_open_after_seconds: 30 } }
+`;
+  const json = JSON.stringify({
+    server: { host: '0.0.0.0', port: 9000 },
+    database: { url: 'file:/var/lib/sluice/sluice.db' },
+    sources: {
+      tv: {
+        auth: { scheme: 'passphrase', field: 'passphrase', secrets: ['${TV_PASSPHRASE}'] },
+        format: 'tradingview',
+        connector: 'alpaca',
+        allow_ips: ['52.89.214.238', '10.0.0.0/8', '2001:db8::/32'],
+        rate_limit_per_minute: 120,
+      },
+      internal: { auth: { scheme: 'standard-webhooks', secrets: ['${WHSEC_CURRENT}', { value: '${WHSEC_OLD}', expires_at: '2026-12-01T00:00:00Z' }] } },
+    },
+    policy: {
+      instruments: ['aapl', 'MSFT'],
+      max_order_notional: 5000,
+      max_position_notional: { default: 20000, AAPL: 50000 },
+      trading_windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:30', to: '16:00', tz: 'America/New_York' }],
+    },
+    connectors: {
+      alpaca: { type: 'alpaca', base_url: 'https://paper-api.alpaca.markets', key_id: '${APCA_API_KEY_ID}', secret_key: '${APCA_API_SECRET_KEY}', live: false },
+    },
+    execution: { max_attempts: 3, breaker: { failure_threshold: 2, half_open_after_seconds: 30 } },
+  });
+  const env: Env = { TV_PASSPHRASE: 'pass-1', WHSEC_CURRENT: 'whsec_Y3VycmVudA==', WHSEC_OLD: 'whsec_b2xk', APCA_API_KEY_ID: 'AK1', APCA_API_SECRET_KEY: 'SK1' };
+
+  function check(config: Config): void {
+    expect(Object.keys(config.sources).sort()).toEqual(['internal', 'tv']);
+    expect(config.sources.tv).toMatchObject({
+      auth: { scheme: 'passphrase', field: 'passphrase', secrets: ['pass-1'] },
+      format: 'tradingview',
+      connector: 'alpaca',
+      allow_ips: ['52.89.214.238', '10.0.0.0/8', '2001:db8::/32'],
+      rate_limit_per_minute: 120,
+    });
+    expect(config.sources.internal?.auth).toEqual({
+      scheme: 'standard-webhooks',
+      secrets: ['whsec_Y3VycmVudA==', { value: 'whsec_b2xk', expires_at: '2026-12-01T00:00:00Z' }],
+    });
+    expect(config.connectors.alpaca).toMatchObject({ type: 'alpaca', key_id: 'AK1', secret_key: 'SK1', live: false });
+    expect(config.policy.instruments).toEqual(['AAPL', 'MSFT']);
+    expect(config.policy.max_order_notional).toBe(5000);
+    expect(config.policy.max_position_notional).toEqual({ default: 20000, AAPL: 50000 });
+    expect(config.policy.max_daily_loss).toBe(2000);
+    expect(config.policy.trading_windows).toEqual([{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:30', to: '16:00', tz: 'America/New_York' }]);
+    expect(config.execution).toMatchObject({ max_attempts: 3, backoff: { base_ms: 250, cap_ms: 30_000 }, breaker: { failure_threshold: 2, half_open_after_seconds: 30 } });
+    expect(config.server).toMatchObject({ host: '0.0.0.0', port: 9000 });
+    expect(config.database.url).toBe('file:/var/lib/sluice/sluice.db');
+    // With a config file nothing is generated for sources.
+    expect(config.generated.webhook_secret).toBeUndefined();
+  }
+
+  test('a YAML file loads, with ${VAR} expanded from the environment', () => {
+    const path = configFile(yaml, 'yaml');
+    const config = loadConfig(env, { configPath: path });
+    check(config);
+    expect(config.config_path).toBe(path);
+  });
+
+  test('a JSON file loads to the same configuration', () => {
+    const fromJson = loadConfig(env, { configPath: configFile(json, 'json') });
+    check(fromJson);
+    const fromYaml = loadConfig({ ...env, SLUICE_ADMIN_TOKEN: 'a' }, { configPath: configFile(yaml) });
+    const { config_path: _a, generated: _b, admin_token: _c, ...restJson } = { ...fromJson, admin_token: 'a' };
+    const { config_path: _d, generated: _e, admin_token: _f, ...restYaml } = fromYaml;
+    expect(restJson).toEqual(restYaml);
+  });
+
+  test('SLUICE_CONFIG names the file when no path is passed', () => {
+    const path = configFile(`sources:\n  only: { ${TOKEN_SOURCE} }\n`);
+    const config = loadConfig({ SLUICE_CONFIG: path });
+    expect(Object.keys(config.sources)).toEqual(['only']);
+    expect(config.config_path).toBe(path);
+  });
+
+  test('an unset ${VAR} expands to an empty string, and an empty secret is refused at its path', () => {
+    const problems = problemsOf({}, configFile(`sources:\n  tv: { auth: { scheme: token, secrets: ["\${NOT_SET}"] } }\n`));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^sources\.tv\.auth\.secrets\.0: expected a non-empty .*, got ""$/);
+  });
+
+  test('${VAR} is expanded inside longer strings and nested values', () => {
+    const config = loadConfig(
+      { HOST_PART: 'db.internal', NAME: 'relay' },
+      { configPath: configFile('connectors:\n  relay: { type: http, url: "https://${HOST_PART}/orders", signing_secret: "s-${NAME}-1" }\n') },
+    );
+    expect(config.connectors.relay).toMatchObject({ url: 'https://db.internal/orders', signing_secret: 's-relay-1' });
+  });
+
+  const envWins: { name: string; env: Env; want: { host: string; port: number; url: string } }[] = [
+    { name: 'the file alone', env: {}, want: { host: '0.0.0.0', port: 9000, url: 'file:/srv/file.db' } },
+    { name: 'HOST wins', env: { HOST: '10.1.2.3' }, want: { host: '10.1.2.3', port: 9000, url: 'file:/srv/file.db' } },
+    { name: 'PORT wins', env: { PORT: '9100' }, want: { host: '0.0.0.0', port: 9100, url: 'file:/srv/file.db' } },
+    { name: 'DATABASE_URL wins', env: { DATABASE_URL: 'postgres://u:p@db/sluice' }, want: { host: '0.0.0.0', port: 9000, url: 'postgres://u:p@db/sluice' } },
+    { name: 'all three', env: { HOST: '::', PORT: '0', DATABASE_URL: 'file:/tmp/x.db' }, want: { host: '::', port: 0, url: 'file:/tmp/x.db' } },
+  ];
+  for (const c of envWins) {
+    test(`environment wins over the file: ${c.name}`, () => {
+      const config = loadConfig(c.env, { configPath: configFile('server: { host: 0.0.0.0, port: 9000 }\ndatabase: { url: "file:/srv/file.db" }\n') });
+      expect({ host: config.server.host, port: config.server.port, url: config.database.url }).toEqual(c.want);
+    });
+  }
+
+  test('HOST, PORT and DATABASE_URL apply without a file too', () => {
+    const config = loadConfig({ HOST: '0.0.0.0', PORT: '8181', DATABASE_URL: 'file:/data/s.db' });
+    expect([config.server.host, config.server.port, config.database.url]).toEqual(['0.0.0.0', 8181, 'file:/data/s.db']);
+  });
+
+  test('with a config file exactly its sources exist', () => {
+    const config = loadConfig({ SLUICE_WEBHOOK_SECRET: 'ignored' }, { configPath: configFile(`sources:\n  a: { ${TOKEN_SOURCE} }\n  b: { ${TOKEN_SOURCE} }\n`) });
+    expect(Object.keys(config.sources).sort()).toEqual(['a', 'b']);
+    expect(loadConfig({}, { configPath: configFile('policy: {}\n') }).sources).toEqual({});
+  });
+
+  test('the mock connector is always present; a configured one keeps its settings', () => {
+    const withAlpaca = loadConfig({}, { configPath: configFile('connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s }\n') });
+    expect(Object.keys(withAlpaca.connectors).sort()).toEqual(['alpaca', 'mock']);
+    expect(withAlpaca.connectors.mock).toEqual({ type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0 });
+    expect(withAlpaca.connectors.alpaca).toMatchObject({ base_url: 'https://paper-api.alpaca.markets', live: false });
+
+    const tuned = loadConfig({}, { configPath: configFile('connectors:\n  mock: { type: mock, latency_ms: 25, failure_rate: 0.5 }\n') });
+    expect(tuned.connectors.mock).toEqual({ type: 'mock', latency_ms: 25, failure_rate: 0.5, timeout_rate: 0 });
+  });
+
+  const alpacaOk: { name: string; yaml: string }[] = [
+    { name: 'live:false with the paper URL', yaml: '{ type: alpaca, key_id: k, secret_key: s, live: false, base_url: "https://paper-api.alpaca.markets" }' },
+    { name: 'live:true with the live URL', yaml: '{ type: alpaca, key_id: k, secret_key: s, live: true, base_url: "https://api.alpaca.markets" }' },
+    { name: 'live:false with a local fake', yaml: '{ type: alpaca, key_id: k, secret_key: s, base_url: "http://127.0.0.1:4010" }' },
+  ];
+  for (const c of alpacaOk) {
+    test(`alpaca ${c.name} loads`, () => {
+      const config = loadConfig({}, { configPath: configFile(`connectors:\n  alpaca: ${c.yaml}\n`) });
+      expect(config.connectors.alpaca?.type).toBe('alpaca');
+    });
+  }
+});
+
+describe('bad values are named with their path and expectation', () => {
+  const cases: { name: string; yaml?: string; env?: Env; problems: Array<string | RegExp> }[] = [
+    {
+      name: 'a string where a positive number belongs',
+      yaml: 'policy: { max_order_notional: ten }',
+      problems: ['policy.max_order_notional: expected a positive number, got "ten"'],
+    },
+    { name: 'a negative limit', yaml: 'policy: { max_daily_loss: -5 }', problems: ['policy.max_daily_loss: expected a positive number, got -5'] },
+    { name: 'an unknown key at top level', yaml: 'polcy: { max_order_notional: 5 }', problems: ['polcy: unknown key'] },
+    { name: 'an unknown key nested', yaml: 'policy: { max_order_notionall: 5 }', problems: ['policy.max_order_notionall: unknown key'] },
+    { name: 'an unknown key deep in a source', yaml: `sources:\n  tv: { auth: { scheme: token, secrets: [x], extra: 1 } }`, problems: ['sources.tv.auth.extra: unknown key'] },
+    {
+      name: 'a bad auth scheme',
+      yaml: 'sources:\n  tv: { auth: { scheme: basic, secrets: [x] } }',
+      problems: [/^sources\.tv\.auth\.scheme: expected an auth scheme: one of .*token.*, got "basic"$/],
+    },
+    {
+      name: 'a source pointing at an unknown connector',
+      yaml: `sources:\n  tv: { ${TOKEN_SOURCE}, connector: ibkr }`,
+      problems: [/^sources\.tv\.connector: expected one of .*\bmock\b.*, got "ibkr"$/],
+    },
+    {
+      name: 'a bad CIDR in allow_ips',
+      yaml: `sources:\n  tv: { ${TOKEN_SOURCE}, allow_ips: [1.2.3.4, 10.0.0.0/33] }`,
+      problems: ['sources.tv.allow_ips.1: expected an IP address or CIDR, got "10.0.0.0/33"'],
+    },
+    {
+      name: 'a host name in allow_ips',
+      yaml: `sources:\n  tv: { ${TOKEN_SOURCE}, allow_ips: [example.com] }`,
+      problems: ['sources.tv.allow_ips.0: expected an IP address or CIDR, got "example.com"'],
+    },
+    {
+      name: 'a bad trading-day time zone',
+      yaml: 'policy: { trading_day_tz: Mars/Olympus }',
+      problems: ['policy.trading_day_tz: expected an IANA time zone such as "America/New_York", got "Mars/Olympus"'],
+    },
+    {
+      name: 'a bad trading-window time zone',
+      yaml: 'policy: { trading_windows: [{ from: "09:30", to: "16:00", tz: Nowhere/City }] }',
+      problems: ['policy.trading_windows.0.tz: expected an IANA time zone such as "America/New_York", got "Nowhere/City"'],
+    },
+    { name: 'a bad time of day', yaml: 'policy: { trading_windows: [{ from: "9:30", to: "16:00" }] }', problems: ['policy.trading_windows.0.from: expected a time "HH:MM", got "9:30"'] },
+    { name: 'a bad mode', yaml: 'policy: { initial_mode: off }', problems: ['policy.initial_mode: expected one of enabled, exit_only, paused, got "off"'] },
+    { name: 'a list where a list belongs, named by path', yaml: 'policy: { instruments: AAPL }', problems: [/^policy\.instruments: .*array.*"AAPL"/i] },
+    { name: 'a rate above 1', yaml: 'connectors:\n  mock: { type: mock, failure_rate: 1.5 }', problems: ['connectors.mock.failure_rate: expected a number from 0 to 1, got 1.5'] },
+    { name: 'an unknown connector type', yaml: 'connectors:\n  x: { type: ftp }', problems: [/^connectors\.x\.type: expected a connector type: one of mock, alpaca, http, module, got "ftp"$/] },
+    { name: 'a bad PORT in the environment', env: { PORT: 'eighty' }, problems: ['PORT: expected a port 0-65535, got "eighty"'] },
+    { name: 'a PORT out of range', env: { PORT: '70000' }, problems: ['PORT: expected a port 0-65535, got "70000"'] },
+    { name: 'a bad port in the file', yaml: 'server: { port: 70000 }', problems: ['server.port: expected a port 0-65535, got 70000'] },
+    { name: 'a bad SLUICE_TEST_MODE', env: { SLUICE_TEST_MODE: 'yes' }, problems: ['SLUICE_TEST_MODE: expected 0 or 1, got "yes"'] },
+    {
+      name: 'alpaca live:false with the live URL is refused',
+      yaml: 'connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, live: false, base_url: "https://api.alpaca.markets" }',
+      problems: [/^connectors\.alpaca\.base_url: expected a paper URL with live: false, got "https:\/\/api\.alpaca\.markets"$/],
+    },
+    {
+      name: 'alpaca live:true with the paper URL is refused',
+      yaml: 'connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, live: true, base_url: "https://paper-api.alpaca.markets" }',
+      problems: [/^connectors\.alpaca\.base_url: expected the live URL .*, got "https:\/\/paper-api\.alpaca\.markets"$/],
+    },
+    {
+      name: 'alpaca live:true with the default (paper) URL is refused',
+      yaml: 'connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, live: true }',
+      problems: [/^connectors\.alpaca\.base_url: expected the live URL/],
+    },
+    { name: 'a missing config file', env: { SLUICE_CONFIG: join(dir, 'does-not-exist.yaml') }, problems: [/^SLUICE_CONFIG: expected a readable file, got ".*does-not-exist\.yaml"/] },
+    { name: 'a file that is not YAML or JSON', yaml: 'policy: { max_order_notional: [1, }', problems: [/: expected YAML or JSON, got a parse error/] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const problems = problemsOf(c.env ?? {}, c.yaml === undefined ? undefined : configFile(c.yaml));
+      expect(problems).toHaveLength(c.problems.length);
+      c.problems.forEach((want, i) => {
+        if (typeof want === 'string') expect(problems[i]).toBe(want);
+        else expect(problems[i]).toMatch(want);
+      });
+    });
+  }
+
+  test('several problems are all listed in one error', () => {
+    const problems = problemsOf(
+      { PORT: 'abc' },
+      configFile('policy: { max_order_notional: ten, trading_day_tz: Mars/Olympus, bogus: 1 }\nsources:\n  tv: { auth: { scheme: basic } }\n'),
+    );
+    expect(problems).toHaveLength(5);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'PORT: expected a port 0-65535, got "abc"',
+        'policy.max_order_notional: expected a positive number, got "ten"',
+        'policy.trading_day_tz: expected an IANA time zone such as "America/New_York", got "Mars/Olympus"',
+        'policy.bogus: unknown key',
+        expect.stringMatching(/^sources\.tv\.auth\.scheme: expected an auth scheme/),
+      ]),
+    );
+  });
+
+  test('cross-reference problems are listed together too', () => {
+    const problems = problemsOf(
+      { NODE_ENV: 'production', SLUICE_TEST_MODE: '2' },
+      configFile(
+        `sources:\n  a: { ${TOKEN_SOURCE}, connector: nope }\n  b: { ${TOKEN_SOURCE}, connector: other }\nconnectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, live: true }\n`,
+      ),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^sources\.a\.connector: expected one of .*, got "nope"$/),
+      expect.stringMatching(/^sources\.b\.connector: expected one of .*, got "other"$/),
+      expect.stringMatching(/^connectors\.alpaca\.base_url: expected the live URL/),
+      expect.stringMatching(/^SLUICE_ADMIN_TOKEN: /),
+      'SLUICE_TEST_MODE: expected 0 or 1, got "2"',
+    ]);
+  });
+
+  // BUG (src/config/load.ts): when the file has a schema problem, loadConfig throws right after
+  // the schema check, so the environment problems found later (SLUICE_ADMIN_TOKEN in production,
+  // SLUICE_TEST_MODE) are not listed: the operator fixes one and meets the next at the next start.
+  test.fails('a schema problem and a missing production admin token are listed in one error', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' }, configFile('policy: { max_order_notional: ten }'));
+    expect(problems).toEqual(['policy.max_order_notional: expected a positive number, got "ten"', expect.stringMatching(/^SLUICE_ADMIN_TOKEN: /)]);
+  });
+});
