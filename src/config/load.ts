@@ -37,10 +37,18 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
   const problems: string[] = [];
 
   const merged = applyEnv(expanded, env, problems);
+  const production = env.NODE_ENV === 'production';
+  const adminTokenSet = env.SLUICE_ADMIN_TOKEN !== undefined && env.SLUICE_ADMIN_TOKEN !== '';
+  // Environment problems are listed after the file's.
+  const envProblems: string[] = [];
+  if (production && !adminTokenSet) envProblems.push('SLUICE_ADMIN_TOKEN: expected a token when NODE_ENV=production, got nothing');
+  const testMode = env.SLUICE_TEST_MODE ?? '0';
+  if (testMode !== '0' && testMode !== '1') envProblems.push(`SLUICE_TEST_MODE: expected 0 or 1, got ${JSON.stringify(testMode)}`);
+
   const parsed = v.safeParse(configSchema, merged);
   if (!parsed.success) {
-    for (const issue of parsed.issues) problems.push(formatIssue(issue));
-    throw new ConfigError(problems);
+    // Every problem at once: the file's and the environment's.
+    throw new ConfigError([...problems, ...parsed.issues.map(formatIssue), ...envProblems]);
   }
   const file = parsed.output;
   const generated: Config['generated'] = {};
@@ -85,15 +93,12 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
     }
   }
 
-  const production = env.NODE_ENV === 'production';
   let adminToken = env.SLUICE_ADMIN_TOKEN;
   if (adminToken === undefined || adminToken === '') {
-    if (production) problems.push('SLUICE_ADMIN_TOKEN: expected a token when NODE_ENV=production, got nothing');
     adminToken = `adm_${randomBytes(24).toString('base64url')}`;
     generated.admin_token = adminToken;
   }
-  const testMode = env.SLUICE_TEST_MODE ?? '0';
-  if (testMode !== '0' && testMode !== '1') problems.push(`SLUICE_TEST_MODE: expected 0 or 1, got ${JSON.stringify(testMode)}`);
+  problems.push(...envProblems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {

@@ -131,7 +131,7 @@ const source = obj({
 
 const sourceName = v.pipe(
   v.string(),
-  v.regex(/^[A-Za-z0-9_-]{1,64}$/, expected('a source name of 1-64 letters, digits, "_" or "-"')),
+  v.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, expected('a name of 1-64 letters, digits, "_" or "-", starting with a letter or digit')),
 );
 
 const url = v.pipe(v.string(expected('a URL')), v.url(expected('a URL')));

@@ -10,6 +10,10 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /** JSON with keys sorted at every depth and no whitespace; `undefined` members are dropped. */
 export function canonicalJson(value: unknown): string {
+  // Like JSON.stringify (which is how rows are stored), honour toJSON (a Date becomes its ISO string).
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return canonicalJson((value as { toJSON: () => unknown }).toJSON());
+  }
   if (value === null || typeof value !== 'object') {
     const text = JSON.stringify(value);
     return text === undefined ? 'null' : text;

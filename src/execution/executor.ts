@@ -10,6 +10,7 @@ import type { ExecutionConfig, PolicyConfig } from '../config/schema.js';
 import type { Connector, OrderRequest } from '../connectors/connector.js';
 import type { Order, SignalStatus } from '../domain/types.js';
 import { isFinalStatus } from '../domain/types.js';
+import { OPERATOR_SOURCE } from '../ops/flatten.js';
 import { gateSignal } from './gate.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
@@ -179,7 +180,8 @@ export class Executor {
       instrument: record.instrument,
       now: at,
       trading_day: tradingDay(at, policy.trading_day_tz),
-      decide: (state, breaker) => gateSignal(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at),
+      decide: (state, breaker) =>
+        gateSignal(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
     });
     const log = this.deps.logger.child({ signal_id: record.signal_id, request_id: record.request_id });
     if (gated.kind === 'skipped') return;

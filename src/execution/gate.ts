@@ -26,7 +26,14 @@ export function gateSignal(
   policy: PolicyConfig,
   breakerOpts: { half_open_after_seconds: number | null },
   now: Date,
+  opts: { operator?: boolean } = {},
 ): GateVerdict {
+  if (opts.operator === true) {
+    // An operator's flatten closes positions in any mode and for any instrument (CONTRACT §5.1);
+    // the other rules still apply (a close is an exit, so the limits do not bind it).
+    stored = { ...stored, mode: 'enabled' };
+    policy = { ...policy, instruments: [] };
+  }
   // Would a risk-adding order pass the breaker now? (Exits always pass: decide() knows.)
   const probe = canPass(breaker, now, breakerOpts, false);
   const name = breaker.state === 'closed' ? 'closed' : probe.allowed ? 'half_open' : 'open';

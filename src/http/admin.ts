@@ -9,6 +9,7 @@ import { MODES } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import { isMockConnector, type MockConnector } from '../connectors/mock.js';
 import { breakerView, initialBreaker, resetBreaker } from '../execution/breaker.js';
+import { cancelOpenOrders, flattenPositions } from '../ops/flatten.js';
 import { getStatus } from '../ops/status.js';
 import { parseInput, parseJsonBody } from './body.js';
 import type { AppEnv } from './context.js';
@@ -42,6 +43,10 @@ export const modeBody = v.strictObject({
   cancel_open_orders: v.optional(v.boolean('expected true or false'), false),
 });
 
+export const flattenBody = v.strictObject({
+  reason: v.pipe(v.string('expected a reason'), v.minLength(1, 'expected a reason'), v.maxLength(500, 'expected at most 500 characters')),
+});
+
 export const pageQuery = v.object({ limit: limitParam(500, 50), cursor: cursorParam });
 
 const rate = v.pipe(v.number('expected a number from 0 to 1'), v.minValue(0, 'expected a number from 0 to 1'), v.maxValue(1, 'expected a number from 0 to 1'));
@@ -61,13 +66,17 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     await deps.store.setMode(body.mode, body.reason, 'operator', deps.now());
     c.get('logger').warn({ mode: body.mode, reason: body.reason }, 'mode changed by operator');
     if (body.cancel_open_orders) {
-      // Cancel per connector and instrument with an open position or order known to the ledger.
-      for (const connector of deps.connectors.values()) {
-        const ledger = await deps.store.getLedger(connector.name, tradingDay(deps.now(), deps.config.policy.trading_day_tz));
-        for (const p of ledger.positions) await connector.cancel(p.instrument);
-      }
+      const cancelled = await cancelOpenOrders(deps);
+      await deps.store.appendEvent({ type: 'orders.cancelled', data: { reason: body.reason, actor: 'operator', cancelled } });
     }
     return c.json(await getStatus(deps));
+  });
+
+  app.post('/flatten', async (c) => {
+    const body = await parseJsonBody(c.req.raw, flattenBody);
+    c.get('logger').warn({ reason: body.reason }, 'flatten requested by operator');
+    const signals = await flattenPositions(deps, { reason: body.reason, requestId: c.get('requestId') });
+    return c.json({ status: 'accepted', signals }, 202);
   });
 
   app.get('/signals', async (c) => {

@@ -221,6 +221,8 @@ export interface Store {
   subscribe(listener: (event: EventRecord) => void): () => void;
 
   getLedger(connector: string, tradingDay: string): Promise<ConnectorLedger>;
+  /** Every instrument the connector has traded or has in flight (for cancelling open orders). */
+  listInstruments(connector: string): Promise<string[]>;
   /** Signals of the connector in `executing` (orders in flight, which make positions move). */
   countExecuting(connector: string): Promise<number>;
   /**

@@ -130,7 +130,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     onCommitted: () => {
       const committed = unpublished;
       unpublished = [];
-      for (const event of committed) for (const listener of listeners) listener(event);
+      for (const event of committed) {
+        for (const listener of listeners) {
+          try {
+            listener(event);
+          } catch {
+            // A listener's bug must not break the commit path; listeners log their own errors.
+          }
+        }
+      }
     },
   });
 
@@ -553,6 +561,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         reserved_exposure: Number(q.reserved.get({ connector })?.total ?? 0),
         realized_pnl_today: q.pnl.get({ connector, day: tradingDay })?.realized ?? 0,
       };
+    },
+
+    async listInstruments(connector) {
+      const traded = db.selectDistinct({ instrument: t.positions.instrument }).from(t.positions).where(eq(t.positions.connector, connector)).all();
+      const inFlight = db
+        .selectDistinct({ instrument: t.signals.instrument })
+        .from(t.signals)
+        .where(and(eq(t.signals.connector, connector), inArray(t.signals.status, ['accepted', 'executing'])))
+        .all();
+      return [...new Set([...traded, ...inFlight].map((r) => r.instrument))].sort();
     },
 
     async countExecuting(connector) {

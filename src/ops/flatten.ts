@@ -1,0 +1,82 @@
+/**
+ * Operator actions that act on positions (CONTRACT §5.1, §6): `flattenPositions` closes every
+ * position of every connector, in any mode, through the normal pipeline (durable signals from
+ * the reserved source `_operator`, retries, ledger, events), so a flatten is audited and
+ * survives a crash like any signal. `cancelOpenOrders` cancels each connector's open orders.
+ */
+import { createHash } from 'node:crypto';
+import type { Deps } from '../deps.js';
+import type { Position, Signal } from '../domain/types.js';
+import { tradingDay } from '../guardrails/trading-time.js';
+import { clientOrderId, newSignalId } from '../ingest/ingest.js';
+
+/** Signals an operator caused; the gate lets them through any mode and any instrument allowlist. */
+export const OPERATOR_SOURCE = '_operator';
+
+export interface FlattenedSignal {
+  signal_id: string;
+  connector: string;
+  instrument: string;
+  quantity: number;
+  status: string;
+}
+
+/** Positions to close: the connector's own when it reports them, else sluice's ledger. */
+async function positionsOf(deps: Deps, name: string): Promise<Position[]> {
+  const connector = deps.connectors.get(name);
+  if (connector?.capabilities.positions === true) {
+    const reported = await connector.getPositions();
+    if (reported.ok) return reported.value;
+  }
+  const ledger = await deps.store.getLedger(name, tradingDay(deps.now(), deps.config.policy.trading_day_tz));
+  return ledger.positions;
+}
+
+export async function flattenPositions(deps: Deps, input: { reason: string; requestId: string }): Promise<FlattenedSignal[]> {
+  const now = deps.now();
+  const out: FlattenedSignal[] = [];
+  for (const name of deps.connectors.keys()) {
+    for (const position of await positionsOf(deps, name)) {
+      if (position.quantity === 0) continue;
+      const key = `flatten:${input.requestId}:${name}:${position.instrument}`;
+      const signal: Signal = {
+        id: key,
+        action: 'close',
+        instrument: position.instrument,
+        order_type: 'market',
+        time_in_force: 'day',
+        meta: { operator: 'flatten', reason: input.reason },
+      };
+      if (position.avg_price > 0) signal.price = position.avg_price;
+      const recorded = await deps.store.recordSignal({
+        signal_id: newSignalId(now),
+        source: OPERATOR_SOURCE,
+        idempotency_key: key,
+        key_kind: 'explicit',
+        window_ms: 0,
+        fingerprint: createHash('sha256').update(key).digest('hex'),
+        connector: name,
+        instrument: position.instrument,
+        client_order_id: clientOrderId(OPERATOR_SOURCE, key),
+        signal,
+        request_id: input.requestId,
+        received_at: now,
+      });
+      deps.executor.submit(recorded.record);
+      out.push({ signal_id: recorded.record.signal_id, connector: name, instrument: position.instrument, quantity: position.quantity, status: recorded.record.status });
+    }
+  }
+  await deps.store.appendEvent({ type: 'flatten', data: { reason: input.reason, actor: 'operator', request_id: input.requestId, signals: out } });
+  return out;
+}
+
+export async function cancelOpenOrders(deps: Deps): Promise<Array<{ connector: string; instrument: string; cancelled: number | null; error?: string }>> {
+  const out: Array<{ connector: string; instrument: string; cancelled: number | null; error?: string }> = [];
+  for (const connector of deps.connectors.values()) {
+    for (const instrument of await deps.store.listInstruments(connector.name)) {
+      const res = await connector.cancel(instrument);
+      out.push(res.ok ? { connector: connector.name, instrument, cancelled: res.value.cancelled } : { connector: connector.name, instrument, cancelled: null, error: res.reason });
+    }
+  }
+  return out;
+}
