@@ -85,20 +85,27 @@ export function parseNativeSignal(input: unknown): NativeResult {
   const meta: Record<string, unknown> = { ...out.meta };
   if (unknown.length > 0) meta.unknown_fields = Object.fromEntries(unknown.map((k) => [k, body[k]]));
 
-  const signal: Signal = { action: out.action, instrument: out.instrument, order_type: out.order_type, time_in_force: out.time_in_force, meta };
-  if (out.id !== undefined) signal.id = out.id;
-  if (out.quantity !== undefined) signal.quantity = out.quantity;
-  if (out.notional !== undefined) signal.notional = out.notional;
-  if (out.target_position !== undefined) signal.target_position = out.target_position;
-  if (out.limit_price !== undefined) signal.limit_price = out.limit_price;
-  if (out.stop_price !== undefined) signal.stop_price = out.stop_price;
-  if (out.price !== undefined) signal.price = out.price;
-  if (out.take_profit !== undefined) signal.take_profit = out.take_profit;
-  if (out.stop_loss !== undefined) {
-    signal.stop_loss = out.stop_loss.limit_price === undefined ? { stop_price: out.stop_loss.stop_price } : { stop_price: out.stop_loss.stop_price, limit_price: out.stop_loss.limit_price };
-  }
-  if (out.timestamp !== undefined) signal.timestamp = out.timestamp;
-  if (out.strategy !== undefined) signal.strategy = out.strategy;
+  // Built in the contract's field order, so stored and served signals read naturally.
+  const signal: Signal = {
+    ...(out.id === undefined ? {} : { id: out.id }),
+    action: out.action,
+    instrument: out.instrument,
+    ...(out.quantity === undefined ? {} : { quantity: out.quantity }),
+    ...(out.notional === undefined ? {} : { notional: out.notional }),
+    ...(out.target_position === undefined ? {} : { target_position: out.target_position }),
+    order_type: out.order_type,
+    ...(out.limit_price === undefined ? {} : { limit_price: out.limit_price }),
+    ...(out.stop_price === undefined ? {} : { stop_price: out.stop_price }),
+    ...(out.price === undefined ? {} : { price: out.price }),
+    time_in_force: out.time_in_force,
+    ...(out.take_profit === undefined ? {} : { take_profit: out.take_profit }),
+    ...(out.stop_loss === undefined
+      ? {}
+      : { stop_loss: out.stop_loss.limit_price === undefined ? { stop_price: out.stop_loss.stop_price } : { stop_price: out.stop_loss.stop_price, limit_price: out.stop_loss.limit_price } }),
+    ...(out.timestamp === undefined ? {} : { timestamp: out.timestamp }),
+    ...(out.strategy === undefined ? {} : { strategy: out.strategy }),
+    meta,
+  };
   return { ok: true, signal, unknown_fields: unknown };
 }
 
