@@ -8,7 +8,9 @@ import type { Deps } from './deps.js';
 import { adminRoutes } from './http/admin.js';
 import type { AppEnv } from './http/context.js';
 import { AppError, errorBody, isAppError } from './http/errors.js';
+import { eventRoutes } from './http/events.js';
 import { healthRoutes } from './http/health.js';
+import { buildOpenApi } from './http/openapi.js';
 import { adminAuth, requestContext } from './http/middleware.js';
 import { webhookRoutes } from './http/webhooks.js';
 
@@ -16,9 +18,21 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestContext({ logger: deps.logger }));
   app.route('/', healthRoutes(deps));
+  const openapi = JSON.stringify(buildOpenApi(deps.version));
+  app.get('/openapi.json', (c) => {
+    c.header('Content-Type', 'application/json');
+    return c.body(openapi);
+  });
   app.route('/webhooks', webhookRoutes(deps));
-  app.use('/admin/*', adminAuth({ adminToken: deps.config.admin_token, readToken: deps.config.read_token }));
+  const auth = adminAuth({ adminToken: deps.config.admin_token, readToken: deps.config.read_token });
+  app.use('/admin/*', auth);
+  app.use('/metrics', auth);
   app.route('/admin', adminRoutes(deps));
+  app.route('/admin', eventRoutes(deps));
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', deps.metrics.contentType);
+    return c.body(await deps.metrics.render());
+  });
 
   app.notFound((c) => {
     const err = new AppError('not_found', `no route ${c.req.method} ${c.req.path}`);

@@ -8,6 +8,7 @@ import type { Connector } from './connectors/connector.js';
 import type { Executor } from './execution/executor.js';
 import type { IngestSource } from './ingest/ingest.js';
 import type { DegradedState } from './ops/degraded.js';
+import type { Metrics } from './ops/metrics.js';
 import type { RecentErrors } from './ops/recent-errors.js';
 import type { Store } from './store/store.js';
 
@@ -26,6 +27,7 @@ export interface Deps {
   executor: Executor;
   recentErrors: RecentErrors;
   degraded: DegradedState;
+  metrics: Metrics;
   lifecycle: Lifecycle;
   now: () => Date;
   version: string;

@@ -19,7 +19,9 @@ import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import type { IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createLogger } from './logger.js';
+import { startAlerts } from './ops/alerts.js';
 import { DegradedState } from './ops/degraded.js';
+import { createMetrics } from './ops/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
 import { RecentErrors } from './ops/recent-errors.js';
 import { openStore } from './store/open.js';
@@ -59,6 +61,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
   const store = await openStore(config.database.url);
   await store.initMode(config.policy.initial_mode, now());
   const recentErrors = new RecentErrors();
+  const metrics = createMetrics();
   const degraded = new DegradedState({ logger, record: (type, data) => store.appendEvent({ type, data }) });
   const connectors = await createConnectors(config.connectors, { store, logger, now });
   for (const c of Object.values(config.connectors)) {
@@ -86,10 +89,12 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     execution: config.execution,
     logger,
     now,
+    metrics,
     onError: (component, message, signalId) => recentErrors.add({ at: now().toISOString(), component, message, signal_id: signalId }),
   });
 
-  const deps: Deps = { config, logger, store, connectors, sources, executor, recentErrors, degraded, lifecycle, now, version: VERSION };
+  const deps: Deps = { config, logger, store, connectors, sources, executor, recentErrors, degraded, metrics, lifecycle, now, version: VERSION };
+  metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => 0 });
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server)) as Server;
@@ -102,6 +107,10 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
   const reconcilerDeps = { store, connectors, logger, now, degraded, recentErrors };
   await executor.start(() => checkConnectors(reconcilerDeps));
   const reconciler = startReconciler(reconcilerDeps, config.execution.reconcile_interval_seconds);
+  const alerts =
+    config.alerts.webhook_url === null
+      ? null
+      : startAlerts({ store, logger, webhookUrl: config.alerts.webhook_url, backoff: config.alerts.backoff, timeoutMs: config.alerts.timeout_ms });
   logger.info({ url, version: VERSION, database: store.dialect, test_mode: config.test_mode, sources: [...sources.keys()] }, 'sluice ready');
 
   let stopping: Promise<void> | null = null;
@@ -110,6 +119,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
       const deadline = Date.now() + config.server.shutdown_timeout_seconds * 1000;
       lifecycle.shuttingDown = true;
       reconciler.stop();
+      const alertsStopped = alerts?.stop();
       logger.info({ reason }, 'shutting down: intake stopped');
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -117,6 +127,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
       if (!finished) logger.warn('in-flight signals did not finish before the deadline; they are reconciled at the next start');
       await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
       server.closeAllConnections();
+      await Promise.race([alertsStopped, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
       for (const connector of connectors.values()) await connector.close?.();
       await store.close();
       logger.info('stopped');

@@ -227,7 +227,14 @@ export const configSchema = obj({
     {},
   ),
   retention: v.optional(obj({ signals_days: v.optional(positiveNumber, 7) }), {}),
-  alerts: v.optional(obj({ webhook_url: v.optional(v.nullable(url), null) }), {}),
+  alerts: v.optional(
+    obj({
+      webhook_url: v.optional(v.nullable(url), null),
+      backoff: v.optional(obj({ base_ms: v.optional(positiveInt, 1_000), cap_ms: v.optional(positiveInt, 60_000) }), {}),
+      timeout_ms: v.optional(positiveInt, 10_000),
+    }),
+    {},
+  ),
 });
 
 export type FileConfig = v.InferOutput<typeof configSchema>;

@@ -11,6 +11,7 @@ import type { Connector, OrderRequest } from '../connectors/connector.js';
 import type { Order, SignalStatus } from '../domain/types.js';
 import { isFinalStatus } from '../domain/types.js';
 import { OPERATOR_SOURCE } from '../ops/flatten.js';
+import type { Metrics } from '../ops/metrics.js';
 import { gateSignal } from './gate.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
@@ -23,6 +24,7 @@ export interface ExecutorDeps {
   policy: PolicyConfig;
   execution: ExecutionConfig;
   logger: Logger;
+  metrics: Metrics;
   now: () => Date;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -185,7 +187,10 @@ export class Executor {
     });
     const log = this.deps.logger.child({ signal_id: record.signal_id, request_id: record.request_id });
     if (gated.kind === 'skipped') return;
+    this.deps.metrics.signals.inc({ status: gated.kind });
     if (gated.kind === 'rejected') {
+      for (const failure of gated.decision.failures) this.deps.metrics.rejections.inc({ rule: failure.rule });
+      this.observeFinal(gated.record);
       log.info({ failures: gated.decision.failures }, 'signal rejected by guardrails');
       return this.notify(gated.record);
     }
@@ -221,7 +226,9 @@ export class Executor {
     const reference = decision.reference_price ?? record.signal.price;
     if (reference !== undefined && reference !== null) request.reference_price = reference;
 
-    const outcome = await placeWithRetries(this.placeDeps(record, 1), connector, request, { lookupFirst: false });
+    // Attempts continue their numbering after an operator's retry of a failed signal.
+    const previous = await this.deps.store.listAttempts(record.signal_id);
+    const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: previous.length > 0 });
     return this.settle(record, connector, outcome);
   }
 
@@ -264,8 +271,10 @@ export class Executor {
       random: this.deps.random ?? Math.random,
       sleep: this.deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
       firstAttempt,
-      recordAttempt: (n: number, outcome: string, error: string | null) =>
-        store.recordAttempt(record.signal_id, { n, at: now().toISOString(), outcome, error }),
+      recordAttempt: (n: number, outcome: string, error: string | null) => {
+        this.deps.metrics.connectorCalls.inc({ connector: record.connector, outcome });
+        return store.recordAttempt(record.signal_id, { n, at: now().toISOString(), outcome, error });
+      },
       onError: (message: string) => this.deps.onError?.(`connector:${record.connector}`, message, record.signal_id),
       onTransientFailure: (reason: string) =>
         this.reportBreaker(record.connector, (s) => onFailure(s, now(), execution.breaker), `transient failure: ${reason}`),
@@ -323,6 +332,8 @@ export class Executor {
     const day = tradingDay(at, policy.trading_day_tz);
     const finished = await store.finishSignal({ signal_id: record.signal_id, status, result, fill, now: at, trading_day: day });
     logger.info({ signal_id: record.signal_id, request_id: record.request_id, status, result }, `signal ${status}`);
+    this.deps.metrics.signals.inc({ status });
+    this.observeFinal(finished.record);
     if (policy.max_daily_loss !== null && finished.realized_pnl_today <= -policy.max_daily_loss) {
       const mode = await store.getMode();
       if (mode.mode === 'enabled') {
@@ -331,6 +342,10 @@ export class Executor {
       }
     }
     this.notify(finished.record);
+  }
+
+  private observeFinal(record: SignalRecord): void {
+    this.deps.metrics.executionSeconds.observe({ status: record.status }, Math.max(0, (Date.parse(record.updated_at) - Date.parse(record.received_at)) / 1000));
   }
 
   private notify(record: SignalRecord): void {

@@ -4,13 +4,37 @@
  * It resolves what the signal would order (close, target, notional → side and quantity), applies
  * the mode (which may trim a flip in exit_only), then evaluates every other rule against that
  * order and lists every failure, in the contract's rule order; any failure rejects.
+ *
+ * Orders in flight. With several instances on one database, orders of one instrument may be
+ * decided before earlier ones settle; `state.pending_quantity` is their signed sum (exits
+ * included). The gate judges a signal against two positions: the settled one (`position`: none
+ * of the orders in flight fills) and the effective one (`position + pending_quantity`: all of
+ * them fill).
+ * - Exit: reduces |position| without flipping it relative to both, i.e. toward zero by at most
+ *   the position surely held (`surelyHeld`: the one of the two nearer zero when both are on the
+ *   same side, else 0). exit_only trims a flip to that, and refuses with exit_only_no_position
+ *   when it is 0 (e.g. position 10 with a sell of 10 in flight).
+ * - close closes the position surely held (nothing while a full close is in flight); target
+ *   orders the difference to the effective position.
+ * - max_position_notional takes the worse of: |effective + order| × price (everything fills;
+ *   risk-adding orders in flight are in it already, so reserved_instrument is not added again)
+ *   and |settled + order| × price + reserved_instrument (no exit fills, any risk-adding order
+ *   may). connector_capability's short check uses the lower of the two positions.
+ * When the orders in flight all go one way (always the case with one executor lane per
+ * instrument, and with pending_quantity 0 and nothing reserved this is exactly the single-position
+ * gate), the positions reachable by any of them filling, wholly or partly, in any order, are the
+ * ones between those two, so every decision holds for all of them. With orders of both
+ * directions in flight the net sum hides part of the range (a buy and a sell of 100 net to 0):
+ * the decision then holds for the settled and the effective position and, for the limits, for
+ * any subset of risk-adding orders filling; closing that gap needs the gross pending quantity per
+ * direction, which the state does not carry.
  */
 import type { PolicyConfig } from '../config/schema.js';
-import type { Decision, RuleFailure, Signal } from '../domain/types.js';
+import type { Decision, RuleFailure, Side, Signal } from '../domain/types.js';
 import type { GateState } from './gate-state.js';
 import { checkInstrumentAllowed, checkStaleSignal, checkTradingWindow } from './rules/admission.js';
 import { checkConnectorCapability } from './rules/capability.js';
-import { roundMoney, roundQty, type GateContext, type Intent, type RuleCheck } from './rules/context.js';
+import { roundMoney, roundQty, surelyHeld, type GateContext, type Intent, type RuleCheck } from './rules/context.js';
 import {
   checkBreakerOpen,
   checkDailyLoss,
@@ -21,7 +45,7 @@ import {
 } from './rules/limits.js';
 import { checkMode } from './rules/mode.js';
 
-export { roundQty } from './rules/context.js';
+export { roundQty, surelyHeld } from './rules/context.js';
 export type { Intent } from './rules/context.js';
 export { positionLimit } from './rules/limits.js';
 
@@ -38,29 +62,38 @@ export function sizeNotional(notional: number, price: number, fractional: boolea
 }
 
 /**
- * What the signal asks for, given the current signed position. `fractional` says whether the
+ * What the signal asks for, given the settled signed position and the signed quantity of the
+ * instrument's orders in flight (`pending`, see the module header). `fractional` says whether the
  * connector trades fractions (for sizing a notional). A notional whose price is unknown resolves
  * to quantity 0; the `max_order_notional` rule reports it.
  */
-export function resolveIntent(signal: Signal, position: number, price: number | null, fractional = true): Intent {
+export function resolveIntent(signal: Signal, position: number, price: number | null, fractional = true, pending = 0): Intent {
+  const effective = roundQty(position + pending);
+  const held = surelyHeld(position, effective);
+  // An order toward zero from the position surely held is an exit up to |held|, a flip beyond.
+  const classify = (side: Side, quantity: number): Intent => {
+    const opposite = (side === 'buy' && held < 0) || (side === 'sell' && held > 0);
+    return { side, quantity, exit: opposite && quantity <= Math.abs(held), flip: opposite && quantity > Math.abs(held) };
+  };
   switch (signal.action) {
     case 'cancel':
       return NOTHING;
     case 'close': {
-      const held = Math.abs(position);
+      // Closes what is held whatever the orders in flight do: never flips, and orders nothing
+      // while a full close (or anything that may leave the position flat) is in flight.
       if (held === 0) return NOTHING;
       // A partial close larger than the position closes the position, never flips it.
-      const quantity = roundQty(Math.min(signal.quantity ?? held, held));
-      return { side: position > 0 ? 'sell' : 'buy', quantity, exit: true, flip: false };
+      const quantity = roundQty(Math.min(signal.quantity ?? Math.abs(held), Math.abs(held)));
+      return { side: held > 0 ? 'sell' : 'buy', quantity, exit: true, flip: false };
     }
     case 'target': {
       // Validation requires target_position for a target; 0 (flatten) is the harmless reading.
+      // The difference is to the effective position, so a target repeated while the first
+      // order is in flight orders nothing more.
       const target = roundQty(signal.target_position ?? 0);
-      const diff = roundQty(target - position);
+      const diff = roundQty(target - effective);
       if (diff === 0) return NOTHING;
-      const flip = position !== 0 && target !== 0 && Math.sign(target) !== Math.sign(position);
-      const exit = !flip && Math.abs(target) < Math.abs(position);
-      return { side: diff > 0 ? 'buy' : 'sell', quantity: Math.abs(diff), exit, flip };
+      return classify(diff > 0 ? 'buy' : 'sell', Math.abs(diff));
     }
     case 'buy':
     case 'sell': {
@@ -70,9 +103,7 @@ export function resolveIntent(signal: Signal, position: number, price: number | 
           : signal.notional !== undefined && price !== null
             ? sizeNotional(signal.notional, price, fractional)
             : 0;
-      const opposite = (signal.action === 'buy' && position < 0) || (signal.action === 'sell' && position > 0);
-      const held = Math.abs(position);
-      return { side: signal.action, quantity, exit: opposite && quantity <= held, flip: opposite && quantity > held };
+      return classify(signal.action, quantity);
     }
   }
 }
@@ -102,18 +133,20 @@ const RULES: readonly RuleCheck[] = [
 
 /**
  * Decides one signal. Invariant: an allowed decision never lets an order that adds risk past a
- * limit, counting what is already reserved; and an exit (reduces |position| without flipping) or
- * a cancel is never refused by a limit, only by the mode, the allowlist, staleness or what the
- * connector cannot do.
+ * limit, counting what is already reserved and what is in flight (within the reach described in
+ * the module header); and an exit (reduces |position| without flipping, whether or not the
+ * orders in flight fill) or a cancel is never refused by a limit, only by the mode, the
+ * allowlist, staleness or what the connector cannot do.
  */
 export function decide(signal: Signal, state: GateState, policy: PolicyConfig, now: Date): Decision {
   const price = referencePrice(signal, state);
-  const requested = resolveIntent(signal, state.position, price, state.capabilities.fractional);
+  const requested = resolveIntent(signal, state.position, price, state.capabilities.fractional, state.pending_quantity);
   const mode = checkMode(signal, state, policy, requested);
   const intent = mode.intent;
 
   const places = intent.side !== null && intent.quantity > 0;
   const signed = intent.side === 'sell' ? -intent.quantity : intent.quantity;
+  const effective = roundQty(state.position + state.pending_quantity);
   const ctx: GateContext = {
     signal,
     state,
@@ -122,7 +155,9 @@ export function decide(signal: Signal, state: GateState, policy: PolicyConfig, n
     intent,
     price,
     notional: price === null ? null : roundMoney(intent.quantity * price),
+    effective,
     resulting: places ? roundQty(state.position + signed) : state.position,
+    resultingEffective: places ? roundQty(effective + signed) : effective,
     places,
     increases: places && !intent.exit,
   };

@@ -9,6 +9,7 @@ import { MODES } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import { isMockConnector, type MockConnector } from '../connectors/mock.js';
 import { breakerView, initialBreaker, resetBreaker } from '../execution/breaker.js';
+import { verifyAuditChain } from '../events/verify.js';
 import { cancelOpenOrders, flattenPositions } from '../ops/flatten.js';
 import { getStatus } from '../ops/status.js';
 import { parseInput, parseJsonBody } from './body.js';
@@ -98,6 +99,19 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     const [attempts, events] = await Promise.all([deps.store.listAttempts(id), deps.store.listSignalEvents(id)]);
     return c.json({ ...signalView(record), attempts, events });
   });
+
+  app.post('/signals/:id/retry', async (c) => {
+    const id = c.req.param('id');
+    const existing = await deps.store.getSignal(id);
+    if (existing === null) throw new AppError('not_found', `no signal ${id}`);
+    const record = await deps.store.retrySignal(id, 'operator', deps.now());
+    if (record === null) throw new AppError('conflict', `signal ${id} is ${existing.status}; only a failed signal can be retried`);
+    c.get('logger').warn({ signal_id: id }, 'signal retried by operator');
+    deps.executor.submit(record);
+    return c.json(signalView(record), 202);
+  });
+
+  app.get('/audit/verify', async (c) => c.json(await verifyAuditChain(deps.store)));
 
   app.get('/deliveries', async (c) => {
     const q = parseInput(pageQuery, c.req.query());

@@ -1,7 +1,9 @@
-/** Wire shapes of stored records (CONTRACT §6): one function per shape, used by every route. */
+/** Wire shapes of stored records (CONTRACT §6): one function per shape, typed by the documented schema. */
+import type * as v from 'valibot';
 import type { SignalRecord } from '../store/store.js';
+import type { signalView as signalViewSchema } from './schemas.js';
 
-export function signalView(r: SignalRecord) {
+export function signalView(r: SignalRecord): v.InferOutput<typeof signalViewSchema> {
   return {
     signal_id: r.signal_id,
     source: r.source,
@@ -11,8 +13,11 @@ export function signalView(r: SignalRecord) {
     instrument: r.instrument,
     received_at: r.received_at,
     updated_at: r.updated_at,
-    signal: r.signal,
-    decision: r.decision === null ? null : { allowed: r.decision.allowed, failures: r.decision.failures, quantity: r.decision.quantity, side: r.decision.side, exit: r.decision.exit, trimmed: r.decision.trimmed },
+    signal: { ...r.signal },
+    decision:
+      r.decision === null
+        ? null
+        : { allowed: r.decision.allowed, failures: r.decision.failures, quantity: r.decision.quantity, side: r.decision.side, exit: r.decision.exit, trimmed: r.decision.trimmed },
     result: r.result,
   };
 }

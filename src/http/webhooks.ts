@@ -18,12 +18,16 @@ export function parsePreferWait(header: string | undefined): number | null {
 
 export function webhookRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const { metrics } = deps;
   const ingestDeps: IngestDeps = {
     store: deps.store,
     sources: deps.sources,
     logger: deps.logger,
     now: deps.now,
-    submit: (record) => deps.executor.submit(record),
+    submit: (record) => {
+      metrics.signals.inc({ status: 'accepted' });
+      deps.executor.submit(record);
+    },
     waitForFinal: (id, ms) => deps.executor.waitForFinal(id, ms),
     recordRefusal: (source, requestId, reason, issues, excerpt) => {
       deps.store
@@ -33,33 +37,48 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
   };
 
   app.post('/:source', async (c) => {
-    if (deps.lifecycle.shuttingDown) throw new AppError('shutting_down', 'sluice is shutting down; retry against another instance or later');
+    const started = performance.now();
     const sourceName = c.req.param('source');
-    if (!deps.sources.has(sourceName)) throw new AppError('unknown_source', `no source named "${sourceName}"`);
-    const rawBody = await readBodyLimited(c.req.raw, deps.config.server.body_limit_bytes);
-    let remoteAddress = '';
+    const label = deps.sources.has(sourceName) ? sourceName : '(unknown)';
+    const observe = (outcome: string, unknownFields = 0) => {
+      metrics.deliveries.inc({ source: label, outcome });
+      metrics.ingestSeconds.observe({ outcome }, (performance.now() - started) / 1000);
+      if (unknownFields > 0) metrics.unknownFields.inc({ source: label }, unknownFields);
+    };
     try {
-      remoteAddress = getConnInfo(c).remote.address ?? '';
-    } catch {
-      // Not behind @hono/node-server (app.request in tests): no socket address.
-    }
-    const result = await ingestDelivery(ingestDeps, {
-      source: sourceName,
-      headers: c.req.raw.headers,
-      rawBody,
-      remoteAddress,
-      requestId: c.get('requestId'),
-      waitMs: parsePreferWait(c.req.header('prefer')) ?? deps.config.execution.wait_ms,
-    });
-    const { record } = result;
-    switch (result.kind) {
-      case 'accepted':
-        return c.json({ signal_id: record.signal_id, status: 'accepted', idempotency_key: record.idempotency_key }, 202);
-      case 'final':
-        return c.json({ signal_id: record.signal_id, status: record.status, decision: record.decision, result: record.result }, 200);
-      case 'duplicate':
-        c.header('Idempotent-Replayed', 'true');
-        return c.json({ signal_id: record.signal_id, status: 'duplicate', original_status: record.status }, 200);
+      if (deps.lifecycle.shuttingDown) throw new AppError('shutting_down', 'sluice is shutting down; retry against another instance or later');
+      if (!deps.sources.has(sourceName)) throw new AppError('unknown_source', `no source named "${sourceName}"`);
+      const rawBody = await readBodyLimited(c.req.raw, deps.config.server.body_limit_bytes);
+      let remoteAddress = '';
+      try {
+        remoteAddress = getConnInfo(c).remote.address ?? '';
+      } catch {
+        // Not behind @hono/node-server (app.request in tests): no socket address.
+      }
+      const result = await ingestDelivery(ingestDeps, {
+        source: sourceName,
+        headers: c.req.raw.headers,
+        rawBody,
+        remoteAddress,
+        requestId: c.get('requestId'),
+        waitMs: parsePreferWait(c.req.header('prefer')) ?? deps.config.execution.wait_ms,
+      });
+      const { record } = result;
+      switch (result.kind) {
+        case 'accepted':
+          observe('accepted', result.unknown_fields);
+          return c.json({ signal_id: record.signal_id, status: 'accepted', idempotency_key: record.idempotency_key }, 202);
+        case 'final':
+          observe('accepted', result.unknown_fields);
+          return c.json({ signal_id: record.signal_id, status: record.status, decision: record.decision, result: record.result }, 200);
+        case 'duplicate':
+          observe('duplicate');
+          c.header('Idempotent-Replayed', 'true');
+          return c.json({ signal_id: record.signal_id, status: 'duplicate', original_status: record.status }, 200);
+      }
+    } catch (err) {
+      observe(err instanceof AppError ? err.code : 'internal');
+      throw err;
     }
   });
   return app;

@@ -50,8 +50,8 @@ export interface DeliveryInput {
 }
 
 export type IngestResult =
-  | { kind: 'accepted'; record: SignalRecord }
-  | { kind: 'final'; record: SignalRecord }
+  | { kind: 'accepted'; record: SignalRecord; unknown_fields: number }
+  | { kind: 'final'; record: SignalRecord; unknown_fields: number }
   | { kind: 'duplicate'; record: SignalRecord };
 
 /** Deepest JSON nesting a signal may have; deeper bodies are refused before any recursion. */
@@ -156,9 +156,9 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
       deps.submit(outcome.record);
       if (input.waitMs > 0) {
         const final = await deps.waitForFinal(signalId, input.waitMs);
-        if (final !== null) return { kind: 'final', record: final };
+        if (final !== null) return { kind: 'final', record: final, unknown_fields: unknown_fields.length };
       }
-      return { kind: 'accepted', record: outcome.record };
+      return { kind: 'accepted', record: outcome.record, unknown_fields: unknown_fields.length };
     }
   }
 }

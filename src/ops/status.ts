@@ -1,9 +1,11 @@
 /** `GET /admin/status` (CONTRACT §6): one read of everything an operator checks first. */
+import type * as v from 'valibot';
 import type { Deps } from '../deps.js';
+import type { statusResponse } from '../http/schemas.js';
 import { breakerView, initialBreaker, type BreakerView } from '../execution/breaker.js';
 import type { DegradedEntry } from './degraded.js';
 
-export async function getStatus(deps: Deps) {
+export async function getStatus(deps: Deps): Promise<v.InferOutput<typeof statusResponse>> {
   const now = deps.now();
   const [mode, last, queue, stored] = await Promise.all([deps.store.getMode(), deps.store.lastSignal(), deps.store.queueStats(), deps.store.getBreakers()]);
   const degraded: DegradedEntry[] = deps.degraded.list();

@@ -208,6 +208,12 @@ export interface Store {
   /** executing → executed | failed, booking the fill, releasing the reservation, appending events. */
   finishSignal(input: FinishInput): Promise<FinishOutcome>;
 
+  /**
+   * failed → accepted for an operator's retry (decision and result cleared; attempts and events
+   * kept). Returns null when the signal is not `failed` (conditional update: one retry wins).
+   */
+  retrySignal(signalId: string, actor: string, now: Date): Promise<SignalRecord | null>;
+
   getMode(): Promise<ModeState>;
   /** Stores the mode unless it is already set; `initial` only writes when no mode is stored yet. */
   setMode(mode: Mode, reason: string | null, actor: string, now: Date): Promise<ModeState>;
@@ -230,6 +236,12 @@ export interface Store {
    * returns what differed; appends `positions.drift` when anything did.
    */
   reconcilePositions(connector: string, positions: Position[], now: Date): Promise<PositionDrift[]>;
+
+  /** A named consumer offset into the event log (null when none is stored yet). */
+  getCursor(name: string): Promise<number | null>;
+  /** The newest event's seq (0 for an empty log). */
+  lastEventSeq(): Promise<number>;
+  setCursor(name: string, seq: number): Promise<void>;
 
   /** Every stored breaker (a connector with none stored is closed). */
   getBreakers(): Promise<Record<string, BreakerState>>;

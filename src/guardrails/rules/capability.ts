@@ -2,13 +2,14 @@
  * `connector_capability` (CONTRACT §5.3): refuse, with a clear reason, what the connector
  * declares it cannot do, instead of letting the broker fail the order after retries. These
  * checks apply to exits too (a connector cannot do what it cannot do); only a cancel and a
- * signal that orders nothing are exempt, since no order reaches the connector.
+ * signal that orders nothing are exempt, since no order reaches the connector. The short check
+ * counts the orders in flight (see `decide`).
  */
 import type { RuleFailure } from '../../domain/types.js';
 import { money, qty, roundQty, type GateContext } from './context.js';
 
 export function checkConnectorCapability(ctx: GateContext): RuleFailure[] {
-  const { signal, state, intent, price, resulting, places } = ctx;
+  const { signal, state, intent, price, places } = ctx;
   const caps = state.capabilities;
   const failures: RuleFailure[] = [];
 
@@ -60,15 +61,20 @@ export function checkConnectorCapability(ctx: GateContext): RuleFailure[] {
       message: `the connector trades whole units only; ${qty(intent.quantity)} ${signal.instrument} is fractional`,
     });
   }
-  // Making or growing a short: the resulting position is negative and further below zero than
-  // the current one. Covering a short, or selling down a long, needs no short support.
-  if (!caps.short && resulting < 0 && resulting < state.position) {
+  // Making or growing a short: a sell that can take the position below zero. With orders in
+  // flight the lower of the settled and the effective position is the one that can end up short
+  // (a sell of 10 at position 10 while another sell of 10 is in flight may leave -10). Covering
+  // a short, or selling down a long that is surely held, needs no short support.
+  const low = Math.min(state.position, ctx.effective);
+  const lowest = roundQty(low - intent.quantity);
+  if (!caps.short && intent.side === 'sell' && lowest < 0) {
+    const from = low === state.position ? qty(state.position) : `${qty(state.position)} (${qty(low)} once the orders in flight settle)`;
     failures.push({
       rule: 'connector_capability',
       code: 'short',
       limit: 0,
-      actual: resulting,
-      message: `the connector cannot sell short: the ${intent.side ?? signal.action} of ${qty(intent.quantity)} would take ${signal.instrument} from ${qty(state.position)} to ${qty(resulting)}`,
+      actual: lowest,
+      message: `the connector cannot sell short: the ${intent.side} of ${qty(intent.quantity)} would take ${signal.instrument} from ${from} to ${qty(lowest)}`,
     });
   }
   return failures;

@@ -1,6 +1,6 @@
 /**
  * What every guardrail rule reads: the signal, the gate state, the policy, the time, and what the
- * signal resolved to (side, quantity, exit or not, the resulting position, the order notional).
+ * signal resolved to (side, quantity, exit or not, the resulting positions, the order notional).
  * Resolving once in `decide` and handing the result to each rule keeps the rules small and makes
  * them agree on one reading of the signal.
  */
@@ -8,15 +8,18 @@ import type { PolicyConfig } from '../../config/schema.js';
 import type { RuleFailure, Side, Signal } from '../../domain/types.js';
 import type { GateState } from '../gate-state.js';
 
-/** What a signal would order, given the current signed position. */
+/** What a signal would order, given the settled and the effective position (see `decide`). */
 export interface Intent {
   /** null when nothing is ordered: a cancel, a close while flat, a target already reached. */
   side: Side | null;
   /** Unsigned quantity to order; 0 when nothing is ordered. */
   quantity: number;
-  /** Reduces |position| without flipping it, or orders nothing at all. */
+  /**
+   * Reduces |position| without flipping it whether or not the orders in flight fill (judged
+   * against both the settled and the effective position), or orders nothing at all.
+   */
   exit: boolean;
-  /** Would take the position through zero to the other side. */
+  /** Goes toward zero from the position surely held, but further than that position. */
   flip: boolean;
 }
 
@@ -31,8 +34,12 @@ export interface GateContext {
   readonly price: number | null;
   /** quantity × price, or null when no price is known. */
   readonly notional: number | null;
-  /** Signed position once the order fills. */
+  /** Settled position + pending quantity: the position once every order in flight has filled. */
+  readonly effective: number;
+  /** Signed position once the order fills if no other order in flight fills (settled + this order). */
   readonly resulting: number;
+  /** Signed position once the order and every other order in flight fill (effective + this order). */
+  readonly resultingEffective: number;
   /** An order goes to the connector (not a cancel, not a no-op, not a zero quantity). */
   readonly places: boolean;
   /** An order that is not an exit: the limits, trading window, daily loss and breaker apply. */
@@ -40,6 +47,20 @@ export interface GateContext {
 }
 
 export type RuleCheck = (ctx: GateContext) => RuleFailure[];
+
+/**
+ * The signed position held whether or not the orders in flight fill: of the settled and the
+ * effective position, the one nearer zero when both are on the same side, else 0 (nothing is
+ * surely held when the orders in flight may leave the position flat or on the other side).
+ * When the orders in flight all go one way, every position they can reach (any of them filling,
+ * wholly or partly, in any order) lies between the two, so an order that reduces this one
+ * without flipping it reduces every reachable position without flipping it.
+ */
+export function surelyHeld(settled: number, effective: number): number {
+  if (settled > 0 && effective > 0) return Math.min(settled, effective);
+  if (settled < 0 && effective < 0) return Math.max(settled, effective);
+  return 0;
+}
 
 /** Quantities are rounded to this many decimals so float noise never makes a phantom position. */
 const QTY_DECIMALS = 9;

@@ -6,7 +6,9 @@
  *
  * Exposure already reserved by decided, unsettled orders is counted, so concurrent executions
  * cannot jointly pass a limit that only one fits under (the store evaluates the gate inside the
- * transaction that records the reservation).
+ * transaction that records the reservation). The position limit also reads the effective position
+ * (settled + pending quantity), since orders in flight that were exits when decided can add risk
+ * together with a later order.
  */
 import type { PolicyConfig } from '../../config/schema.js';
 import type { RuleFailure, Rule } from '../../domain/types.js';
@@ -86,21 +88,37 @@ export function positionLimit(policy: PolicyConfig, instrument: string): number 
   return limits.default;
 }
 
-/** `max_position_notional`: |resulting position| × price + notional already reserved in the instrument. */
+/**
+ * `max_position_notional`: the worse of two readings of where the order can take the position.
+ * - Nothing else in flight fills but any risk-adding order in flight may: |settled + order| ×
+ *   price + the notional reserved in the instrument (what the gate has always checked).
+ * - Everything in flight fills: |effective + order| × price. The risk-adding orders in flight are
+ *   part of the effective position already, so their reservation is not added a second time:
+ *   several buys in flight are counted once, not twice.
+ * The second reading is what catches orders in flight that are exits when they are decided but
+ * add risk together with this one (a buy-back of a short in flight, then a buy: the buy-back is no
+ * longer covering anything once the buy lands). With nothing in flight the two agree with the
+ * first.
+ */
 export function checkMaxPositionNotional(ctx: GateContext): RuleFailure[] {
-  const { signal, state, policy, price, resulting, increases } = ctx;
+  const { signal, state, policy, price, resulting, resultingEffective, increases } = ctx;
   const max = positionLimit(policy, signal.instrument);
   if (!increases || max === null) return [];
   if (price === null) return [priceUnknown('max_position_notional', max, ctx, `max_position_notional for ${signal.instrument}`)];
   const held = Math.abs(resulting) * price;
-  const total = roundMoney(held + state.reserved_instrument);
+  const settledTotal = roundMoney(held + state.reserved_instrument);
+  const effectiveTotal = roundMoney(Math.abs(resultingEffective) * price);
+  const total = Math.max(settledTotal, effectiveTotal);
   if (total <= max) return [];
   return [
     {
       rule: 'max_position_notional',
       limit: max,
       actual: total,
-      message: `${signal.instrument} position would be ${qty(resulting)}, worth ${money(held)} at ${money(price)}, plus ${money(state.reserved_instrument)} reserved by open orders: ${money(total)}, over the limit of ${money(max)}`,
+      message:
+        settledTotal >= effectiveTotal
+          ? `${signal.instrument} position would be ${qty(resulting)}, worth ${money(held)} at ${money(price)}, plus ${money(state.reserved_instrument)} reserved by open orders: ${money(total)}, over the limit of ${money(max)}`
+          : `${signal.instrument} position would be ${qty(resultingEffective)} once this order and every order in flight fill, worth ${money(total)} at ${money(price)}, over the limit of ${money(max)}`,
     },
   ];
 }

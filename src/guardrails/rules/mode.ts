@@ -2,11 +2,16 @@
  * The `mode` rule (CONTRACT §5.1). Unlike the other rules it can change what is ordered: in
  * exit_only with `exit_only_trim`, a flip is cut down to the quantity that flattens the
  * position, and every later rule judges the trimmed order.
+ *
+ * With orders in flight (`pending_quantity` ≠ 0) "the position" is the one surely held whether
+ * or not they fill (`surelyHeld`, see decide.ts): a flip is trimmed to it, and when it is 0 (a
+ * close of the whole position already in flight, or orders that may take it through zero) there
+ * is nothing to exit. An increase is reported against the effective position.
  */
 import type { PolicyConfig } from '../../config/schema.js';
 import type { RuleFailure, Signal } from '../../domain/types.js';
 import type { GateState } from '../gate-state.js';
-import { qty, roundQty, type Intent } from './context.js';
+import { qty, roundQty, surelyHeld, type Intent } from './context.js';
 
 export interface ModeOutcome {
   intent: Intent;
@@ -31,7 +36,10 @@ export function checkMode(signal: Signal, state: GateState, policy: PolicyConfig
   // zero orders nothing either; connector_capability or max_order_notional already refuses it.
   if (state.mode !== 'exit_only' || signal.action === 'cancel' || signal.action === 'close' || intent.exit || intent.quantity === 0) return pass;
 
-  const held = Math.abs(state.position);
+  const effective = roundQty(state.position + state.pending_quantity);
+  const held = Math.abs(surelyHeld(state.position, effective));
+  // How the position reads in a message: "10", or "10 (0 once the orders in flight settle)".
+  const position = effective === state.position ? qty(state.position) : `${qty(state.position)} (${qty(effective)} once the orders in flight settle)`;
   if (held === 0) {
     return {
       ...pass,
@@ -41,7 +49,10 @@ export function checkMode(signal: Signal, state: GateState, policy: PolicyConfig
           code: 'exit_only_no_position',
           limit: 0,
           actual: intent.quantity,
-          message: `exit_only: no ${instrument} position to exit, so the ${intent.side ?? signal.action} of ${qty(intent.quantity)} is refused`,
+          message:
+            effective === state.position
+              ? `exit_only: no ${instrument} position to exit, so the ${intent.side ?? signal.action} of ${qty(intent.quantity)} is refused`
+              : `exit_only: no ${instrument} position is surely held (position ${position}), so the ${intent.side ?? signal.action} of ${qty(intent.quantity)} is refused`,
         },
       ],
     };
@@ -58,21 +69,22 @@ export function checkMode(signal: Signal, state: GateState, policy: PolicyConfig
           code: 'exit_only_would_flip',
           limit: held,
           actual: intent.quantity,
-          message: `exit_only: ${intent.side ?? ''} ${qty(intent.quantity)} ${instrument} would flip the position of ${qty(state.position)}; at most ${qty(held)} may be ordered (exit_only_trim is off)`,
+          message: `exit_only: ${intent.side ?? ''} ${qty(intent.quantity)} ${instrument} would flip the position of ${position}; at most ${qty(held)} may be ordered (exit_only_trim is off)`,
         },
       ],
     };
   }
-  const resulting = roundQty(state.position + (intent.side === 'buy' ? intent.quantity : -intent.quantity));
+  const resulting = roundQty(effective + (intent.side === 'buy' ? intent.quantity : -intent.quantity));
+  const from = Math.abs(effective);
   return {
     ...pass,
     failures: [
       {
         rule: 'mode',
         code: 'exit_only_would_increase',
-        limit: held,
+        limit: from,
         actual: Math.abs(resulting),
-        message: `exit_only: ${intent.side ?? ''} ${qty(intent.quantity)} ${instrument} would take |position| from ${qty(held)} to ${qty(Math.abs(resulting))}`,
+        message: `exit_only: ${intent.side ?? ''} ${qty(intent.quantity)} ${instrument} would take |position| from ${qty(from)} to ${qty(Math.abs(resulting))}${effective === state.position ? '' : ' once the orders in flight settle'}`,
       },
     ],
   };

@@ -26,7 +26,7 @@ const KNOWN = [
   'time_in_force', 'take_profit', 'stop_loss', 'timestamp', 'strategy', 'meta',
 ] as const;
 
-const shape = v.object({
+export const nativeSignalSchema = v.object({
   id: v.optional(v.pipe(v.string('expected a string'), v.minLength(1, 'expected a non-empty string'), v.maxLength(255, 'expected at most 255 characters'))),
   action: v.picklist(ACTIONS, (i) => `expected one of ${ACTIONS.join(', ')}, got ${show(i.input)}`),
   instrument: v.pipe(
@@ -62,7 +62,7 @@ export function parseNativeSignal(input: unknown): NativeResult {
     return { ok: false, issues: [{ path: '', message: 'expected a JSON object' }] };
   }
   const body = input as Record<string, unknown>;
-  const parsed = v.safeParse(shape, body);
+  const parsed = v.safeParse(nativeSignalSchema, body);
   if (!parsed.success) {
     return { ok: false, issues: parsed.issues.map((i) => ({ path: v.getDotPath(i) ?? '', message: i.message })) };
   }

@@ -508,6 +508,20 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       });
     },
 
+    retrySignal(signalId, actor, now) {
+      return writer.run((): SignalRecord | null => {
+        const updated = db
+          .update(t.signals)
+          .set({ status: 'accepted', decision: null, result: null, decided_at: null, order_side: null, updated_at: now.getTime() })
+          .where(and(eq(t.signals.id, signalId), eq(t.signals.status, 'failed')))
+          .returning()
+          .get();
+        if (updated === undefined) return null;
+        appendEventSync({ type: 'signal.retried', signal_id: signalId, data: { actor } }, now);
+        return toRecord(updated);
+      });
+    },
+
     async getMode() {
       return readMode() ?? { mode: 'enabled', reason: null, changed_at: new Date(0).toISOString() };
     },
@@ -601,6 +615,19 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (drift.length > 0) appendEventSync({ type: 'positions.drift', data: { connector, drift } }, now);
         return drift;
       });
+    },
+
+    async getCursor(name) {
+      const row = q.state.get({ key: `cursor:${name}` });
+      return row === undefined ? null : Number(JSON.parse(row.value));
+    },
+
+    async lastEventSeq() {
+      return loadHead().seq;
+    },
+
+    setCursor(name, seq) {
+      return writer.run(() => writeState(`cursor:${name}`, seq, new Date()));
     },
 
     async getBreakers() {

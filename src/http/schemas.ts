@@ -1,0 +1,134 @@
+/**
+ * Valibot schemas of what the HTTP surface answers. The OpenAPI document is generated from
+ * these and from the request schemas the routes validate with; the view functions are typed by
+ * them, so the document cannot drift from the code.
+ */
+import * as v from 'valibot';
+import { MODES } from '../domain/types.js';
+
+const status = v.picklist(['accepted', 'executing', 'executed', 'rejected', 'failed']);
+const time = v.pipe(v.string(), v.isoTimestamp());
+const json = v.record(v.string(), v.unknown());
+
+export const errorResponse = v.object({
+  error: v.object({
+    code: v.string(),
+    message: v.string(),
+    request_id: v.string(),
+    issues: v.optional(v.array(v.object({ path: v.string(), message: v.string() }))),
+  }),
+});
+
+export const acceptedResponse = v.object({ signal_id: v.string(), status: v.literal('accepted'), idempotency_key: v.string() });
+export const finalResponse = v.object({ signal_id: v.string(), status, decision: v.nullable(json), result: v.nullable(json) });
+export const duplicateResponse = v.object({ signal_id: v.string(), status: v.literal('duplicate'), original_status: status });
+export const deferredResponse = v.object({ status: v.literal('deferred'), delivery_id: v.string() });
+
+const ruleFailure = v.object({ rule: v.string(), code: v.optional(v.string()), limit: v.unknown(), actual: v.unknown(), message: v.string() });
+export const decisionView = v.object({
+  allowed: v.boolean(),
+  failures: v.array(ruleFailure),
+  quantity: v.nullable(v.number()),
+  side: v.nullable(v.picklist(['buy', 'sell'])),
+  exit: v.boolean(),
+  trimmed: v.boolean(),
+});
+export const resultView = v.object({
+  connector: v.string(),
+  client_order_id: v.string(),
+  order_id: v.nullable(v.string()),
+  status: v.string(),
+  filled_quantity: v.number(),
+  fill_price: v.nullable(v.number()),
+  error: v.optional(v.string()),
+});
+export const signalView = v.object({
+  signal_id: v.string(),
+  source: v.string(),
+  idempotency_key: v.string(),
+  status,
+  connector: v.string(),
+  instrument: v.string(),
+  received_at: time,
+  updated_at: time,
+  signal: json,
+  decision: v.nullable(decisionView),
+  result: v.nullable(resultView),
+});
+export const eventView = v.object({
+  seq: v.number(),
+  at: time,
+  type: v.string(),
+  signal_id: v.nullable(v.string()),
+  data: json,
+  prev_hash: v.string(),
+  hash: v.string(),
+});
+export const signalDetail = v.object({
+  ...signalView.entries,
+  attempts: v.array(v.object({ n: v.number(), at: time, outcome: v.string(), error: v.nullable(v.string()) })),
+  events: v.array(eventView),
+});
+export const page = <T extends v.GenericSchema>(item: T) => v.object({ items: v.array(item), next_cursor: v.nullable(v.string()) });
+
+const breaker = v.object({ state: v.picklist(['closed', 'open', 'half_open']), consecutive_failures: v.number(), opened_at: v.nullable(time) });
+export const statusResponse = v.object({
+  status: v.picklist(['ok', 'degraded']),
+  mode: v.picklist(MODES),
+  mode_reason: v.nullable(v.string()),
+  mode_changed_at: time,
+  test_mode: v.boolean(),
+  degraded: v.array(v.object({ component: v.string(), reason: v.string(), since: time })),
+  breakers: v.record(v.string(), breaker),
+  last_signal: v.nullable(v.object({ signal_id: v.string(), source: v.string(), status, received_at: time })),
+  recent_errors: v.array(v.object({ at: time, component: v.string(), message: v.string(), signal_id: v.nullable(v.string()) })),
+  queue: v.object({ accepted: v.number(), executing: v.number(), oldest_accepted_age_seconds: v.number() }),
+  spool: v.object({ pending: v.number() }),
+  version: v.string(),
+  uptime_seconds: v.number(),
+});
+export const connectorView = v.object({ name: v.string(), type: v.string(), capabilities: json, breaker });
+export const deliveryView = v.object({
+  at: time,
+  source: v.string(),
+  reason: v.string(),
+  issues: v.array(v.object({ path: v.string(), message: v.string() })),
+  request_id: v.string(),
+  body_excerpt: v.string(),
+});
+export const mockOrderView = v.object({
+  client_order_id: v.string(),
+  order_id: v.string(),
+  instrument: v.string(),
+  side: v.picklist(['buy', 'sell']),
+  quantity: v.number(),
+  order_type: v.string(),
+  limit_price: v.nullable(v.number()),
+  status: v.string(),
+  filled_quantity: v.number(),
+  fill_price: v.nullable(v.number()),
+  created_at: time,
+});
+export const positionsResponse = v.object({
+  connectors: v.record(
+    v.string(),
+    v.object({
+      positions: v.array(v.object({ instrument: v.string(), quantity: v.number(), avg_price: v.number() })),
+      gross_exposure: v.number(),
+      reserved_exposure: v.number(),
+      realized_pnl_today: v.number(),
+    }),
+  ),
+});
+export const eventsResponse = v.object({ items: v.array(eventView), next_after: v.number() });
+export const auditResponse = v.union([
+  v.object({ ok: v.literal(true), entries: v.number(), head: v.string() }),
+  v.object({ ok: v.literal(false), broken_at: v.number() }),
+]);
+export const flattenResponse = v.object({
+  status: v.literal('accepted'),
+  signals: v.array(v.object({ signal_id: v.string(), connector: v.string(), instrument: v.string(), quantity: v.number(), status: v.string() })),
+});
+export const breakerResetResponse = v.object({ connector: v.string(), breaker });
+export const faultsResponse = v.object({ connector: v.string(), faults: v.object({ latency_ms: v.number(), failure_rate: v.number(), timeout_rate: v.number() }) });
+export const healthResponse = v.object({ status: v.string() });

@@ -1,0 +1,116 @@
+/**
+ * Alerts (CONTRACT §3 `alerts`, §7): a Slack-compatible JSON POST for every breaker, mode,
+ * degraded and daily-loss event. Delivered at least once from the event log: the consumer
+ * offset is stored only after the receiver confirmed (2xx), so a crash resends at most the
+ * alert in flight, and a restart never resends a confirmed one. A separate loop with its own
+ * backoff: a dead receiver never blocks the signal path.
+ */
+import type { Logger } from 'pino';
+import { callJson } from '../connectors/http-client.js';
+import { nextDelay } from '../execution/backoff.js';
+import type { EventRecord, Store } from '../store/store.js';
+
+const CURSOR = 'alerts';
+
+export function isAlertEvent(e: EventRecord): boolean {
+  return e.type.startsWith('breaker.') || e.type === 'mode.changed' || e.type.startsWith('degraded.');
+}
+
+/** The Slack message for an event: `text` is what Slack shows. */
+export function alertMessage(e: EventRecord): { text: string } {
+  const d = e.data;
+  const s = (k: string): string => (typeof d[k] === 'string' || typeof d[k] === 'number' ? String(d[k]) : '');
+  let text: string;
+  if (e.type === 'mode.changed' && d.reason === 'daily_loss') {
+    text = `daily loss limit breached: mode ${s('from')} → ${s('to')}`;
+  } else if (e.type === 'mode.changed') {
+    text = `mode ${s('from') || '(none)'} → ${s('to')} by ${s('actor')}${d.reason ? `: ${s('reason')}` : ''}`;
+  } else if (e.type.startsWith('breaker.')) {
+    text = `breaker ${e.type.slice('breaker.'.length).replace('_', '-')} for connector ${s('connector')} (${s('reason')})`;
+  } else if (e.type === 'degraded.entered') {
+    text = `degraded: ${s('component')}: ${s('reason')}`;
+  } else {
+    text = `recovered: ${s('component')}`;
+  }
+  return { text: `[sluice #${e.seq} ${e.at}] ${text}` };
+}
+
+export interface AlertDeps {
+  store: Store;
+  logger: Logger;
+  webhookUrl: string;
+  backoff: { base_ms: number; cap_ms: number };
+  timeoutMs: number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export function startAlerts(deps: AlertDeps): { stop: () => Promise<void> } {
+  const random = deps.random ?? Math.random;
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  let dirty = true;
+  const unsubscribe = deps.store.subscribe((e) => {
+    if (!isAlertEvent(e)) return;
+    dirty = true;
+    wake?.();
+  });
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => {
+      wake = null;
+    });
+
+  async function deliver(e: EventRecord): Promise<void> {
+    for (let attempt = 1; !stopped; attempt += 1) {
+      const res = await callJson({ method: 'POST', url: deps.webhookUrl, headers: { 'content-type': 'application/json' }, body: alertMessage(e), timeout_ms: deps.timeoutMs });
+      if (res.ok) return;
+      deps.logger.warn({ seq: e.seq, attempt, reason: res.reason }, 'alert delivery failed; retrying');
+      await pause(nextDelay(attempt, deps.backoff, random, res.retry_after_ms));
+    }
+  }
+
+  const done = (async () => {
+    // The first time alerts are configured, start at the head: history is not news.
+    let cursor = (await deps.store.getCursor(CURSOR)) ?? (await deps.store.lastEventSeq());
+    await deps.store.setCursor(CURSOR, cursor);
+    while (!stopped) {
+      if (!dirty) await pause(30_000);
+      if (stopped) break;
+      dirty = false;
+      try {
+        const page = await deps.store.listEvents(cursor, 200);
+        if (page.length === 200) dirty = true;
+        for (const e of page) {
+          if (isAlertEvent(e)) {
+            await deliver(e);
+            if (stopped) return;
+          }
+          // Confirmed (or not an alert): never sent again, even after a restart.
+          cursor = e.seq;
+          if (isAlertEvent(e)) await deps.store.setCursor(CURSOR, cursor);
+        }
+        const last = page[page.length - 1];
+        if (last !== undefined && !isAlertEvent(last)) await deps.store.setCursor(CURSOR, cursor);
+      } catch (err) {
+        deps.logger.error({ err }, 'alert loop failed; retrying');
+        dirty = true;
+        await pause(deps.backoff.base_ms);
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopped = true;
+      unsubscribe();
+      wake?.();
+      await done;
+    },
+  };
+}
