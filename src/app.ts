@@ -14,6 +14,16 @@ import { buildOpenApi } from './http/openapi.js';
 import { adminAuth, requestContext } from './http/middleware.js';
 import { webhookRoutes } from './http/webhooks.js';
 
+async function databaseUnreachable(deps: Deps): Promise<boolean> {
+  if (deps.database.down) return true;
+  try {
+    await deps.store.ping();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestContext({ logger: deps.logger }));
@@ -39,13 +49,17 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     return c.json(errorBody(err, c.get('requestId')), 404);
   });
 
-  app.onError((err, c) => {
+  app.onError(async (err, c) => {
     const requestId = c.get('requestId');
     let appError: AppError;
     if (isAppError(err)) {
       appError = err;
     } else if (err instanceof HTTPException && err.status < 500) {
       appError = new AppError('invalid_request', err.message || 'bad request');
+    } else if (await databaseUnreachable(deps)) {
+      // The store failed because the database is down: a 503 the caller can retry, not a 500.
+      deps.database.failed(err);
+      appError = new AppError('unavailable', 'the database is unavailable; retry later', { retryAfter: 5 });
     } else {
       // Never leak an unexpected error's message to the client: the log has it.
       c.get('logger').error({ err }, 'unhandled error');

@@ -5,8 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
-import { createLogger } from './logger.js';
+import { loadConfig } from './config/load.js';
 import { startSluice } from './main.js';
 import { openStore } from './store/open.js';
 
@@ -83,12 +82,9 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`sluice: ${err.message}\n`);
-    } else {
-      createLogger('error').fatal({ err }, 'sluice failed to start');
-      process.stderr.write(`sluice: ${(err as Error).message}\n`);
-    }
+    // Errors go to stderr only: stdout may be redirected (e.g. `sluice sign … > headers`).
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`sluice: ${message}\n`);
     process.exitCode = 2;
   },
 );

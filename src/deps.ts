@@ -7,6 +7,8 @@ import type { Config } from './config/load.js';
 import type { Connector } from './connectors/connector.js';
 import type { Executor } from './execution/executor.js';
 import type { IngestSource } from './ingest/ingest.js';
+import type { Spool } from './ingest/spool.js';
+import type { DatabaseHealth } from './ops/database-health.js';
 import type { DegradedState } from './ops/degraded.js';
 import type { Metrics } from './ops/metrics.js';
 import type { RecentErrors } from './ops/recent-errors.js';
@@ -28,6 +30,9 @@ export interface Deps {
   recentErrors: RecentErrors;
   degraded: DegradedState;
   metrics: Metrics;
+  /** Null when `degraded.on_database_down: reject`. */
+  spool: Spool | null;
+  database: DatabaseHealth;
   lifecycle: Lifecycle;
   now: () => Date;
   version: string;

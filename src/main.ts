@@ -2,7 +2,9 @@
  * The composition root: the only place that reads the environment, opens the database,
  * migrates, builds every dependency once, listens, and handles SIGTERM/SIGINT.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -20,6 +22,8 @@ import type { IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createLogger } from './logger.js';
 import { startAlerts } from './ops/alerts.js';
+import { Spool } from './ingest/spool.js';
+import { DatabaseHealth } from './ops/database-health.js';
 import { DegradedState } from './ops/degraded.js';
 import { createMetrics } from './ops/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
@@ -90,11 +94,31 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     logger,
     now,
     metrics,
+    onStoreFailure: (err) => database.failed(err),
+    owner: config.instance_id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    singleInstance: store.dialect === 'sqlite',
     onError: (component, message, signalId) => recentErrors.add({ at: now().toISOString(), component, message, signal_id: signalId }),
   });
 
-  const deps: Deps = { config, logger, store, connectors, sources, executor, recentErrors, degraded, metrics, lifecycle, now, version: VERSION };
-  metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => 0 });
+  const spool = config.degraded.on_database_down === 'spool' ? new Spool(config.degraded.spool_dir, config.degraded.spool_max_bytes) : null;
+  spool?.open();
+  /** Spooled deliveries go into the database through the normal path, then to the executor. */
+  const replaySpool = async () => {
+    if (spool === null || spool.pending === 0) return;
+    const n = await spool.replay(
+      (input) => store.recordSignal(input),
+      (outcome) => {
+        if (outcome.kind === 'inserted') {
+          metrics.signals.inc({ status: 'accepted' });
+          executor.submit(outcome.record);
+        }
+      },
+    );
+    logger.info({ replayed: n }, 'spool replayed into the database');
+  };
+  const database = new DatabaseHealth({ store, degraded, logger, now, onRecovered: replaySpool });
+  const deps: Deps = { config, logger, store, connectors, sources, executor, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
+  metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0 });
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server)) as Server;
@@ -107,6 +131,9 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
   const reconcilerDeps = { store, connectors, logger, now, degraded, recentErrors };
   await executor.start(() => checkConnectors(reconcilerDeps));
   const reconciler = startReconciler(reconcilerDeps, config.execution.reconcile_interval_seconds);
+  database.start();
+  // What a previous run spooled and never replayed goes in now.
+  await replaySpool().catch((err: unknown) => database.failed(err));
   const alerts =
     config.alerts.webhook_url === null
       ? null
@@ -119,6 +146,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
       const deadline = Date.now() + config.server.shutdown_timeout_seconds * 1000;
       lifecycle.shuttingDown = true;
       reconciler.stop();
+      database.stop();
       const alertsStopped = alerts?.stop();
       logger.info({ reason }, 'shutting down: intake stopped');
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -129,6 +157,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
       server.closeAllConnections();
       await Promise.race([alertsStopped, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
       for (const connector of connectors.values()) await connector.close?.();
+      spool?.close();
       await store.close();
       logger.info('stopped');
       logger.flush();

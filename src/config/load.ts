@@ -16,6 +16,8 @@ export interface Config extends FileConfig {
   read_token: string | null;
   test_mode: boolean;
   log_level: string;
+  /** SLUICE_INSTANCE_ID: this instance's name in execution leases (generated when unset). */
+  instance_id: string | null;
   production: boolean;
   /** Secrets generated at this start; printed once so that a first-time user can use them. */
   generated: { admin_token?: string; webhook_secret?: string };
@@ -107,6 +109,7 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
     read_token: env.SLUICE_READ_TOKEN === undefined || env.SLUICE_READ_TOKEN === '' ? null : env.SLUICE_READ_TOKEN,
     test_mode: testMode === '1',
     log_level: env.LOG_LEVEL ?? 'info',
+    instance_id: env.SLUICE_INSTANCE_ID === undefined || env.SLUICE_INSTANCE_ID === '' ? null : env.SLUICE_INSTANCE_ID,
     production,
     generated,
     config_path: configPath,

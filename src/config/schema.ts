@@ -201,6 +201,11 @@ const execution = obj({
   reconcile_interval_seconds: v.optional(positiveNumber, 30),
   /** How many (connector, instrument) lanes run at once. */
   concurrency: v.optional(positiveInt, 16),
+  /**
+   * How long an instance holds an executing signal without renewing it; after that another
+   * instance takes it over (reconciling by client_order_id first).
+   */
+  lease_seconds: v.optional(positiveNumber, 30),
 });
 
 export const configSchema = obj({

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { ExecutionConfig, PolicyConfig } from '../config/schema.js';
 import type { Connector, OrderRequest } from '../connectors/connector.js';
-import type { Order, SignalStatus } from '../domain/types.js';
+import type { Decision, Order, SignalStatus } from '../domain/types.js';
 import { isFinalStatus } from '../domain/types.js';
 import { OPERATOR_SOURCE } from '../ops/flatten.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -26,42 +26,90 @@ export interface ExecutorDeps {
   logger: Logger;
   metrics: Metrics;
   now: () => Date;
+  /** This instance's name in leases (unique among instances sharing a database). */
+  owner: string;
+  /** SQLite: one process owns the file, so at start every `executing` signal is an orphan. */
+  singleInstance: boolean;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
   /** Told about connector trouble, for `/admin/status` `recent_errors`. */
   onError?: (component: string, message: string, signalId: string | null) => void;
+  /** Told when a store call failed (the database may be down). */
+  onStoreFailure?: (err: unknown) => void;
 }
 
 type Waiter = (record: SignalRecord | null) => void;
+
+/** How many older signals a lane takes over in a row before it waits (see `process`). */
+const MAX_TAKEOVERS = 20;
 
 export class Executor {
   private readonly lanes = new Map<string, string[]>();
   private readonly waitingLanes: string[] = [];
   private readonly queued = new Set<string>();
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Executing signals this instance holds a lease on (renewed while they run). */
+  private readonly held = new Set<string>();
+  /** Executing signals this instance claimed from a dead owner (or at start): reconcile these. */
+  private readonly claimed = new Set<string>();
   private running = 0;
   private stopping = false;
   /** Nothing runs until `start()` has reconciled what a previous run left executing. */
   private started = false;
   private readonly idle = new Set<() => void>();
+  private sweeper: NodeJS.Timeout | null = null;
+  /** Consecutive store failures per signal, for the retry delay. */
+  private readonly failures = new Map<string, number>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly deps: ExecutorDeps) {}
 
+  private get leaseMs(): number {
+    return this.deps.execution.lease_seconds * 1000;
+  }
+
   /**
-   * Reconciles `executing` signals, runs `beforeResume` (position reconciliation), then resumes
-   * `accepted` ones, oldest first.
+   * Reconciles `executing` signals left by a dead run (all of them with SQLite; those whose
+   * lease expired with PostgreSQL), runs `beforeResume` (position reconciliation), then resumes
+   * `accepted` ones, oldest first, and starts the lease keeper.
    */
   async start(beforeResume?: () => Promise<void>): Promise<void> {
-    const { store } = this.deps;
+    const { store, now } = this.deps;
     for (;;) {
-      const executing = await store.listSignalsByStatus('executing', 500);
-      if (executing.length === 0) break;
-      for (const record of executing) await this.reconcile(record);
+      // SQLite: no other process can hold a lease, so every executing signal is an orphan.
+      const horizon = this.deps.singleInstance ? new Date(8.64e15) : now();
+      const orphans = await store.claimExpired(this.deps.owner, horizon, new Date(now().getTime() + this.leaseMs), 100);
+      if (orphans.length === 0) break;
+      for (const record of orphans) {
+        this.held.add(record.signal_id);
+        try {
+          await this.reconcile(record);
+        } finally {
+          this.held.delete(record.signal_id);
+        }
+      }
     }
     await beforeResume?.();
+    await this.resumeAccepted(new Date(8.64e15));
+    this.started = true;
+    this.pump();
+    const every = Math.max(250, Math.floor(this.leaseMs / 3));
+    const tick = () => {
+      this.sweeper = setTimeout(() => {
+        void this.sweep().finally(() => {
+          if (!this.stopping) tick();
+        });
+      }, every);
+      this.sweeper.unref();
+    };
+    tick();
+  }
+
+  /** Queues `accepted` signals received before `before` (all at start; orphans later). */
+  private async resumeAccepted(before: Date): Promise<void> {
     const seen = new Set<string>();
     for (;;) {
-      const accepted = (await store.listSignalsByStatus('accepted', 1000)).filter((r) => !seen.has(r.signal_id));
+      const accepted = (await this.deps.store.listStaleAccepted(before, 1000)).filter((r) => !seen.has(r.signal_id));
       if (accepted.length === 0) break;
       for (const record of accepted) {
         seen.add(record.signal_id);
@@ -69,11 +117,32 @@ export class Executor {
       }
       if (accepted.length < 1000) break;
     }
-    this.started = true;
-    this.pump();
   }
 
-  /** Queues a newly accepted signal in its lane. */
+  /**
+   * The lease keeper: renews the leases this instance holds, takes over executing signals whose
+   * owner stopped renewing (reconciled by client_order_id first), and queues accepted signals
+   * that waited longer than a lease (their instance died before executing them).
+   */
+  private async sweep(): Promise<void> {
+    const { store, now, logger } = this.deps;
+    try {
+      const until = new Date(now().getTime() + this.leaseMs);
+      await store.renewLeases(this.deps.owner, [...this.held], until);
+      const expired = await store.claimExpired(this.deps.owner, now(), until, 50);
+      for (const record of expired) {
+        logger.warn({ signal_id: record.signal_id }, 'took over an executing signal whose lease expired');
+        this.claimed.add(record.signal_id);
+        this.queued.delete(record.signal_id);
+        this.submit(record);
+      }
+      await this.resumeAccepted(new Date(now().getTime() - this.leaseMs));
+    } catch (err) {
+      logger.error({ err }, 'lease keeper failed; retrying at the next tick');
+    }
+  }
+
+  /** Queues a signal in its lane (accepted ones, and executing ones this instance claimed). */
   submit(record: SignalRecord): void {
     if (this.stopping || this.queued.has(record.signal_id)) return;
     this.queued.add(record.signal_id);
@@ -114,6 +183,8 @@ export class Executor {
   /** Stops taking work; resolves when in-flight signals finished or the deadline passed. */
   async stop(deadlineMs: number): Promise<boolean> {
     this.stopping = true;
+    if (this.sweeper !== null) clearTimeout(this.sweeper);
+    for (const timer of this.retryTimers) clearTimeout(timer);
     this.waitingLanes.length = 0;
     // Callers waiting for an outcome get their 202 now rather than at their own timeout.
     for (const [id, set] of this.waiters) {
@@ -155,25 +226,82 @@ export class Executor {
       if (signalId === undefined) break;
       try {
         await this.process(signalId);
+        this.failures.delete(signalId);
       } catch (err) {
-        // A store failure: the signal stays in its durable state and is picked up at the next start.
-        this.deps.logger.error({ err, signal_id: signalId }, 'executor could not process signal');
+        // A store failure (the database may be down): the signal keeps its durable state and is
+        // tried again here with backoff; if it was executing, the retry reconciles it first.
+        this.deps.logger.error({ err, signal_id: signalId }, 'executor could not process signal; retrying');
         this.deps.onError?.('executor', (err as Error).message, signalId);
+        this.deps.onStoreFailure?.(err);
+        this.retryLater(lane, signalId);
       } finally {
         this.queued.delete(signalId);
+        this.claimed.delete(signalId);
       }
     }
     if (queue.length === 0 || this.stopping) this.lanes.delete(lane);
     else this.waitingLanes.push(lane);
   }
 
+  /**
+   * One signal. An older signal of the same lane that is still `accepted` (queued at another
+   * instance, or orphaned) is executed first, here: arrival order per lane holds across
+   * instances, and the gate's conditional update makes sure only one instance runs it.
+   */
   private async process(signalId: string): Promise<void> {
-    const { store, policy, now } = this.deps;
-    const record = await store.getSignal(signalId);
-    if (record === null) return;
-    if (record.status === 'executing') return this.reconcile(record);
-    if (record.status !== 'accepted') return this.notify(record);
+    for (let takeovers = 0; ; takeovers += 1) {
+      const record = await this.deps.store.getSignal(signalId);
+      if (record === null) return;
+      if (record.status === 'executing') {
+        // Only a signal this instance claimed; one executing elsewhere is not ours to touch.
+        if (this.claimed.has(signalId)) await this.withLease(record.signal_id, () => this.reconcile(record));
+        return;
+      }
+      if (record.status !== 'accepted') return this.notify(record);
+      const blockedBy = await this.gateAndRun(record);
+      if (blockedBy === null) return;
+      if (takeovers >= MAX_TAKEOVERS) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        takeovers = 0;
+      }
+      const older = await this.deps.store.getSignal(blockedBy);
+      if (older !== null && older.status === 'accepted') await this.gateAndRun(older);
+    }
+  }
 
+  private retryLater(lane: string, signalId: string): void {
+    const n = (this.failures.get(signalId) ?? 0) + 1;
+    this.failures.set(signalId, n);
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      if (this.stopping || this.queued.has(signalId)) return;
+      this.claimed.add(signalId);
+      this.queued.add(signalId);
+      const queue = this.lanes.get(lane);
+      if (queue !== undefined) {
+        queue.unshift(signalId);
+        return;
+      }
+      this.lanes.set(lane, [signalId]);
+      this.waitingLanes.push(lane);
+      this.pump();
+    }, Math.min(30_000, 250 * 2 ** Math.min(n, 7)));
+    timer.unref();
+    this.retryTimers.add(timer);
+  }
+
+  private async withLease(signalId: string, fn: () => Promise<void>): Promise<void> {
+    this.held.add(signalId);
+    try {
+      await fn();
+    } finally {
+      this.held.delete(signalId);
+    }
+  }
+
+  /** Gates and, when allowed, executes; returns the id of an older signal that must go first, or null. */
+  private async gateAndRun(record: SignalRecord): Promise<string | null> {
+    const { store, policy, now } = this.deps;
     const connector = this.connectorFor(record);
     const at = now();
     const gated = await store.gateSignal({
@@ -181,22 +309,30 @@ export class Executor {
       connector: record.connector,
       instrument: record.instrument,
       now: at,
+      owner: this.deps.owner,
+      lease_until: new Date(at.getTime() + this.leaseMs),
       trading_day: tradingDay(at, policy.trading_day_tz),
       decide: (state, breaker) =>
         gateSignal(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
     });
+    if (gated.kind === 'blocked') return gated.by;
+    if (gated.kind === 'skipped') return null;
     const log = this.deps.logger.child({ signal_id: record.signal_id, request_id: record.request_id });
-    if (gated.kind === 'skipped') return;
     this.deps.metrics.signals.inc({ status: gated.kind });
     if (gated.kind === 'rejected') {
       for (const failure of gated.decision.failures) this.deps.metrics.rejections.inc({ rule: failure.rule });
       this.observeFinal(gated.record);
       log.info({ failures: gated.decision.failures }, 'signal rejected by guardrails');
-      return this.notify(gated.record);
+      this.notify(gated.record);
+      return null;
     }
     const { decision } = gated;
     log.info({ side: decision.side, quantity: decision.quantity, exit: decision.exit }, 'signal executing');
+    await this.withLease(record.signal_id, () => this.execute(gated.record, connector, decision));
+    return null;
+  }
 
+  private async execute(record: SignalRecord, connector: Connector, decision: Decision): Promise<void> {
     if (record.signal.action === 'cancel') {
       const res = await connector.cancel(record.instrument);
       const result: ExecutionResult = res.ok
@@ -204,29 +340,14 @@ export class Executor {
         : { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'error', filled_quantity: 0, fill_price: null, error: res.reason };
       return this.finish(record, res.ok ? 'executed' : 'failed', result, null);
     }
-    if (decision.side === null || decision.quantity === null) {
+    const request = orderRequest(record, decision);
+    if (request === null) {
       // close when flat, target already reached: nothing to order, and that is the outcome.
       const result: ExecutionResult = { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'no_op', filled_quantity: 0, fill_price: null };
       return this.finish(record, 'executed', result, null);
     }
-    const request: OrderRequest = {
-      client_order_id: record.client_order_id,
-      signal_id: record.signal_id,
-      instrument: record.instrument,
-      side: decision.side,
-      quantity: decision.quantity,
-      order_type: record.signal.order_type,
-      time_in_force: record.signal.time_in_force,
-      signal: record.signal,
-    };
-    if (record.signal.limit_price !== undefined) request.limit_price = record.signal.limit_price;
-    if (record.signal.stop_price !== undefined) request.stop_price = record.signal.stop_price;
-    if (record.signal.take_profit !== undefined) request.take_profit = record.signal.take_profit;
-    if (record.signal.stop_loss !== undefined) request.stop_loss = record.signal.stop_loss;
-    const reference = decision.reference_price ?? record.signal.price;
-    if (reference !== undefined && reference !== null) request.reference_price = reference;
-
-    // Attempts continue their numbering after an operator's retry of a failed signal.
+    // Attempts continue their numbering after an operator's retry of a failed signal, and then
+    // the order is looked up first (an earlier attempt may have landed).
     const previous = await this.deps.store.listAttempts(record.signal_id);
     const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: previous.length > 0 });
     return this.settle(record, connector, outcome);
@@ -235,28 +356,15 @@ export class Executor {
   /** A signal found `executing` (after a crash, or a lease takeover): ask the connector first. */
   private async reconcile(record: SignalRecord): Promise<void> {
     const connector = this.connectorFor(record);
-    const decision = record.decision;
     const log = this.deps.logger.child({ signal_id: record.signal_id, request_id: record.request_id });
-    if (decision === null || decision.side === null || decision.quantity === null || record.signal.action === 'cancel') {
+    const request = record.decision === null || record.signal.action === 'cancel' ? null : orderRequest(record, record.decision);
+    if (request === null) {
       // Nothing was to be ordered (cancel, no-op): finishing it again is harmless.
       log.warn('reconciling an executing signal that placed no order');
       const result: ExecutionResult = { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'no_op', filled_quantity: 0, fill_price: null };
       return this.finish(record, 'executed', result, null);
     }
     log.warn({ client_order_id: record.client_order_id }, 'reconciling an executing signal by client_order_id');
-    const request: OrderRequest = {
-      client_order_id: record.client_order_id,
-      signal_id: record.signal_id,
-      instrument: record.instrument,
-      side: decision.side,
-      quantity: decision.quantity,
-      order_type: record.signal.order_type,
-      time_in_force: record.signal.time_in_force,
-      signal: record.signal,
-    };
-    if (record.signal.limit_price !== undefined) request.limit_price = record.signal.limit_price;
-    if (record.signal.stop_price !== undefined) request.stop_price = record.signal.stop_price;
-    if (decision.reference_price !== null) request.reference_price = decision.reference_price;
     const previous = await this.deps.store.listAttempts(record.signal_id);
     const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: true });
     return this.settle(record, connector, outcome);
@@ -362,4 +470,27 @@ export class Executor {
     if (connector === undefined) throw new Error(`signal ${record.signal_id} names connector "${record.connector}", which is not configured`);
     return connector;
   }
+}
+
+/** The order a decision places, or null when it places none (cancel, no-op). */
+export function orderRequest(record: SignalRecord, decision: Decision): OrderRequest | null {
+  if (decision.side === null || decision.quantity === null) return null;
+  const { signal } = record;
+  const request: OrderRequest = {
+    client_order_id: record.client_order_id,
+    signal_id: record.signal_id,
+    instrument: record.instrument,
+    side: decision.side,
+    quantity: decision.quantity,
+    order_type: signal.order_type,
+    time_in_force: signal.time_in_force,
+    signal,
+  };
+  if (signal.limit_price !== undefined) request.limit_price = signal.limit_price;
+  if (signal.stop_price !== undefined) request.stop_price = signal.stop_price;
+  if (signal.take_profit !== undefined) request.take_profit = signal.take_profit;
+  if (signal.stop_loss !== undefined) request.stop_loss = signal.stop_loss;
+  const reference = decision.reference_price ?? signal.price;
+  if (reference !== undefined && reference !== null) request.reference_price = reference;
+  return request;
 }

@@ -29,6 +29,8 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
       deps.executor.submit(record);
     },
     waitForFinal: (id, ms) => deps.executor.waitForFinal(id, ms),
+    spool: deps.spool,
+    database: { failed: (err) => deps.database.failed(err) },
     recordRefusal: (source, requestId, reason, issues, excerpt) => {
       deps.store
         .recordRefusedDelivery({ at: deps.now().toISOString(), source, reason, issues, request_id: requestId, body_excerpt: excerpt }, 1000)
@@ -63,18 +65,20 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
         requestId: c.get('requestId'),
         waitMs: parsePreferWait(c.req.header('prefer')) ?? deps.config.execution.wait_ms,
       });
-      const { record } = result;
       switch (result.kind) {
         case 'accepted':
           observe('accepted', result.unknown_fields);
-          return c.json({ signal_id: record.signal_id, status: 'accepted', idempotency_key: record.idempotency_key }, 202);
+          return c.json({ signal_id: result.record.signal_id, status: 'accepted', idempotency_key: result.record.idempotency_key }, 202);
         case 'final':
           observe('accepted', result.unknown_fields);
-          return c.json({ signal_id: record.signal_id, status: record.status, decision: record.decision, result: record.result }, 200);
+          return c.json({ signal_id: result.record.signal_id, status: result.record.status, decision: result.record.decision, result: result.record.result }, 200);
         case 'duplicate':
           observe('duplicate');
           c.header('Idempotent-Replayed', 'true');
-          return c.json({ signal_id: record.signal_id, status: 'duplicate', original_status: record.status }, 200);
+          return c.json({ signal_id: result.record.signal_id, status: 'duplicate', original_status: result.record.status }, 200);
+        case 'deferred':
+          observe('deferred');
+          return c.json({ status: 'deferred', delivery_id: result.delivery_id }, 202);
       }
     } catch (err) {
       observe(err instanceof AppError ? err.code : 'internal');

@@ -1,7 +1,7 @@
 /**
  * `ingestDelivery`: one webhook delivery from raw bytes to a durable signal (CONTRACT §4).
- * Order matters and is the contract's: source → client address → rate limit → authentication
- * → parse and validate → idempotency key → durable record. Nothing is stored for a delivery
+ * Order matters: source → client address → authentication → rate limit → parse and validate
+ * → idempotency key → durable record (or the spool while the database is down). Nothing is stored for a delivery
  * that fails authentication except its refusal, with secrets removed.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,11 +10,12 @@ import type { SourceConfig } from '../config/schema.js';
 import type { ValidationIssue } from '../domain/types.js';
 import { canonicalJson } from '../events/chain.js';
 import { AppError } from '../http/errors.js';
-import type { RecordOutcome, SignalRecord, Store } from '../store/store.js';
+import type { NewSignal, RecordOutcome, SignalRecord, Store } from '../store/store.js';
 import type { Verifier } from './auth/verifier.js';
 import { mapFormat } from './formats/index.js';
 import { findPlaceholders, parseNativeSignal } from './formats/native.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { Spool } from './spool.js';
 
 export interface IngestSource {
   name: string;
@@ -37,6 +38,10 @@ export interface IngestDeps {
   /** Resolves with the signal once final, or null when `ms` passed first. */
   waitForFinal: (signalId: string, ms: number) => Promise<SignalRecord | null>;
   recordRefusal: (source: string, requestId: string, reason: string, issues: ValidationIssue[], excerpt: string) => void;
+  /** Where deliveries go while the database is down; null when `degraded.on_database_down: reject`. */
+  spool: Spool | null;
+  /** Told of every store failure (puts `database` into degraded) and of every success after one. */
+  database: { failed: (err: unknown) => void };
 }
 
 export interface DeliveryInput {
@@ -52,7 +57,8 @@ export interface DeliveryInput {
 export type IngestResult =
   | { kind: 'accepted'; record: SignalRecord; unknown_fields: number }
   | { kind: 'final'; record: SignalRecord; unknown_fields: number }
-  | { kind: 'duplicate'; record: SignalRecord };
+  | { kind: 'duplicate'; record: SignalRecord }
+  | { kind: 'deferred'; delivery_id: string };
 
 /** Deepest JSON nesting a signal may have; deeper bodies are refused before any recursion. */
 const MAX_DEPTH = 32;
@@ -73,14 +79,6 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   const client = source.clientAddress(input.remoteAddress, input.headers);
   if (!source.allowIp(client)) throw refuse('forbidden', `client address ${client} not in allow_ips`, 'client address not allowed');
 
-  if (source.rateLimiter !== null) {
-    const wait = source.rateLimiter.take(now.getTime());
-    if (wait > 0) {
-      log.warn({ retry_after_seconds: Math.ceil(wait / 1000) }, 'delivery rate limited');
-      throw new AppError('rate_limited', `source "${source.name}" is over its rate limit`, { retryAfter: Math.ceil(wait / 1000) });
-    }
-  }
-
   let text: string | undefined;
   let body: unknown;
   let parseError: string | undefined;
@@ -96,8 +94,20 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     body = undefined;
   }
 
-  const auth = await unavailableOnStoreError(() => source.verifier.verify({ source: source.name, headers: input.headers, rawBody: input.rawBody, body, now }));
+  // Only hmac touches the store here (its nonces); with the database down it cannot tell a
+  // replay, so it answers 503 rather than spool something it could not check.
+  const auth = await unavailableOnStoreError(deps, () => source.verifier.verify({ source: source.name, headers: input.headers, rawBody: input.rawBody, body, now }));
   if (!auth.ok) throw refuse('unauthorized', auth.reason, 'authentication failed');
+
+  // The limit is the sender's: counted after authentication, so junk cannot use up its allowance.
+  if (source.rateLimiter !== null) {
+    const wait = source.rateLimiter.take(now.getTime());
+    if (wait > 0) {
+      log.warn({ retry_after_seconds: Math.ceil(wait / 1000) }, 'delivery rate limited');
+      throw new AppError('rate_limited', `source "${source.name}" is over its rate limit`, { retryAfter: Math.ceil(wait / 1000) });
+    }
+  }
+
 
   if (body === undefined) throw refuse('invalid_signal', 'invalid JSON', 'body is not a valid JSON object', [{ path: '', message: parseError ?? 'invalid JSON' }]);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -125,9 +135,8 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   }
   const key = explicitKey ?? `sha256:${fingerprint}`;
 
-  const signalId = newSignalId(now);
-  const outcome: RecordOutcome = await unavailableOnStoreError(() => deps.store.recordSignal({
-    signal_id: signalId,
+  const newSignal: NewSignal = {
+    signal_id: newSignalId(now),
     source: source.name,
     idempotency_key: key,
     key_kind: explicitKey === null ? 'body_hash' : 'explicit',
@@ -135,11 +144,30 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     fingerprint,
     connector: source.connector,
     instrument: signal.instrument,
-    client_order_id: clientOrderId(source.name, key),
+    // A body-hash key frees up after its window, and the same body then is a new signal that
+    // must be a new order: its order id also depends on the signal. An explicit key is the
+    // order's identity on its own, across retries, restarts, spool replays and instances.
+    client_order_id: '',
     signal,
     request_id: input.requestId,
     received_at: now,
-  }));
+  };
+  newSignal.client_order_id = clientOrderId(source.name, explicitKey === null ? `${key}@${newSignal.signal_id}` : key);
+  const signalId = newSignal.signal_id;
+  let outcome: RecordOutcome;
+  try {
+    outcome = await deps.store.recordSignal(newSignal);
+  } catch (err) {
+    deps.database.failed(err);
+    if (deps.spool === null) throw unavailable(err);
+    const spooled = deps.spool.append(newSignal);
+    if (!spooled.ok) {
+      log.error({ reason: spooled.reason }, 'database down and the spool refused the delivery');
+      throw unavailable(err);
+    }
+    log.warn({ delivery_id: spooled.delivery_id, idempotency_key: key, err }, 'database down: delivery spooled');
+    return { kind: 'deferred', delivery_id: spooled.delivery_id };
+  }
 
   switch (outcome.kind) {
     case 'conflict':
@@ -163,13 +191,18 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   }
 }
 
+function unavailable(cause: unknown): AppError {
+  return new AppError('unavailable', 'the database is unavailable; retry later', { retryAfter: 5, cause });
+}
+
 /** A store failure is the database being unavailable, never an input error and never a 500. */
-async function unavailableOnStoreError<T>(fn: () => T | Promise<T>): Promise<T> {
+async function unavailableOnStoreError<T>(deps: IngestDeps, fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof AppError) throw err;
-    throw new AppError('unavailable', 'the database is unavailable; retry later', { retryAfter: 5, cause: err });
+    deps.database.failed(err);
+    throw unavailable(err);
   }
 }
 

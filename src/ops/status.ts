@@ -5,13 +5,34 @@ import type { statusResponse } from '../http/schemas.js';
 import { breakerView, initialBreaker, type BreakerView } from '../execution/breaker.js';
 import type { DegradedEntry } from './degraded.js';
 
+async function readStored(deps: Deps) {
+  const [mode, last, queue, breakers] = await Promise.all([deps.store.getMode(), deps.store.lastSignal(), deps.store.queueStats(), deps.store.getBreakers()]);
+  return { mode, last, queue, breakers };
+}
+
+/** The last status read from the store, per app, for answering while the database is down. */
+const lastGood = new WeakMap<Deps, Awaited<ReturnType<typeof readStored>>>();
+
 export async function getStatus(deps: Deps): Promise<v.InferOutput<typeof statusResponse>> {
   const now = deps.now();
-  const [mode, last, queue, stored] = await Promise.all([deps.store.getMode(), deps.store.lastSignal(), deps.store.queueStats(), deps.store.getBreakers()]);
+  let stored: Awaited<ReturnType<typeof readStored>>;
+  try {
+    stored = await readStored(deps);
+    lastGood.set(deps, stored);
+  } catch (err) {
+    // The database is down: answer with what was last read, and say so in `degraded`.
+    deps.database.failed(err);
+    stored = lastGood.get(deps) ?? { mode: { mode: 'enabled', reason: null, changed_at: deps.lifecycle.startedAt.toISOString() }, last: null, queue: { accepted: 0, executing: 0, oldest_accepted_at: null }, breakers: {} };
+  }
+  const { mode, last, queue, breakers: storedBreakers } = stored;
   const degraded: DegradedEntry[] = deps.degraded.list();
+  const pending = deps.spool?.pending ?? 0;
+  if (pending > 0 && !degraded.some((d) => d.component === 'spool')) {
+    degraded.push({ component: 'spool', reason: `${pending} deliveries waiting for the database`, since: now.toISOString() });
+  }
   const breakers: Record<string, BreakerView> = {};
   for (const name of deps.connectors.keys()) {
-    const view = breakerView(stored[name] ?? initialBreaker());
+    const view = breakerView(storedBreakers[name] ?? initialBreaker());
     breakers[name] = view;
     if (view.state !== 'closed') degraded.push({ component: `breaker:${name}`, reason: `circuit breaker ${view.state} after ${view.consecutive_failures} consecutive failures`, since: view.opened_at ?? now.toISOString() });
   }
@@ -30,7 +51,7 @@ export async function getStatus(deps: Deps): Promise<v.InferOutput<typeof status
       executing: queue.executing,
       oldest_accepted_age_seconds: queue.oldest_accepted_at === null ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(queue.oldest_accepted_at)) / 1000)),
     },
-    spool: { pending: 0 },
+    spool: { pending: deps.spool?.pending ?? 0 },
     version: deps.version,
     uptime_seconds: Math.round((now.getTime() - deps.lifecycle.startedAt.getTime()) / 1000),
   };

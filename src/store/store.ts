@@ -80,6 +80,9 @@ export interface GateInput {
   connector: string;
   instrument: string;
   now: Date;
+  /** The executor instance taking the signal, and until when it holds it (renewed while it runs). */
+  owner: string;
+  lease_until: Date;
   /** Trading day (YYYY-MM-DD in `policy.trading_day_tz`) whose realized PnL the gate sees. */
   trading_day: string;
   /**
@@ -93,7 +96,12 @@ export type GateOutcome =
   | { kind: 'executing'; record: SignalRecord; decision: Decision }
   | { kind: 'rejected'; record: SignalRecord; decision: Decision }
   /** The signal was not `accepted` any more (another worker took it). */
-  | { kind: 'skipped' };
+  | { kind: 'skipped' }
+  /**
+   * An older signal of the same (connector, instrument) is still `accepted` (held by another
+   * instance, or orphaned): arrival order per lane comes first, so this one waits.
+   */
+  | { kind: 'blocked'; by: string };
 
 export interface Fill {
   side: Side;
@@ -187,6 +195,8 @@ export interface MockBrokerStore {
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
+  /** A round trip to the database; throws when it cannot answer. */
+  ping(): Promise<void>;
 
   /** Inserts the signal unless its key is known; appends `signal.accepted` when inserted. */
   recordSignal(input: NewSignal): Promise<RecordOutcome>;
@@ -203,6 +213,15 @@ export interface Store {
    * cannot both pass a limit that only one fits under.
    */
   gateSignal(input: GateInput): Promise<GateOutcome>;
+  /** Extends the lease of the owner's executing signals; returns how many it still holds. */
+  renewLeases(owner: string, signalIds: string[], until: Date): Promise<number>;
+  /**
+   * Takes over `executing` signals whose lease expired (their instance died): they become the
+   * caller's, to be reconciled by client_order_id before anything is placed again.
+   */
+  claimExpired(owner: string, now: Date, leaseUntil: Date, limit: number): Promise<SignalRecord[]>;
+  /** `accepted` signals received before `before`, oldest first (orphans of a dead instance). */
+  listStaleAccepted(before: Date, limit: number): Promise<SignalRecord[]>;
   recordAttempt(signalId: string, attempt: Attempt): Promise<void>;
   listAttempts(signalId: string): Promise<Attempt[]>;
   /** executing → executed | failed, booking the fill, releasing the reservation, appending events. */

@@ -56,6 +56,8 @@ describe('restart on the same database', () => {
         connector: 'mock',
         instrument: signal.instrument,
         now,
+        owner: 'crashed-instance',
+        lease_until: new Date(now.getTime() + 30_000),
         trading_day: now.toISOString().slice(0, 10),
         decide: (state, breaker) => gateSignal(signal, state, breaker, MOCK_CAPABILITIES, policy, { half_open_after_seconds: null }, now),
       });

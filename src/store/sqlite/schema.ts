@@ -36,6 +36,7 @@ export const signals = sqliteTable(
     uniqueIndex('signals_id_uq').on(t.id),
     uniqueIndex('signals_source_dedupe_uq').on(t.source, t.dedupe_key),
     index('signals_status_seq_idx').on(t.status, t.seq),
+    index('signals_lane_idx').on(t.connector, t.instrument, t.status, t.seq),
     index('signals_decided_at_idx').on(t.decided_at),
     index('signals_received_at_idx').on(t.received_at),
   ],

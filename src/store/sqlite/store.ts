@@ -11,12 +11,13 @@ import Database from 'better-sqlite3';
 import { and, asc, count, desc, eq, gte, inArray, isNotNull, like, lt, sql, sum } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import type { Decision, Mode, Order, Position, Signal, SignalStatus } from '../../domain/types.js';
+import type { Mode, Position, SignalStatus } from '../../domain/types.js';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
 import { breakerView, initialBreaker, isBreakerState, type BreakerState, type BreakerStep } from '../../execution/breaker.js';
 import { diffPositions } from '../../execution/reconcile.js';
 import type { StoredGateState } from '../../guardrails/gate-state.js';
 import { applyFill } from '../../guardrails/ledger.js';
+import { eventRecordFromRow as toEvent, isoFromMs as iso, orderFromMockRow as mockOrderFromRow, signalRecordFromRow as toRecord } from '../records.js';
 import type {
   Attempt,
   ConnectorLedger,
@@ -72,33 +73,7 @@ export function openSqlite(opts: SqliteStoreOptions): { sqlite: Database.Databas
   return { sqlite, db };
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-
 type SignalRow = typeof t.signals.$inferSelect;
-
-function toRecord(row: SignalRow): SignalRecord {
-  return {
-    signal_id: row.id,
-    source: row.source,
-    idempotency_key: row.idempotency_key,
-    fingerprint: row.fingerprint,
-    status: row.status,
-    connector: row.connector,
-    instrument: row.instrument,
-    client_order_id: row.client_order_id,
-    request_id: row.request_id,
-    received_at: iso(row.received_at),
-    updated_at: iso(row.updated_at),
-    signal: JSON.parse(row.signal) as Signal,
-    decision: row.decision === null ? null : (JSON.parse(row.decision) as Decision),
-    result: row.result === null ? null : (JSON.parse(row.result) as ExecutionResult),
-  };
-}
-
-type EventRow = typeof t.events.$inferSelect;
-function toEvent(row: EventRow): EventRecord {
-  return { ...row, data: JSON.parse(row.data) as Record<string, unknown> };
-}
 
 const MODE_KEY = 'mode';
 export const breakerKey = (connector: string): string => `breaker:${connector}`;
@@ -186,6 +161,19 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       .select({ realized: t.pnlDays.realized })
       .from(t.pnlDays)
       .where(and(eq(t.pnlDays.connector, sql.placeholder('connector')), eq(t.pnlDays.day, sql.placeholder('day'))))
+      .prepare(),
+    olderInLane: db
+      .select({ id: t.signals.id })
+      .from(t.signals)
+      .where(
+        and(
+          eq(t.signals.status, 'accepted'),
+          eq(t.signals.connector, sql.placeholder('connector')),
+          eq(t.signals.instrument, sql.placeholder('instrument')),
+          lt(t.signals.seq, sql.placeholder('seq')),
+        ),
+      )
+      .limit(1)
       .prepare(),
     ordersSince: db
       .select({ n: count() })
@@ -341,6 +329,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const store: Store = {
     dialect: 'sqlite',
 
+    async ping() {
+      sqlite.prepare('SELECT 1').get();
+    },
+
     async close() {
       writer.flush();
       sqlite.close();
@@ -446,6 +438,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       return writer.run((): GateOutcome => {
         const row = getSignalSync(input.signal_id);
         if (row === undefined || row.status !== 'accepted') return { kind: 'skipped' };
+        const older = q.olderInLane.get({ connector: input.connector, instrument: input.instrument, seq: row.seq });
+        if (older !== undefined) return { kind: 'blocked', by: older.id };
         const state = loadGateState(input.connector, input.instrument, input.trading_day, input.now);
         const verdict = input.decide(state, readBreaker(input.connector));
         const { decision } = verdict;
@@ -454,7 +448,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         const status: SignalStatus = decision.allowed ? 'executing' : 'rejected';
         const updated = db
           .update(t.signals)
-          .set({ status, decision: JSON.stringify(decision), decided_at: now, updated_at: now, order_side: decision.side })
+          .set({
+            status,
+            decision: JSON.stringify(decision),
+            decided_at: now,
+            updated_at: now,
+            order_side: decision.side,
+            lease_owner: decision.allowed ? input.owner : null,
+            lease_until: decision.allowed ? input.lease_until.getTime() : null,
+          })
           .where(and(eq(t.signals.id, input.signal_id), eq(t.signals.status, 'accepted')))
           .returning()
           .get();
@@ -470,6 +472,52 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
           ? { kind: 'executing', record: toRecord(updated), decision }
           : { kind: 'rejected', record: toRecord(updated), decision };
       });
+    },
+
+    renewLeases(owner, signalIds, until) {
+      if (signalIds.length === 0) return Promise.resolve(0);
+      return writer.run(
+        () =>
+          db
+            .update(t.signals)
+            .set({ lease_until: until.getTime() })
+            .where(and(inArray(t.signals.id, signalIds), eq(t.signals.lease_owner, owner), eq(t.signals.status, 'executing')))
+            .run().changes,
+      );
+    },
+
+    claimExpired(owner, now, leaseUntil, limit) {
+      return writer.run(() =>
+        db
+          .update(t.signals)
+          .set({ lease_owner: owner, lease_until: leaseUntil.getTime() })
+          .where(
+            inArray(
+              t.signals.seq,
+              db
+                .select({ seq: t.signals.seq })
+                .from(t.signals)
+                .where(and(eq(t.signals.status, 'executing'), lt(t.signals.lease_until, now.getTime())))
+                .orderBy(asc(t.signals.seq))
+                .limit(limit),
+            ),
+          )
+          .returning()
+          .all()
+          .sort((a, b) => a.seq - b.seq)
+          .map(toRecord),
+      );
+    },
+
+    async listStaleAccepted(before, limit) {
+      return db
+        .select()
+        .from(t.signals)
+        .where(and(eq(t.signals.status, 'accepted'), lt(t.signals.received_at, before.getTime())))
+        .orderBy(asc(t.signals.seq))
+        .limit(limit)
+        .all()
+        .map(toRecord);
     },
 
     recordAttempt(signalId: string, attempt: Attempt) {
@@ -498,7 +546,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         db.delete(t.reservations).where(eq(t.reservations.signal_id, input.signal_id)).run();
         const updated = db
           .update(t.signals)
-          .set({ status: input.status, result: JSON.stringify(input.result), updated_at: input.now.getTime() })
+          .set({ status: input.status, result: JSON.stringify(input.result), updated_at: input.now.getTime(), lease_owner: null, lease_until: null })
           .where(eq(t.signals.id, input.signal_id))
           .returning()
           .get();
@@ -694,20 +742,4 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     mock,
   };
   return store;
-}
-
-type MockOrderRow = typeof t.mockOrders.$inferSelect;
-function mockOrderFromRow(row: MockOrderRow): Order {
-  return {
-    client_order_id: row.client_order_id,
-    order_id: row.order_id,
-    instrument: row.instrument,
-    side: row.side,
-    quantity: row.quantity,
-    order_type: row.order_type,
-    limit_price: row.limit_price,
-    status: row.status as Order['status'],
-    filled_quantity: row.filled_quantity,
-    fill_price: row.fill_price,
-  };
 }

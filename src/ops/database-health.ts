@@ -1,0 +1,86 @@
+/**
+ * Database health (CONTRACT §6 `degraded`, §8): any store failure seen by ingest or the executor
+ * puts `database` into degraded with its reason; while down, a probe pings the store every
+ * second and, once it answers, clears the state and runs the recovery (spool replay, resumed
+ * work). A periodic ping notices an outage even when no traffic comes.
+ */
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+import type { DegradedState } from './degraded.js';
+
+export function describeDbError(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? `${e.code}: ` : '';
+  const message = typeof e.message === 'string' ? e.message.split('\n')[0] ?? '' : String(err);
+  // Never the connection string (it can hold a password).
+  return `${code}${message}`.replace(/postgres(ql)?:\/\/[^\s]*/g, 'postgres://***').slice(0, 200);
+}
+
+export class DatabaseHealth {
+  private isDown = false;
+  private probe: NodeJS.Timeout | null = null;
+  private watch: NodeJS.Timeout | null = null;
+  private recovering: Promise<void> | null = null;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      degraded: DegradedState;
+      logger: Logger;
+      now: () => Date;
+      onRecovered: () => Promise<void>;
+      probeMs?: number;
+      watchMs?: number;
+    },
+  ) {}
+
+  get down(): boolean {
+    return this.isDown;
+  }
+
+  /** Starts the periodic ping that notices an outage without traffic. */
+  start(): void {
+    const every = this.deps.watchMs ?? 5_000;
+    this.watch = setInterval(() => {
+      if (this.isDown) return;
+      this.deps.store.ping().catch((err: unknown) => this.failed(err));
+    }, every);
+    this.watch.unref();
+  }
+
+  failed(err: unknown): void {
+    const reason = describeDbError(err);
+    this.deps.degraded.enter('database', reason, this.deps.now());
+    if (this.isDown) return;
+    this.isDown = true;
+    this.deps.logger.error({ reason }, 'database unavailable');
+    const every = this.deps.probeMs ?? 1_000;
+    this.probe = setInterval(() => void this.check(), every);
+    this.probe.unref();
+  }
+
+  private async check(): Promise<void> {
+    if (this.recovering !== null) return;
+    try {
+      await this.deps.store.ping();
+    } catch {
+      return;
+    }
+    if (this.probe !== null) clearInterval(this.probe);
+    this.probe = null;
+    this.isDown = false;
+    this.deps.degraded.exit('database');
+    this.deps.logger.warn('database is back');
+    this.recovering = this.deps.onRecovered().catch((err: unknown) => {
+      this.deps.logger.error({ err }, 'recovery after the database came back failed');
+      this.failed(err);
+    });
+    await this.recovering;
+    this.recovering = null;
+  }
+
+  stop(): void {
+    if (this.probe !== null) clearInterval(this.probe);
+    if (this.watch !== null) clearInterval(this.watch);
+  }
+}

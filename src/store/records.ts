@@ -1,0 +1,83 @@
+/**
+ * Row → record conversion shared by both stores. The SQLite and PostgreSQL schemas have the same
+ * tables and columns (times as integer ms, JSON documents as text, money as floating point), so
+ * one set of pure functions turns either dialect's rows into what the Store contract returns.
+ */
+import type { Decision, Order, Signal, SignalStatus } from '../domain/types.js';
+import type { EventRecord, ExecutionResult, SignalRecord } from './store.js';
+
+/** Milliseconds since the epoch → ISO-8601 UTC, the form every record carries. */
+export const isoFromMs = (ms: number): string => new Date(ms).toISOString();
+
+/** The columns of a `signals` row that a record is made of (both dialects). */
+export interface SignalRow {
+  id: string;
+  source: string;
+  idempotency_key: string;
+  fingerprint: string;
+  status: SignalStatus;
+  connector: string;
+  instrument: string;
+  client_order_id: string;
+  request_id: string | null;
+  received_at: number;
+  updated_at: number;
+  signal: string;
+  decision: string | null;
+  result: string | null;
+}
+
+export function signalRecordFromRow(row: SignalRow): SignalRecord {
+  return {
+    signal_id: row.id,
+    source: row.source,
+    idempotency_key: row.idempotency_key,
+    fingerprint: row.fingerprint,
+    status: row.status,
+    connector: row.connector,
+    instrument: row.instrument,
+    client_order_id: row.client_order_id,
+    request_id: row.request_id,
+    received_at: isoFromMs(row.received_at),
+    updated_at: isoFromMs(row.updated_at),
+    signal: JSON.parse(row.signal) as Signal,
+    decision: row.decision === null ? null : (JSON.parse(row.decision) as Decision),
+    result: row.result === null ? null : (JSON.parse(row.result) as ExecutionResult),
+  };
+}
+
+/** An `events` row: the record with `data` still as its stored JSON text. */
+export type EventRow = Omit<EventRecord, 'data'> & { data: string };
+
+export function eventRecordFromRow(row: EventRow): EventRecord {
+  return { ...row, data: JSON.parse(row.data) as Record<string, unknown> };
+}
+
+/** The columns of a `mock_orders` row that an order is made of. */
+export interface MockOrderRow {
+  client_order_id: string;
+  order_id: string;
+  instrument: string;
+  side: Order['side'];
+  quantity: number;
+  order_type: Order['order_type'];
+  limit_price: number | null;
+  status: string;
+  filled_quantity: number;
+  fill_price: number | null;
+}
+
+export function orderFromMockRow(row: MockOrderRow): Order {
+  return {
+    client_order_id: row.client_order_id,
+    order_id: row.order_id,
+    instrument: row.instrument,
+    side: row.side,
+    quantity: row.quantity,
+    order_type: row.order_type,
+    limit_price: row.limit_price,
+    status: row.status as Order['status'],
+    filled_quantity: row.filled_quantity,
+    fill_price: row.fill_price,
+  };
+}
