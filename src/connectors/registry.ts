@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import { createAlpacaConnector } from './alpaca.js';
-import { success, type Connector } from './connector.js';
+import { success, type Connector, type ConnectorCapabilities } from './connector.js';
 import { createHttpConnector } from './http.js';
 import { createMockConnector } from './mock.js';
 
@@ -80,5 +80,19 @@ async function loadModuleConnector(name: string, path: string, options: Record<s
     }
   }
   if (connector.capabilities === undefined) throw new ConnectorSetupError(`connectors.${name}: the module's connector declares no capabilities`);
-  return { ...connector, name, type: 'module', place: connector.place.bind(connector), cancel: connector.cancel.bind(connector), getOrder: connector.getOrder.bind(connector), getPositions: connector.getPositions.bind(connector) };
+  // Delegation, not spreading: a class instance keeps its methods (close() included) and `this`.
+  const tradingBlocked = connector.tradingBlocked;
+  const close = connector.close;
+  return {
+    name,
+    type: 'module',
+    // A module written before `positions` existed reports its positions by default.
+    capabilities: { ...connector.capabilities, positions: (connector.capabilities as Partial<ConnectorCapabilities>).positions ?? true },
+    place: (order) => connector.place(order),
+    cancel: (instrument) => connector.cancel(instrument),
+    getOrder: (id) => connector.getOrder(id),
+    getPositions: () => connector.getPositions(),
+    ...(tradingBlocked === undefined ? {} : { tradingBlocked: () => tradingBlocked.call(connector) }),
+    ...(close === undefined ? {} : { close: () => close.call(connector) }),
+  };
 }

@@ -16,7 +16,7 @@ import { gateSignal } from './gate.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
 import { onFailure, onSuccess, type BreakerState, type BreakerStep } from './breaker.js';
-import { placeWithRetries, type PlaceDeps, type PlaceOutcome } from './place.js';
+import { cancelWithRetries, placeWithRetries, type PlaceDeps, type PlaceOutcome } from './place.js';
 
 export interface ExecutorDeps {
   store: Store;
@@ -334,7 +334,8 @@ export class Executor {
 
   private async execute(record: SignalRecord, connector: Connector, decision: Decision): Promise<void> {
     if (record.signal.action === 'cancel') {
-      const res = await connector.cancel(record.instrument);
+      const previous = await this.deps.store.listAttempts(record.signal_id);
+      const res = await cancelWithRetries(this.placeDeps(record, previous.length + 1), connector, record.instrument);
       const result: ExecutionResult = res.ok
         ? { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'canceled', filled_quantity: 0, fill_price: null }
         : { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'error', filled_quantity: 0, fill_price: null, error: res.reason };

@@ -35,6 +35,33 @@ async function guarded<T>(call: () => Promise<CallResult<T>>): Promise<CallResul
   }
 }
 
+/**
+ * Cancels the instrument's open orders with the same backoff for transient failures. A cancel
+ * is idempotent, so there is no ambiguity to resolve: it is simply sent again.
+ */
+export async function cancelWithRetries(deps: PlaceDeps, connector: Connector, instrument: string): Promise<{ ok: true; cancelled: number } | { ok: false; reason: string }> {
+  let lastReason = 'no attempt made';
+  const lastAttempt = deps.firstAttempt + deps.maxAttempts - 1;
+  for (let n = deps.firstAttempt; n <= lastAttempt; n += 1) {
+    const res = await guarded(() => connector.cancel(instrument));
+    if (res.ok) {
+      await deps.recordAttempt(n, 'ok', null);
+      await deps.onAnswer();
+      return { ok: true, cancelled: res.value.cancelled };
+    }
+    lastReason = res.reason;
+    deps.onError(res.reason);
+    await deps.recordAttempt(n, res.retryable ? 'retryable' : 'permanent', res.reason);
+    if (!res.retryable) {
+      await deps.onAnswer();
+      return { ok: false, reason: res.reason };
+    }
+    await deps.onTransientFailure(res.reason);
+    if (n < lastAttempt) await deps.sleep(nextDelay(n - deps.firstAttempt + 1, deps.backoff, deps.random, res.retry_after_ms));
+  }
+  return { ok: false, reason: `gave up after ${deps.maxAttempts} attempts: ${lastReason}` };
+}
+
 export async function placeWithRetries(
   deps: PlaceDeps,
   connector: Connector,

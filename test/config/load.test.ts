@@ -124,7 +124,7 @@ describe('defaults equal the contract’s', () => {
     });
     expect(config.degraded).toMatchObject({ on_database_down: 'spool', spool_dir: './data/spool' });
     expect(config.retention).toEqual({ signals_days: 7 });
-    expect(config.alerts).toEqual({ webhook_url: null });
+    expect(config.alerts).toEqual({ webhook_url: null, backoff: { base_ms: 1000, cap_ms: 60_000 }, timeout_ms: 10_000 });
     expect(config.connectors).toEqual({ mock: { type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0 } });
   });
 

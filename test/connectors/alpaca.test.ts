@@ -246,6 +246,7 @@ describe('alpaca connector against the fake Trading API', () => {
       fractional: true,
       short: true,
       lookup: true,
+      positions: true,
     });
   });
 

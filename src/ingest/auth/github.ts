@@ -4,7 +4,7 @@
  */
 import type { SecretConfig } from '../../config/schema.js';
 import { hmacSha256 } from './hmac.js';
-import { activeSecrets, matchesAny, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { activeSecrets, matchesAny, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
 
 /** The `X-Hub-Signature-256` value GitHub sends for `body`. */
 export function signGithub(secret: string, body: Uint8Array): string {
@@ -20,7 +20,7 @@ export function createGithubVerifier(secrets: readonly SecretConfig[]): Verifier
       if (!value.startsWith('sha256=')) return { ok: false, reason: 'X-Hub-Signature-256 is not "sha256=<hex>"' };
       const candidate = `sha256=${value.slice('sha256='.length).toLowerCase()}`;
       const expected = activeSecrets(secrets, now).map((s) => signGithub(s, rawBody));
-      if (!matchesAny(candidate, expected)) return { ok: false, reason: 'X-Hub-Signature-256 does not match' };
+      if (!matchesAny(candidate, expected)) return mismatch('X-Hub-Signature-256 does not match', secrets, now, (s) => safeEqual(candidate, signGithub(s, rawBody)));
       const delivery = headers.get('x-github-delivery')?.trim();
       return delivery === undefined || delivery === '' ? { ok: true } : { ok: true, idempotency_key: delivery };
     },

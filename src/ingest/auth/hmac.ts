@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { SecretConfig } from '../../config/schema.js';
-import { activeSecrets, matchesAny, type AuthInput, type AuthOutcome, type NonceStore, type Verifier } from './verifier.js';
+import { activeSecrets, matchesAny, mismatch, safeEqual, type AuthInput, type AuthOutcome, type NonceStore, type Verifier } from './verifier.js';
 
 /** How far a signed timestamp may be from the receiver's clock, either way. */
 export const TIMESTAMP_TOLERANCE_SECONDS = 300;
@@ -60,7 +60,9 @@ export function createHmacVerifier(secrets: readonly SecretConfig[], nonces: Non
       if (!timestamp.ok) return timestamp;
 
       const expected = activeSecrets(secrets, now).map((s) => signHmac(s, timestamp.seconds, nonce, rawBody));
-      if (!matchesAny(signature, expected)) return { ok: false, reason: 'X-Signature does not match' };
+      if (!matchesAny(signature, expected)) {
+        return mismatch('X-Signature does not match', secrets, now, (s) => safeEqual(signature, signHmac(s, timestamp.seconds, nonce, rawBody)));
+      }
 
       // The nonce is recorded only once the signature has verified: otherwise anyone could
       // burn a legitimate sender's future nonces with unsigned requests.

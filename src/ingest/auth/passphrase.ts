@@ -4,7 +4,7 @@
  * it before the body is stored, hashed, logged or passed on.
  */
 import type { SecretConfig } from '../../config/schema.js';
-import { activeSecrets, matchesAny, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { activeSecrets, matchesAny, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -21,7 +21,7 @@ export function createPassphraseVerifier(field: string, secrets: readonly Secret
       if (typeof value !== 'string') return { ok: false, reason: `body field "${field}" is not a string` };
       return matchesAny(value, activeSecrets(secrets, now))
         ? { ok: true, strip_field: field }
-        : { ok: false, reason: `body field "${field}" does not match` };
+        : mismatch(`body field "${field}" does not match`, secrets, now, (s) => safeEqual(value, s));
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { SecretConfig } from '../../config/schema.js';
 import { checkTimestamp, hmacSha256 } from './hmac.js';
-import { activeSecrets, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { activeSecrets, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
 
 const PREFIX = 'whsec_';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -64,7 +64,13 @@ export function createStandardWebhooksVerifier(secrets: readonly SecretConfig[])
       // Every pair is compared, so the time taken does not tell which one matched.
       let found = false;
       for (const candidate of offered) for (const e of expected) found = safeEqual(candidate, e) || found;
-      return found ? { ok: true, idempotency_key: id } : { ok: false, reason: 'webhook-signature does not match' };
+      if (found) return { ok: true, idempotency_key: id };
+      return mismatch('webhook-signature does not match', secrets, now, (s) => {
+        const key = decodeStandardWebhooksSecret(s);
+        if (key === null) return false;
+        const e = signStandardWebhooks(key, id, timestamp.seconds, rawBody);
+        return offered.some((candidate) => safeEqual(candidate, e));
+      });
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import type { SecretConfig } from '../../config/schema.js';
 import { checkTimestamp, hmacSha256 } from './hmac.js';
-import { activeSecrets, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { activeSecrets, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
 
 /** The hex v1 signature Stripe puts in the header for `timestamp` and `body`. */
 export function signStripe(secret: string, timestamp: number, body: Uint8Array): string {
@@ -41,7 +41,11 @@ export function createStripeVerifier(secrets: readonly SecretConfig[]): Verifier
       // Every pair is compared, so the time taken does not tell which one matched.
       let found = false;
       for (const candidate of v1) for (const e of expected) found = safeEqual(candidate, e) || found;
-      return found ? { ok: true } : { ok: false, reason: 'Stripe-Signature v1 does not match' };
+      if (found) return { ok: true };
+      return mismatch('Stripe-Signature v1 does not match', secrets, now, (s) => {
+        const e = signStripe(s, timestamp.seconds, rawBody);
+        return v1.some((candidate) => safeEqual(candidate, e));
+      });
     },
   };
 }

@@ -1,6 +1,6 @@
 /** `token` scheme: `Authorization: Bearer <secret>` or `X-Api-Key: <secret>` (CONTRACT §4.1). */
 import type { SecretConfig } from '../../config/schema.js';
-import { activeSecrets, matchesAny, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { activeSecrets, matchesAny, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
 
 export function createTokenVerifier(secrets: readonly SecretConfig[]): Verifier {
   return {
@@ -10,7 +10,7 @@ export function createTokenVerifier(secrets: readonly SecretConfig[]): Verifier 
       const bearer = authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
       const candidate = bearer ?? headers.get('x-api-key');
       if (candidate === null || candidate === undefined || candidate === '') return { ok: false, reason: 'no bearer token or X-Api-Key' };
-      return matchesAny(candidate, activeSecrets(secrets, now)) ? { ok: true } : { ok: false, reason: 'token does not match' };
+      return matchesAny(candidate, activeSecrets(secrets, now)) ? { ok: true } : mismatch('token does not match', secrets, now, (s) => safeEqual(candidate, s));
     },
   };
 }

@@ -47,6 +47,19 @@ export function activeSecrets(secrets: readonly SecretConfig[], now: Date): stri
 }
 
 /**
+ * The refusal for a credential that matched no active secret. During a rotation an operator
+ * needs to tell "still signing with the retired secret" from "wrong secret": if an expired
+ * secret matches, the log reason says so (the client's 401 is the same either way).
+ */
+export function mismatch(reason: string, secrets: readonly SecretConfig[], now: Date, matches: (secret: string) => boolean): AuthOutcome {
+  for (const s of secrets) {
+    if (typeof s === 'string' || s.expires_at === null || Date.parse(s.expires_at) > now.getTime()) continue;
+    if (matches(s.value)) return { ok: false, reason: `${reason}: signed with a secret that expired at ${s.expires_at}` };
+  }
+  return { ok: false, reason };
+}
+
+/**
  * Constant-time equality of two strings. Both sides are hashed first so that the comparison
  * time depends on neither the length nor the content of the secret.
  */
