@@ -122,5 +122,6 @@ CREATE TABLE `signals` (
 CREATE UNIQUE INDEX `signals_id_uq` ON `signals` (`id`);--> statement-breakpoint
 CREATE UNIQUE INDEX `signals_source_dedupe_uq` ON `signals` (`source`,`dedupe_key`);--> statement-breakpoint
 CREATE INDEX `signals_status_seq_idx` ON `signals` (`status`,`seq`);--> statement-breakpoint
+CREATE INDEX `signals_lane_idx` ON `signals` (`connector`,`instrument`,`status`,`seq`);--> statement-breakpoint
 CREATE INDEX `signals_decided_at_idx` ON `signals` (`decided_at`);--> statement-breakpoint
 CREATE INDEX `signals_received_at_idx` ON `signals` (`received_at`);
