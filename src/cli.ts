@@ -3,11 +3,12 @@
  * The `sluice` command (CONTRACT §2): start, migrate, audit verify, sign. Exit codes: 0 ok,
  * 1 a check failed (audit), 2 usage or configuration error.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { startSluice } from './main.js';
 import { openStore } from './store/open.js';
+import { sqlitePathFromUrl } from './store/sqlite/store.js';
 
 const USAGE = `usage:
   sluice start [--config FILE]
@@ -53,6 +54,11 @@ async function main(argv: string[]): Promise<number> {
     case 'audit': {
       if (sub !== 'verify') break;
       const config = loadConfig(process.env, { configPath });
+      // Verifying a mistyped path must not create an empty database and call it intact.
+      if (config.database.url.startsWith('file:') && !existsSync(sqlitePathFromUrl(config.database.url))) {
+        process.stderr.write(`sluice: no database at ${sqlitePathFromUrl(config.database.url)}\n`);
+        return 2;
+      }
       const store = await openStore(config.database.url);
       const { verifyAuditChain } = await import('./events/verify.js');
       const verdict = await verifyAuditChain(store);

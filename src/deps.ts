@@ -17,6 +17,8 @@ import type { Store } from './store/store.js';
 export interface Lifecycle {
   /** Set on SIGTERM/SIGINT: intake answers 503 shutting_down from then on. */
   shuttingDown: boolean;
+  /** Aborted when shutdown starts: long-lived responses (the event stream) end themselves. */
+  shutdown: AbortController;
   startedAt: Date;
 }
 

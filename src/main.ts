@@ -29,6 +29,7 @@ import { createMetrics } from './ops/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
 import { RecentErrors } from './ops/recent-errors.js';
 import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -53,7 +54,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
   const config: Config = loadConfig(opts.env, { configPath: opts.configPath });
   const logger = opts.logger ?? createLogger(config.log_level);
   const now = () => new Date();
-  const lifecycle: Lifecycle = { shuttingDown: false, startedAt: now() };
+  const lifecycle: Lifecycle = { shuttingDown: false, shutdown: new AbortController(), startedAt: now() };
 
   if (config.generated.admin_token !== undefined) {
     logger.warn({ generated_admin_token: config.generated.admin_token }, 'SLUICE_ADMIN_TOKEN is not set: generated an admin token for this run (set it to keep one)');
@@ -63,6 +64,16 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
   }
 
   const store = await openStore(config.database.url);
+  try {
+    return await startOnStore(config, store, logger, now, lifecycle);
+  } catch (err) {
+    // A start that fails after the database opened (a connector's setup, the port) closes it.
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startOnStore(config: Config, store: Store, logger: Logger, now: () => Date, lifecycle: Lifecycle): Promise<Running> {
   await store.initMode(config.policy.initial_mode, now());
   const recentErrors = new RecentErrors();
   const metrics = createMetrics();
@@ -145,6 +156,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     stopping ??= (async () => {
       const deadline = Date.now() + config.server.shutdown_timeout_seconds * 1000;
       lifecycle.shuttingDown = true;
+      lifecycle.shutdown.abort();
       reconciler.stop();
       database.stop();
       const alertsStopped = alerts?.stop();

@@ -328,14 +328,17 @@ export class Executor {
     }
     const { decision } = gated;
     log.info({ side: decision.side, quantity: decision.quantity, exit: decision.exit }, 'signal executing');
-    await this.withLease(record.signal_id, () => this.execute(gated.record, connector, decision));
+    // Untouched since it was received: it has no attempts yet (an operator's retry touches it).
+    const fresh = record.updated_at === record.received_at;
+    await this.withLease(record.signal_id, () => this.execute(gated.record, connector, decision, fresh));
     return null;
   }
 
-  private async execute(record: SignalRecord, connector: Connector, decision: Decision): Promise<void> {
+  private async execute(record: SignalRecord, connector: Connector, decision: Decision, fresh: boolean): Promise<void> {
+    // Attempts continue their numbering after a retry or a crash; a fresh signal has none.
+    const previous = fresh ? 0 : (await this.deps.store.listAttempts(record.signal_id)).length;
     if (record.signal.action === 'cancel') {
-      const previous = await this.deps.store.listAttempts(record.signal_id);
-      const res = await cancelWithRetries(this.placeDeps(record, previous.length + 1), connector, record.instrument);
+      const res = await cancelWithRetries(this.placeDeps(record, previous + 1), connector, record.instrument);
       const result: ExecutionResult = res.ok
         ? { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'canceled', filled_quantity: 0, fill_price: null }
         : { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'error', filled_quantity: 0, fill_price: null, error: res.reason };
@@ -347,10 +350,9 @@ export class Executor {
       const result: ExecutionResult = { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'no_op', filled_quantity: 0, fill_price: null };
       return this.finish(record, 'executed', result, null);
     }
-    // Attempts continue their numbering after an operator's retry of a failed signal, and then
-    // the order is looked up first (an earlier attempt may have landed).
-    const previous = await this.deps.store.listAttempts(record.signal_id);
-    const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: previous.length > 0 });
+    // After earlier attempts (an operator's retry, a crash) the order is looked up first: one of
+    // them may have landed.
+    const outcome = await placeWithRetries(this.placeDeps(record, previous + 1), connector, request, { lookupFirst: previous > 0 });
     return this.settle(record, connector, outcome);
   }
 
@@ -358,9 +360,14 @@ export class Executor {
   private async reconcile(record: SignalRecord): Promise<void> {
     const connector = this.connectorFor(record);
     const log = this.deps.logger.child({ signal_id: record.signal_id, request_id: record.request_id });
-    const request = record.decision === null || record.signal.action === 'cancel' ? null : orderRequest(record, record.decision);
+    if (record.signal.action === 'cancel' && record.decision !== null) {
+      // A cancel is safe to repeat: send it again and finish with its real outcome.
+      log.warn('reconciling an executing cancel: sending it again');
+      return this.execute(record, connector, record.decision, false);
+    }
+    const request = record.decision === null ? null : orderRequest(record, record.decision);
     if (request === null) {
-      // Nothing was to be ordered (cancel, no-op): finishing it again is harmless.
+      // Nothing was to be ordered (close when flat, target reached): finishing it is harmless.
       log.warn('reconciling an executing signal that placed no order');
       const result: ExecutionResult = { connector: connector.name, client_order_id: record.client_order_id, order_id: null, status: 'no_op', filled_quantity: 0, fill_price: null };
       return this.finish(record, 'executed', result, null);

@@ -11,30 +11,30 @@
  * of the orders in flight fills) and the effective one (`position + pending_quantity`: all of
  * them fill).
  * - Exit: reduces |position| without flipping it relative to both, i.e. toward zero by at most
- *   the position surely held (`surelyHeld`: the one of the two nearer zero when both are on the
+ *   the position surely held (`surelyHeld`: of the two, the one nearer zero when both are on the
  *   same side, else 0). exit_only trims a flip to that, and refuses with exit_only_no_position
- *   when it is 0 (e.g. position 10 with a sell of 10 in flight).
+ *   when it is 0 (position 10 with a sell of 10 in flight: a second sell is not an exit).
  * - close closes the position surely held (nothing while a full close is in flight); target
  *   orders the difference to the effective position.
- * - max_position_notional takes the worse of: |effective + order| × price (everything fills;
+ * - max_position_notional takes the worse of |effective + order| × price (everything fills; the
  *   risk-adding orders in flight are in it already, so reserved_instrument is not added again)
- *   and |settled + order| × price + reserved_instrument (no exit fills, any risk-adding order
- *   may). connector_capability's short check uses the lower of the two positions.
- * When the orders in flight all go one way (always the case with one executor lane per
- * instrument, and with pending_quantity 0 and nothing reserved this is exactly the single-position
- * gate), the positions reachable by any of them filling, wholly or partly, in any order, are the
- * ones between those two, so every decision holds for all of them. With orders of both
- * directions in flight the net sum hides part of the range (a buy and a sell of 100 net to 0):
- * the decision then holds for the settled and the effective position and, for the limits, for
- * any subset of risk-adding orders filling; closing that gap needs the gross pending quantity per
- * direction, which the state does not carry.
+ *   and |settled + order| × price + reserved_instrument (no exit in flight fills, any risk-adding
+ *   one may). connector_capability's short check starts from the lower of the two positions.
+ * With pending_quantity 0 the two positions are one and every rule reads as it does for a single
+ * position. When the orders in flight all go one way (always so with one executor lane per
+ * instrument), every position they can reach, filling wholly or partly in any order, lies between
+ * the two, so each decision holds for all of them. With orders of both directions in flight the
+ * net sum hides part of that range (a buy and a sell of 100 read as nothing): a decision then
+ * holds for the settled and the effective position and, for the limits, for any risk-adding
+ * orders in flight filling; closing that gap needs the pending quantity per direction, which the
+ * gate state does not carry.
  */
 import type { PolicyConfig } from '../config/schema.js';
 import type { Decision, RuleFailure, Side, Signal } from '../domain/types.js';
 import type { GateState } from './gate-state.js';
 import { checkInstrumentAllowed, checkStaleSignal, checkTradingWindow } from './rules/admission.js';
 import { checkConnectorCapability } from './rules/capability.js';
-import { roundMoney, roundQty, surelyHeld, type GateContext, type Intent, type RuleCheck } from './rules/context.js';
+import { effectivePosition, roundMoney, roundQty, surelyHeld, type GateContext, type Intent, type RuleCheck } from './rules/context.js';
 import {
   checkBreakerOpen,
   checkDailyLoss,
@@ -45,7 +45,7 @@ import {
 } from './rules/limits.js';
 import { checkMode } from './rules/mode.js';
 
-export { roundQty, surelyHeld } from './rules/context.js';
+export { effectivePosition, roundQty, surelyHeld } from './rules/context.js';
 export type { Intent } from './rules/context.js';
 export { positionLimit } from './rules/limits.js';
 
@@ -68,7 +68,7 @@ export function sizeNotional(notional: number, price: number, fractional: boolea
  * to quantity 0; the `max_order_notional` rule reports it.
  */
 export function resolveIntent(signal: Signal, position: number, price: number | null, fractional = true, pending = 0): Intent {
-  const effective = roundQty(position + pending);
+  const effective = effectivePosition(position, pending);
   const held = surelyHeld(position, effective);
   // An order toward zero from the position surely held is an exit up to |held|, a flip beyond.
   const classify = (side: Side, quantity: number): Intent => {
@@ -146,7 +146,7 @@ export function decide(signal: Signal, state: GateState, policy: PolicyConfig, n
 
   const places = intent.side !== null && intent.quantity > 0;
   const signed = intent.side === 'sell' ? -intent.quantity : intent.quantity;
-  const effective = roundQty(state.position + state.pending_quantity);
+  const effective = effectivePosition(state.position, state.pending_quantity);
   const ctx: GateContext = {
     signal,
     state,

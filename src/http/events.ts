@@ -52,7 +52,20 @@ export function eventRoutes(deps: Deps, opts: { heartbeatMs?: number } = {}): Ho
       wake?.();
     });
     let timer: NodeJS.Timeout | null = null;
+    let closed = false;
     const log = c.get('logger');
+    // Shutdown ends open streams cleanly instead of holding the server until its deadline.
+    const onShutdown = () => {
+      closed = true;
+      wake?.();
+    };
+    deps.lifecycle.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    const release = () => {
+      closed = true;
+      unsubscribe();
+      deps.lifecycle.shutdown.signal.removeEventListener('abort', onShutdown);
+      if (timer !== null) clearTimeout(timer);
+    };
 
     const body = new ReadableStream<Uint8Array>(
       {
@@ -62,6 +75,11 @@ export function eventRoutes(deps: Deps, opts: { heartbeatMs?: number } = {}): Ho
         // Called when the client has taken what was sent: natural backpressure.
         async pull(controller) {
           for (;;) {
+            if (closed || deps.lifecycle.shutdown.signal.aborted) {
+              release();
+              controller.close();
+              return;
+            }
             if (dirty) {
               dirty = false;
               const page = await deps.store.listEvents(cursor, PAGE);
@@ -79,6 +97,7 @@ export function eventRoutes(deps: Deps, opts: { heartbeatMs?: number } = {}): Ho
             });
             wake = null;
             if (timer !== null) clearTimeout(timer);
+            if (closed) continue;
             if (!woke) {
               controller.enqueue(encoder.encode(': ping\n\n'));
               return;
@@ -86,9 +105,8 @@ export function eventRoutes(deps: Deps, opts: { heartbeatMs?: number } = {}): Ho
           }
         },
         cancel() {
-          unsubscribe();
+          release();
           wake?.();
-          if (timer !== null) clearTimeout(timer);
           log.debug('event stream closed');
         },
       },

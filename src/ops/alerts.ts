@@ -66,12 +66,25 @@ export function startAlerts(deps: AlertDeps): { stop: () => Promise<void> } {
       wake = null;
     });
 
+  let cancelBackoff: (() => void) | null = null;
+  const backoff = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      cancelBackoff = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => {
+      cancelBackoff = null;
+    });
+
   async function deliver(e: EventRecord): Promise<void> {
     for (let attempt = 1; !stopped; attempt += 1) {
       const res = await callJson({ method: 'POST', url: deps.webhookUrl, headers: { 'content-type': 'application/json' }, body: alertMessage(e), timeout_ms: deps.timeoutMs });
       if (res.ok) return;
       deps.logger.warn({ seq: e.seq, attempt, reason: res.reason }, 'alert delivery failed; retrying');
-      await pause(nextDelay(attempt, deps.backoff, random, res.retry_after_ms));
+      // A backoff only stop() cuts short: new events must not make the retries hammer the receiver.
+      await backoff(nextDelay(attempt, deps.backoff, random, res.retry_after_ms));
     }
   }
 
@@ -110,6 +123,7 @@ export function startAlerts(deps: AlertDeps): { stop: () => Promise<void> } {
       stopped = true;
       unsubscribe();
       wake?.();
+      cancelBackoff?.();
       await done;
     },
   };

@@ -4,7 +4,8 @@
  * §8). Each test checks what a user would: exactly one order per signal at the broker, the final
  * status, the attempts in `GET /admin/signals/{id}` telling what happened, and that nothing sluice
  * sent would have been refused by the real API (the fake validates every request against
- * Alpaca's OpenAPI document).
+ * Alpaca's OpenAPI document). The last block kills the built CLI (`npm run build` first) in the
+ * middle of a call and checks what the restart makes of it (CONTRACT §5 "after a crash").
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -274,18 +275,44 @@ describe('alpaca account blocked', () => {
   });
 });
 
+/**
+ * Stands in for a network that swallowed a request: answers the account checks the reconciler
+ * makes and holds every request `hold` picks, forever.
+ */
+async function startBlackHole(hold: (req: IncomingMessage) => boolean): Promise<{ url: string; held: () => number; close: () => Promise<void> }> {
+  const held: IncomingMessage[] = [];
+  const server: Server = createServer((req, res) => {
+    if (hold(req)) {
+      held.push(req);
+      return;
+    }
+    const body = req.url?.startsWith('/v2/account') ? { trading_blocked: false, account_blocked: false } : [];
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    held: () => held.length,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
   const BRACKET = { action: 'buy', quantity: 2, price: 100, take_profit: { limit_price: 120 }, stop_loss: { stop_price: 90 } };
 
   /**
-   * Starts the CLI, sends a bracket buy, waits until `inFlight()` says its order is on its way,
-   * kills the process with SIGKILL and starts a new one on the same database with the connector
-   * pointed at the fake. Resolves with the signal once final, and the second process.
+   * Starts the CLI with the connector at `firstBaseUrl`, sends `body`, waits until `inFlight()`
+   * says its call is on its way, kills the process with SIGKILL and starts a new one on the same
+   * database with the connector pointed at the fake. Resolves with the signal once final, and
+   * the second process (the caller stops it).
    */
-  async function killMidOrder(opts: {
+  async function killMidCall(opts: {
     fake: FakeAlpaca;
     firstBaseUrl: string;
-    instrument: string;
+    body: Record<string, unknown>;
     inFlight: (coid: string) => boolean;
   }): Promise<{ detail: SignalDetail; coid: string; second: Child }> {
     const dir = tempDir();
@@ -295,8 +322,8 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
     try {
       const key = nextKey('kill9');
       const coid = clientOrderId('default', key);
-      const accepted = await sendAccepted(first.url, { id: key, instrument: opts.instrument, ...BRACKET });
-      await eventually(async () => (opts.inFlight(coid) ? true : undefined), 10_000, 'the order to be on its way');
+      const accepted = await sendAccepted(first.url, { id: key, ...opts.body });
+      await eventually(async () => (opts.inFlight(coid) ? true : undefined), 10_000, 'the call to be on its way');
       first.proc.kill('SIGKILL');
       await first.exited;
 
@@ -309,7 +336,7 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
       }, 15_000, 'the signal to be reconciled after the restart');
       return { detail, coid, second };
     } catch (err) {
-      second?.proc.kill('SIGKILL');
+      if (second !== undefined) await stopChild(second);
       throw err;
     } finally {
       if (first.proc.exitCode === null && first.proc.signalCode === null) first.proc.kill('SIGKILL');
@@ -325,20 +352,9 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
   test('killed before the order reached Alpaca: placed once at restart, as the bracket it was decided to be', async () => {
     const fake = await startFakeAlpaca();
     await warmUp(fake);
-    // Stands in for a network that swallowed the order: answers the account checks, holds every order.
-    const held: IncomingMessage[] = [];
-    const blackHole: Server = createServer((req, res) => {
-      if (req.method === 'POST') {
-        held.push(req);
-        return;
-      }
-      const body = req.url?.startsWith('/v2/account') ? { trading_blocked: false, account_blocked: false } : [];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    });
-    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
-    const blackHoleUrl = `http://127.0.0.1:${(blackHole.address() as AddressInfo).port}`;
+    const blackHole = await startBlackHole((req) => req.method === 'POST');
     try {
-      const { detail, coid, second } = await killMidOrder({ fake, firstBaseUrl: blackHoleUrl, instrument: 'AAPL', inFlight: () => held.length > 0 });
+      const { detail, coid, second } = await killMidCall({ fake, firstBaseUrl: blackHole.url, body: { instrument: 'AAPL', ...BRACKET }, inFlight: () => blackHole.held() > 0 });
       try {
         expect(detail.status).toBe('executed');
         expect(ordersFor(fake, coid)).toHaveLength(1);
@@ -359,8 +375,7 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
         await stopChild(second);
       }
     } finally {
-      blackHole.closeAllConnections();
-      await new Promise<void>((resolve) => blackHole.close(() => resolve()));
+      await blackHole.close();
       await fake.close();
     }
   });
@@ -370,7 +385,7 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
     await warmUp(fake);
     fake.failNext('hang_after_place'); // the order lands, the answer never comes
     try {
-      const { detail, coid, second } = await killMidOrder({ fake, firstBaseUrl: fake.url, instrument: 'MSFT', inFlight: (coid) => ordersFor(fake, coid).length > 0 });
+      const { detail, coid, second } = await killMidCall({ fake, firstBaseUrl: fake.url, body: { instrument: 'MSFT', ...BRACKET }, inFlight: (coid) => ordersFor(fake, coid).length > 0 });
       try {
         expect(detail.status).toBe('executed');
         expect(outcomes(detail)).toEqual(['adopted']);
@@ -384,6 +399,29 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
         await stopChild(second);
       }
     } finally {
+      await fake.close();
+    }
+  });
+
+  test('killed during a cancel: the cancel is done at restart, not reported executed without happening', async () => {
+    const fake = await startFakeAlpaca();
+    await warmUp(fake);
+    // An open order of the instrument, placed earlier.
+    const open = await placeAtFake(fake, { symbol: 'CXL', qty: '1', side: 'buy', type: 'limit', limit_price: '5', time_in_force: 'day', client_order_id: 'earlier-open-1' });
+    // The cancel lists the open orders first; that request is swallowed.
+    const blackHole = await startBlackHole((req) => req.method === 'GET' && (req.url ?? '').startsWith('/v2/orders?'));
+    try {
+      const { detail, second } = await killMidCall({ fake, firstBaseUrl: blackHole.url, body: { action: 'cancel', instrument: 'CXL' }, inFlight: () => blackHole.held() > 0 });
+      try {
+        expect(ordersFor(fake, open.client_order_id)).toMatchObject([{ status: 'canceled' }]);
+        expect(detail.status).toBe('executed');
+        expect(detail.result).toMatchObject({ connector: 'alpaca', status: 'canceled' });
+        expect(fake.violations()).toEqual([]);
+      } finally {
+        await stopChild(second);
+      }
+    } finally {
+      await blackHole.close();
       await fake.close();
     }
   });

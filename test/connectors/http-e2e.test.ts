@@ -3,6 +3,7 @@
  * delivery with the official `standardwebhooks` library, as a user's receiver would (CONTRACT
  * §5.3, §8: at least once, with a `webhook-id` equal to the client_order_id and stable across
  * retries; 2xx done; 5xx retried honouring Retry-After; other 4xx final with the receiver's words).
+ * The last test kills the built CLI (`npm run build` first) mid-delivery.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';

@@ -8,13 +8,13 @@ import { describe, expect, test } from 'vitest';
 import { configSchema, type PolicyConfig, type TradingWindow } from '../../src/config/schema.js';
 import type { ConnectorCapabilities } from '../../src/connectors/connector.js';
 import type { Rule, Side, Signal } from '../../src/domain/types.js';
-import { decide, positionLimit, resolveIntent, sizeNotional } from '../../src/guardrails/decide.js';
+import { decide, positionLimit, resolveIntent, sizeNotional, surelyHeld } from '../../src/guardrails/decide.js';
 import type { GateState } from '../../src/guardrails/gate-state.js';
 
 /** Monday 2026-11-23, 10:00 in New York (EST). */
 const NOW = new Date('2026-11-23T15:00:00Z');
 const DEFAULT_POLICY: PolicyConfig = v.parse(configSchema, {}).policy;
-const FULL_CAPS: ConnectorCapabilities = { order_types: ['market', 'limit', 'stop', 'stop_limit'], brackets: true, fractional: true, short: true, lookup: true };
+const FULL_CAPS: ConnectorCapabilities = { order_types: ['market', 'limit', 'stop', 'stop_limit'], brackets: true, fractional: true, short: true, lookup: true, positions: true };
 
 const NY_HOURS: TradingWindow[] = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:30', to: '16:00', tz: 'America/New_York' }];
 const OVERNIGHT: TradingWindow[] = [{ days: ['fri'], from: '22:00', to: '02:00', tz: 'UTC' }];
@@ -32,6 +32,7 @@ function buildState(s: Partial<GateState>, caps: Partial<ConnectorCapabilities>)
   return {
     mode: 'enabled',
     position: 0,
+    pending_quantity: 0,
     last_price: null,
     gross_exposure: 0,
     reserved_exposure: 0,
@@ -196,6 +197,29 @@ const cases: Case[] = [
   { name: 'capability: covering a short needs no short support', signal: { action: 'buy', quantity: 5 }, state: { position: -10 }, caps: { short: false }, expect: { allowed: true } },
   { name: 'capability: cancel ignores order type and brackets', signal: { action: 'cancel', order_type: 'stop', take_profit: { limit_price: 1 } }, caps: { order_types: ['market'], brackets: false }, expect: { allowed: true } },
   { name: 'capability: a trimmed flip lands flat and needs no short support', signal: { action: 'sell', quantity: 15 }, state: { mode: 'exit_only', position: 10 }, caps: { short: false }, expect: { allowed: true, quantity: 10, trimmed: true } },
+  // ── orders in flight (pending_quantity: several instances deciding one instrument) ─────────
+  { name: 'pending: a sell while a sell of the whole long is in flight is not an exit', signal: { action: 'sell', quantity: 10 }, state: { position: 10, pending_quantity: -10 }, expect: { allowed: true, quantity: 10, side: 'sell', exit: false, reserved: 1000 } },
+  { name: 'pending exit_only: a second sell of the whole long finds no position', signal: { action: 'sell', quantity: 10 }, state: { mode: 'exit_only', position: 10, pending_quantity: -10 }, expect: { allowed: false, rules: ['mode'], codes: ['exit_only_no_position'] } },
+  { name: 'pending exit_only: a sell is trimmed to what is left once the sells in flight settle', signal: { action: 'sell', quantity: 10 }, state: { mode: 'exit_only', position: 10, pending_quantity: -4 }, expect: { allowed: true, quantity: 6, side: 'sell', exit: true, trimmed: true, reserved: 0 } },
+  { name: 'pending exit_only: with a buy in flight a sell is trimmed to the settled long', signal: { action: 'sell', quantity: 15 }, state: { mode: 'exit_only', position: 10, pending_quantity: 5 }, expect: { allowed: true, quantity: 10, side: 'sell', exit: true, trimmed: true } },
+  { name: 'pending exit_only: a flip is refused with trim off, naming both positions', signal: { action: 'sell', quantity: 10 }, state: { mode: 'exit_only', position: 10, pending_quantity: -4 }, policy: { exit_only_trim: false }, expect: { allowed: false, rules: ['mode'], codes: ['exit_only_would_flip'] } },
+  { name: 'pending exit_only: orders in flight that may cross zero leave nothing to exit', signal: { action: 'buy', quantity: 3 }, state: { mode: 'exit_only', position: 10, pending_quantity: -15 }, expect: { allowed: false, rules: ['mode'], codes: ['exit_only_no_position'] } },
+  { name: 'pending exit_only: a buy is measured from the effective position', signal: { action: 'buy', quantity: 5 }, state: { mode: 'exit_only', position: 10, pending_quantity: 5 }, expect: { allowed: false, rules: ['mode'], codes: ['exit_only_would_increase'] } },
+  { name: 'pending: a sell within the long left after the sells in flight is an exit and skips the limits', signal: { action: 'sell', quantity: 4 }, state: { position: 10, pending_quantity: -4, gross_exposure: 200_000 }, expect: { allowed: true, quantity: 4, side: 'sell', exit: true, reserved: 0 } },
+  { name: 'pending: a buy past the short left after a buy-back in flight adds risk', signal: { action: 'buy', quantity: 10 }, state: { position: -10, pending_quantity: 10 }, expect: { allowed: true, quantity: 10, side: 'buy', exit: false, reserved: 1000 } },
+  { name: 'pending: close while a full close is in flight orders nothing', signal: { action: 'close' }, state: { position: 10, pending_quantity: -10 }, expect: { allowed: true, quantity: null, side: null, exit: true, reserved: 0 } },
+  { name: 'pending: close takes what is left once the sells in flight settle', signal: { action: 'close' }, state: { position: 10, pending_quantity: -4 }, expect: { allowed: true, quantity: 6, side: 'sell', exit: true } },
+  { name: 'pending: close with a buy in flight closes the settled position only', signal: { action: 'close' }, state: { mode: 'exit_only', position: 10, pending_quantity: 5 }, expect: { allowed: true, quantity: 10, side: 'sell', exit: true } },
+  { name: 'pending: partial close is capped by the position surely held', signal: { action: 'close', quantity: 8 }, state: { position: -10, pending_quantity: 4 }, expect: { allowed: true, quantity: 6, side: 'buy', exit: true } },
+  { name: 'pending: target is relative to the effective position', signal: { action: 'target', target_position: 4 }, state: { mode: 'exit_only', position: 10, pending_quantity: -4 }, expect: { allowed: true, quantity: 2, side: 'sell', exit: true } },
+  { name: 'pending: a target repeated while its order is in flight orders nothing', signal: { action: 'target', target_position: 30 }, state: { position: 10, pending_quantity: 20 }, expect: { allowed: true, quantity: null, side: null, exit: true, reserved: 0 } },
+  { name: 'pending: target away from zero buys the difference to the effective position', signal: { action: 'target', target_position: 30 }, state: { position: 10, pending_quantity: 5 }, expect: { allowed: true, quantity: 15, side: 'buy', exit: false, reserved: 1500 } },
+  { name: 'pending exit_only: target across zero trimmed to the position surely held', signal: { action: 'target', target_position: -5 }, state: { mode: 'exit_only', position: 10, pending_quantity: -4 }, expect: { allowed: true, quantity: 6, side: 'sell', exit: true, trimmed: true } },
+  { name: 'pending: position limit counts the buys in flight once, not twice', signal: { quantity: 50 }, state: { position: 100, pending_quantity: 100, reserved_instrument: 10_000 }, expect: { allowed: true, quantity: 50, reserved: 5000 } },
+  { name: 'pending: position limit refuses one unit past it with buys in flight', signal: { quantity: 51 }, state: { position: 100, pending_quantity: 100, reserved_instrument: 10_000 }, expect: { allowed: false, rules: ['max_position_notional'] } },
+  { name: 'pending: a buy-back in flight counts toward the position limit of a later buy', signal: { quantity: 300 }, state: { position: -100, pending_quantity: 100 }, policy: { max_order_notional: null }, expect: { allowed: false, rules: ['max_position_notional'] } },
+  { name: 'pending: short capability counts the sells in flight', signal: { action: 'sell', quantity: 5 }, state: { position: 10, pending_quantity: -10 }, caps: { short: false }, expect: { allowed: false, rules: ['connector_capability'], codes: ['short'] } },
+  { name: 'pending: selling down a long surely held needs no short support', signal: { action: 'sell', quantity: 5 }, state: { position: 10, pending_quantity: -5 }, caps: { short: false }, expect: { allowed: true, exit: true } },
   // ── several failures at once ────────────────────────────────────────────────────────────────
   { name: 'all failures listed: paused, stale, notional, breaker, order type', signal: { quantity: 300, order_type: 'stop', stop_price: 100, timestamp: shift(-600) }, state: { mode: 'paused', breaker: 'open' }, caps: { order_types: ['market'] }, expect: { allowed: false, rules: ['mode', 'stale_signal', 'max_order_notional', 'max_position_notional', 'breaker_open', 'connector_capability'], codes: ['paused', 'order_type'] } },
   { name: 'all failures listed: allowlist, window, rate, gross, daily loss', signal: { instrument: 'TSLA' }, now: at('2026-11-28T15:00:00Z'), state: { orders_last_minute: 30, gross_exposure: 100_000, realized_pnl_today: -2500 }, policy: { instruments: ['AAPL'], trading_windows: NY_HOURS }, expect: { allowed: false, rules: ['instrument_allowed', 'trading_window', 'order_rate', 'max_gross_exposure', 'daily_loss'] } },
@@ -251,6 +275,31 @@ describe('decide: failure details', () => {
     expect(f?.message).toBe('exit_only: buy 5 AAPL would take |position| from 10 to 15');
   });
 
+  test('with orders in flight, failures name both positions', () => {
+    expect(run({ action: 'sell', quantity: 10 }, { mode: 'exit_only', position: 10, pending_quantity: -10 })[0]?.message).toBe(
+      'exit_only: no AAPL position is surely held (position 10 (0 once the orders in flight settle)), so the sell of 10 is refused',
+    );
+    expect(run({ action: 'sell', quantity: 10 }, { mode: 'exit_only', position: 10, pending_quantity: -4 }, { exit_only_trim: false })[0]).toMatchObject({
+      code: 'exit_only_would_flip',
+      limit: 6,
+      actual: 10,
+      message: 'exit_only: sell 10 AAPL would flip the position of 10 (6 once the orders in flight settle); at most 6 may be ordered (exit_only_trim is off)',
+    });
+    expect(run({ quantity: 5 }, { mode: 'exit_only', position: 10, pending_quantity: 5 })[0]).toMatchObject({
+      code: 'exit_only_would_increase',
+      limit: 15,
+      actual: 20,
+      message: 'exit_only: buy 5 AAPL would take |position| from 15 to 20 once the orders in flight settle',
+    });
+    expect(run({ quantity: 300 }, { position: -100, pending_quantity: 100 }, { max_order_notional: null })[0]).toMatchObject({
+      rule: 'max_position_notional',
+      limit: 25_000,
+      actual: 30_000,
+      message: 'AAPL position would be 300 once this order and every order in flight fill, worth 30,000 at 100, over the limit of 25,000',
+    });
+    expect(run({ quantity: 51 }, { position: 100, pending_quantity: 100, reserved_instrument: 10_000 })[0]).toMatchObject({ rule: 'max_position_notional', actual: 25_100 });
+  });
+
   test('an unreadable timestamp fails closed', () => {
     expect(run({ timestamp: 'yesterday' })[0]).toMatchObject({ rule: 'stale_signal', code: 'invalid_timestamp' });
   });
@@ -277,6 +326,18 @@ describe('decide helpers', () => {
     expect(positionLimit(policy, 'AAPL')).toBe(5);
     expect(positionLimit(policy, 'MSFT')).toBeNull();
     expect(positionLimit(policy, 'TSLA')).toBe(1);
+  });
+
+  test('resolveIntent judges against the settled and the effective position', () => {
+    const sell = buildSignal({ action: 'sell', quantity: 10 }, NOW);
+    expect(resolveIntent(sell, 10, 100)).toEqual({ side: 'sell', quantity: 10, exit: true, flip: false });
+    expect(resolveIntent(sell, 10, 100, true, -10)).toEqual({ side: 'sell', quantity: 10, exit: false, flip: false });
+    expect(resolveIntent(sell, 10, 100, true, -4)).toEqual({ side: 'sell', quantity: 10, exit: false, flip: true });
+    expect(resolveIntent(sell, 10, 100, true, 20)).toEqual({ side: 'sell', quantity: 10, exit: true, flip: false });
+    expect(surelyHeld(10, 6)).toBe(6);
+    expect(surelyHeld(-10, -14)).toBe(-10);
+    expect(surelyHeld(10, -5)).toBe(0);
+    expect(surelyHeld(10, 0)).toBe(0);
   });
 
   test('resolveIntent rounds float dust out of a target difference', () => {

@@ -49,6 +49,14 @@ export interface GateContext {
 export type RuleCheck = (ctx: GateContext) => RuleFailure[];
 
 /**
+ * The position once every order in flight has filled: settled + pending quantity, rounded like
+ * every quantity. With nothing pending it is the settled position itself, untouched.
+ */
+export function effectivePosition(position: number, pending: number): number {
+  return pending === 0 ? position : roundQty(position + pending);
+}
+
+/**
  * The signed position held whether or not the orders in flight fill: of the settled and the
  * effective position, the one nearer zero when both are on the same side, else 0 (nothing is
  * surely held when the orders in flight may leave the position flat or on the other side).

@@ -97,8 +97,8 @@ export function positionLimit(policy: PolicyConfig, instrument: string): number 
  *   several buys in flight are counted once, not twice.
  * The second reading is what catches orders in flight that are exits when they are decided but
  * add risk together with this one (a buy-back of a short in flight, then a buy: the buy-back is no
- * longer covering anything once the buy lands). With nothing in flight the two agree with the
- * first.
+ * longer covering anything once the buy lands). With pending_quantity 0 the second never
+ * exceeds the first, so the rule reads as it always has.
  */
 export function checkMaxPositionNotional(ctx: GateContext): RuleFailure[] {
   const { signal, state, policy, price, resulting, resultingEffective, increases } = ctx;

@@ -11,7 +11,7 @@
 import type { PolicyConfig } from '../../config/schema.js';
 import type { RuleFailure, Signal } from '../../domain/types.js';
 import type { GateState } from '../gate-state.js';
-import { qty, roundQty, surelyHeld, type Intent } from './context.js';
+import { effectivePosition, qty, roundQty, surelyHeld, type Intent } from './context.js';
 
 export interface ModeOutcome {
   intent: Intent;
@@ -36,7 +36,7 @@ export function checkMode(signal: Signal, state: GateState, policy: PolicyConfig
   // zero orders nothing either; connector_capability or max_order_notional already refuses it.
   if (state.mode !== 'exit_only' || signal.action === 'cancel' || signal.action === 'close' || intent.exit || intent.quantity === 0) return pass;
 
-  const effective = roundQty(state.position + state.pending_quantity);
+  const effective = effectivePosition(state.position, state.pending_quantity);
   const held = Math.abs(surelyHeld(state.position, effective));
   // How the position reads in a message: "10", or "10 (0 once the orders in flight settle)".
   const position = effective === state.position ? qty(state.position) : `${qty(state.position)} (${qty(effective)} once the orders in flight settle)`;

@@ -26,14 +26,36 @@ export interface WriterHooks {
   onCommitted: () => void;
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 export class GroupCommitWriter {
   private pending: Job[] = [];
   private scheduled = false;
+  /**
+   * better-sqlite3's transaction functions: the outer one is BEGIN IMMEDIATE … COMMIT, and the
+   * inner one, called inside it, becomes a SAVEPOINT that rolls back alone when its job throws.
+   * Their statements are prepared once (exec() would parse SQL on every job).
+   */
+  private readonly batch: Database.Transaction<(jobs: Job[], outcomes: Outcome[]) => void>;
+  private readonly single: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(
-    private readonly sqlite: Database.Database,
+    sqlite: Database.Database,
     private readonly hooks: WriterHooks,
-  ) {}
+  ) {
+    this.single = sqlite.transaction((fn: () => unknown) => fn());
+    this.batch = sqlite.transaction((jobs: Job[], outcomes: Outcome[]) => {
+      for (const job of jobs) {
+        const snap = this.hooks.snapshot();
+        try {
+          outcomes.push({ ok: true, value: this.single(job.run) });
+        } catch (error) {
+          this.hooks.restore(snap);
+          outcomes.push({ ok: false, error });
+        }
+      }
+    });
+  }
 
   run<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -51,32 +73,11 @@ export class GroupCommitWriter {
     const jobs = this.pending;
     this.pending = [];
     if (jobs.length === 0) return;
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const outcomes: Outcome[] = [];
     try {
-      this.sqlite.exec('BEGIN IMMEDIATE');
-      for (const job of jobs) {
-        const snap = this.hooks.snapshot();
-        this.sqlite.exec('SAVEPOINT job');
-        try {
-          const value = job.run();
-          this.sqlite.exec('RELEASE job');
-          outcomes.push({ ok: true, value });
-        } catch (error) {
-          this.sqlite.exec('ROLLBACK TO job');
-          this.sqlite.exec('RELEASE job');
-          this.hooks.restore(snap);
-          outcomes.push({ ok: false, error });
-        }
-      }
-      this.sqlite.exec('COMMIT');
+      this.batch.immediate(jobs, outcomes);
     } catch (error) {
-      if (this.sqlite.inTransaction) {
-        try {
-          this.sqlite.exec('ROLLBACK');
-        } catch {
-          // The connection is already out of the transaction; nothing to undo.
-        }
-      }
+      // COMMIT (or BEGIN) failed: better-sqlite3 rolled the whole batch back.
       this.hooks.onBatchFailed(error);
       for (const job of jobs) job.reject(error);
       return;
