@@ -1,7 +1,7 @@
 /**
  * The store contract suite (STYLE 11): one body of tests that every Store implementation must
  * pass, registered by `storeContractTests(name, open)`. Each test opens a fresh store (a new
- * SQLite file, later a new PostgreSQL schema), so no test sees another's rows. The tests speak
+ * SQLite file, a new PostgreSQL schema), so no test sees another's rows. The tests speak
  * only the Store interface: they never reach into a dialect.
  */
 import { randomUUID } from 'node:crypto';
@@ -52,7 +52,9 @@ export interface SignalOverrides extends Partial<Omit<NewSignal, 'signal'>> {
 export function newSignal(o: SignalOverrides = {}): NewSignal {
   counter += 1;
   const { signal: signalOverrides, ...rest } = o;
-  const instrument = o.instrument ?? signalOverrides?.instrument ?? 'AAPL';
+  // A lane of its own by default: gating a younger signal of a lane before an older, still
+  // accepted one is `blocked` (arrival order per lane), which only the lane tests want.
+  const instrument = o.instrument ?? signalOverrides?.instrument ?? `I${counter}`;
   const source = o.source ?? 'tv';
   const key = o.idempotency_key ?? `key-${RUN}-${counter}`;
   const signal: Signal = {
@@ -106,6 +108,8 @@ export function gateInput(rec: Target, decide: Decision | ((state: StoredGateSta
     connector: rec.connector,
     instrument: rec.instrument,
     now,
+    owner: 'test-owner',
+    lease_until: new Date(now.getTime() + 30_000),
     trading_day: DAY,
     // Breaker steps are not what these tests are about: the decision never claims a probe.
     decide: (state) => ({ decision: typeof decide === 'function' ? decide(state) : decide, breaker: null }),
@@ -194,7 +198,7 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
 
     describe('recordSignal', () => {
       test('a new key is inserted as accepted with every field stored', async () => {
-        const input = newSignal({ signal: { strategy: 'momentum_v1', meta: { note: 'é 日本' } } });
+        const input = newSignal({ instrument: 'AAPL', signal: { strategy: 'momentum_v1', meta: { note: 'é 日本' } } });
         const outcome = await s().recordSignal(input);
         expect(outcome.kind).toBe('inserted');
         const expected: SignalRecord = {
@@ -304,7 +308,9 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
 
       test('listSignals filters by status, source and instrument, newest first', async () => {
         const a = await record(s(), { source: 'tv', instrument: 'AAPL' });
-        const b = await record(s(), { source: 'tv', instrument: 'MSFT' });
+        // TSLA, not MSFT: d is gated below while b stays accepted, and an older accepted signal
+        // of d's lane would block it.
+        const b = await record(s(), { source: 'tv', instrument: 'TSLA' });
         const c = await record(s(), { source: 'internal', instrument: 'AAPL' });
         const d = await record(s(), { source: 'internal', instrument: 'MSFT' });
         const e = await record(s(), { source: 'tv', instrument: 'AAPL' });
@@ -474,7 +480,8 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
 
       test('20 concurrent gates under a 1000 exposure cap allow exactly 10 (read + reserve is atomic)', async () => {
         const records: SignalRecord[] = [];
-        for (let i = 0; i < 20; i += 1) records.push(await record(s(), { instrument: i % 2 === 0 ? 'AAPL' : 'MSFT' }));
+        // Twenty lanes: gated all at once, younger signals of a shared lane would be `blocked`.
+        for (let i = 0; i < 20; i += 1) records.push(await record(s()));
         const cap = (state: StoredGateState): Decision =>
           state.reserved_exposure + 100 <= 1000
             ? allow({ quantity: 1, reserved_notional: 100 })
@@ -494,15 +501,15 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
       test('the decide callback reads the stored state: mode, position, prices, exposure, reservations, PnL, order rate', async () => {
         await s().setMode('exit_only', 'test', 'tester', T0);
         // Decided two minutes ago: outside the order-rate window.
-        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, {}, at(-120));
-        await executeFill(s(), { side: 'sell', quantity: 4, price: 110 });
+        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, { instrument: 'AAPL' }, at(-120));
+        await executeFill(s(), { side: 'sell', quantity: 4, price: 110 }, { instrument: 'AAPL' });
         await recordExecuting(s(), { instrument: 'AAPL' }, allow({ quantity: 3, reserved_notional: 300 }));
         // An exit reserves no notional but is still pending quantity.
         await recordExecuting(s(), { instrument: 'AAPL', signal: { action: 'sell', quantity: 2 } }, allow({ side: 'sell', quantity: 2, exit: true, reserved_notional: 0 }));
         await recordExecuting(s(), { instrument: 'MSFT' }, allow({ quantity: 5, reserved_notional: 500 }));
         await s().gateSignal(gateInput(await record(s()), reject([NOTIONAL_FAILURE])));
 
-        const probe = await record(s());
+        const probe = await record(s(), { instrument: 'AAPL' });
         let seen: StoredGateState | null = null;
         await s().gateSignal(
           gateInput(
@@ -529,6 +536,46 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         };
         expect(seen).toMatchObject(expected);
       });
+      test('a younger signal is blocked while an older one of its lane is accepted; other lanes are not', async () => {
+        const older = await record(s(), { instrument: 'AAPL' });
+        const younger = await record(s(), { instrument: 'AAPL' });
+        const otherInstrument = await record(s(), { instrument: 'MSFT' });
+        const otherConnector = await record(s(), { instrument: 'AAPL', connector: 'alpaca' });
+
+        let called = false;
+        const blocked = await s().gateSignal(
+          gateInput(younger, () => {
+            called = true;
+            return allow();
+          }),
+        );
+        expect(blocked).toEqual({ kind: 'blocked', by: older.signal_id });
+        // Blocked decides nothing and writes nothing.
+        expect(called).toBe(false);
+        expect(await s().getSignal(younger.signal_id)).toEqual(younger);
+        expect((await s().listSignalEvents(younger.signal_id)).map((e) => e.type)).toEqual(['signal.accepted']);
+        expect((await s().getLedger('mock', DAY)).reserved_exposure).toBe(0);
+
+        // Another instrument of the connector, and the same instrument at another connector, are other lanes.
+        expect((await s().gateSignal(gateInput(otherInstrument, allow()))).kind).toBe('executing');
+        expect((await s().gateSignal(gateInput(otherConnector, allow()))).kind).toBe('executing');
+
+        // Once the older one is decided (executing is not waiting any more), the younger one goes.
+        expect((await s().gateSignal(gateInput(older, allow()))).kind).toBe('executing');
+        expect((await s().gateSignal(gateInput(younger, allow()))).kind).toBe('executing');
+      });
+
+      test('the oldest accepted signal of the lane is the one that blocks', async () => {
+        const first = await record(s(), { instrument: 'AAPL' });
+        const second = await record(s(), { instrument: 'AAPL' });
+        const third = await record(s(), { instrument: 'AAPL' });
+        expect(await s().gateSignal(gateInput(third, allow()))).toEqual({ kind: 'blocked', by: first.signal_id });
+        // A rejected signal does not block any more; the next accepted one does.
+        expect((await s().gateSignal(gateInput(first, reject([NOTIONAL_FAILURE])))).kind).toBe('rejected');
+        expect(await s().gateSignal(gateInput(third, allow()))).toEqual({ kind: 'blocked', by: second.signal_id });
+        expect((await s().gateSignal(gateInput(second, allow()))).kind).toBe('executing');
+        expect((await s().gateSignal(gateInput(third, allow()))).kind).toBe('executing');
+      });
     });
 
     describe('attempts', () => {
@@ -552,7 +599,7 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
 
     describe('finishSignal', () => {
       test('executed with a fill books the position and releases the reservation', async () => {
-        const rec = await recordExecuting(s(), {}, allow({ reserved_notional: 1000 }));
+        const rec = await recordExecuting(s(), { instrument: 'AAPL' }, allow({ reserved_notional: 1000 }));
         expect((await s().getLedger('mock', DAY)).reserved_exposure).toBe(1000);
         const fill: Fill = { side: 'buy', quantity: 10, price: 100 };
         const res = result(rec, fill);
@@ -571,12 +618,12 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
       });
 
       test('adding moves the average price; a reducing fill realizes PnL against it', async () => {
-        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 });
-        await executeFill(s(), { side: 'buy', quantity: 10, price: 120 });
+        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, { instrument: 'AAPL' });
+        await executeFill(s(), { side: 'buy', quantity: 10, price: 120 }, { instrument: 'AAPL' });
         let ledger = await s().getLedger('mock', DAY);
         expect(ledger.positions).toEqual([{ instrument: 'AAPL', quantity: 20, avg_price: 110, last_price: 120 }]);
 
-        const sell = await recordExecuting(s(), { signal: { action: 'sell', quantity: 4 } }, allow({ side: 'sell', quantity: 4, exit: true, reserved_notional: 0 }));
+        const sell = await recordExecuting(s(), { instrument: 'AAPL', signal: { action: 'sell', quantity: 4 } }, allow({ side: 'sell', quantity: 4, exit: true, reserved_notional: 0 }));
         const outcome = await s().finishSignal(finishInput(sell, { side: 'sell', quantity: 4, price: 130 }));
         expect(outcome.realized_pnl_today).toBe(80);
         ledger = await s().getLedger('mock', DAY);
@@ -590,8 +637,8 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
       });
 
       test('closing the whole position realizes PnL and leaves no position', async () => {
-        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 });
-        await executeFill(s(), { side: 'sell', quantity: 10, price: 95 });
+        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, { instrument: 'AAPL' });
+        await executeFill(s(), { side: 'sell', quantity: 10, price: 95 }, { instrument: 'AAPL' });
         const ledger = await s().getLedger('mock', DAY);
         expect(ledger.positions).toEqual([]);
         expect(ledger.gross_exposure).toBe(0);
@@ -607,7 +654,7 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
       });
 
       test('a second finish is a no-op that returns the first result', async () => {
-        const rec = await recordExecuting(s());
+        const rec = await recordExecuting(s(), { instrument: 'AAPL' });
         const fill: Fill = { side: 'buy', quantity: 10, price: 100 };
         const first = await s().finishSignal(finishInput(rec, fill));
         const second = await s().finishSignal(
@@ -625,6 +672,131 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
           s().finishSignal({ signal_id: 'sig_missing', status: 'executed', result: result({ connector: 'mock', client_order_id: 'x' }, null), fill: null, now: T0, trading_day: DAY }),
         ).rejects.toThrow();
         expect(await allEvents(s())).toEqual([]);
+      });
+    });
+
+    describe('leases', () => {
+      test('the gate leases an executing signal to its owner; renewLeases extends only the owner’s executing signals', async () => {
+        const mine = await recordExecuting(s());
+        const theirs = await record(s());
+        expect((await s().gateSignal({ ...gateInput(theirs, allow()), owner: 'other-owner' })).kind).toBe('executing');
+        const waiting = await record(s());
+        const rejected = await record(s());
+        await s().gateSignal(gateInput(rejected, reject([NOTIONAL_FAILURE])));
+
+        const ids = [mine.signal_id, theirs.signal_id, waiting.signal_id, rejected.signal_id, 'sig_missing'];
+        expect(await s().renewLeases('test-owner', ids, at(300))).toBe(1);
+        expect(await s().renewLeases('test-owner', [], at(300))).toBe(0);
+        expect(await s().renewLeases('nobody', ids, at(300))).toBe(0);
+
+        // Both leases ran to T0+30; only `mine` was extended, so only `theirs` has expired at T0+60.
+        const claimed = await s().claimExpired('rescuer', at(60), at(400), 10);
+        expect(claimed.map((r) => r.signal_id)).toEqual([theirs.signal_id]);
+        expect(claimed[0]?.status).toBe('executing');
+      });
+
+      test('claimExpired takes only expired leases, oldest first, bounded by limit, and makes them the claimer’s', async () => {
+        const a = await recordExecuting(s(), {}, allow(), T0); // lease until T0+30
+        const b = await recordExecuting(s(), {}, allow(), at(10)); // until T0+40
+        const c = await recordExecuting(s(), {}, allow(), at(100)); // until T0+130
+        await record(s()); // accepted: no lease
+
+        // A lease is expired strictly after its time.
+        expect(await s().claimExpired('r1', at(30), at(500), 10)).toEqual([]);
+        const first = await s().claimExpired('r1', at(60), at(500), 1);
+        expect(first.map((r) => r.signal_id)).toEqual([a.signal_id]);
+        expect(first[0]).toEqual(a);
+        expect((await s().claimExpired('r2', at(60), at(500), 10)).map((r) => r.signal_id)).toEqual([b.signal_id]);
+        expect(await s().claimExpired('r3', at(60), at(500), 10)).toEqual([]);
+
+        // The claimed lease is the claimer's now: the old owner cannot renew it, the new one can.
+        expect(await s().renewLeases('test-owner', [a.signal_id, b.signal_id, c.signal_id], at(600))).toBe(1);
+        expect(await s().renewLeases('r1', [a.signal_id, b.signal_id], at(600))).toBe(1);
+        expect(await s().renewLeases('r2', [b.signal_id], at(600))).toBe(1);
+        expect(await s().claimExpired('r3', at(550), at(900), 10)).toEqual([]);
+      });
+
+      test('5 concurrent claimers take every expired signal exactly once', async () => {
+        const expired: string[] = [];
+        for (let i = 0; i < 10; i += 1) expired.push((await recordExecuting(s())).signal_id);
+        const claims = await Promise.all(Array.from({ length: 5 }, (_, i) => s().claimExpired(`claimer-${i}`, at(60), at(600), 4)));
+        const ids = claims.flat().map((r) => r.signal_id);
+        expect(ids).toHaveLength(10);
+        expect([...ids].sort()).toEqual([...expired].sort());
+        // Each claimer got its own in seq order.
+        for (const claim of claims) {
+          const order = claim.map((r) => expired.indexOf(r.signal_id));
+          expect(order).toEqual([...order].sort((x, y) => x - y));
+        }
+      });
+
+      test('finishing a signal clears its lease', async () => {
+        const rec = await recordExecuting(s());
+        await s().finishSignal(finishInput(rec, null));
+        expect(await s().renewLeases('test-owner', [rec.signal_id], at(100))).toBe(0);
+        expect(await s().claimExpired('rescuer', at(10_000), at(20_000), 10)).toEqual([]);
+      });
+    });
+
+    describe('stale and retried signals', () => {
+      test('listStaleAccepted lists accepted signals received before a time, oldest first, bounded by limit', async () => {
+        const taken = await record(s(), { received_at: at(-90) });
+        await s().gateSignal(gateInput(taken, allow()));
+        const old1 = await record(s(), { received_at: at(-60) });
+        const old2 = await record(s(), { received_at: at(-30) });
+        await record(s(), { received_at: at(0) });
+
+        const ids = async (before: Date, limit: number): Promise<string[]> => (await s().listStaleAccepted(before, limit)).map((r) => r.signal_id);
+        expect(await ids(at(-10), 10)).toEqual([old1.signal_id, old2.signal_id]);
+        expect(await ids(at(-10), 1)).toEqual([old1.signal_id]);
+        // Strictly before.
+        expect(await ids(at(-30), 10)).toEqual([old1.signal_id]);
+        expect(await ids(at(-100), 10)).toEqual([]);
+        expect((await s().listStaleAccepted(at(-10), 10))[0]).toEqual(old1);
+      });
+
+      test('retrySignal turns a failed signal back to accepted once, keeping its attempts and events', async () => {
+        const rec = await recordExecuting(s());
+        await s().recordAttempt(rec.signal_id, { n: 1, at: at(1).toISOString(), outcome: 'http_422', error: 'rejected by broker' });
+        await s().finishSignal(finishInput(rec, null));
+
+        const retried = must(await s().retrySignal(rec.signal_id, 'admin', at(5)), 'the retried signal');
+        expect(retried).toEqual({ ...rec, status: 'accepted', decision: null, result: null, updated_at: at(5).toISOString() });
+        expect(await s().getSignal(rec.signal_id)).toEqual(retried);
+        // Not failed any more: a second retry finds nothing to do.
+        expect(await s().retrySignal(rec.signal_id, 'admin', at(6))).toBeNull();
+
+        expect(await s().listAttempts(rec.signal_id)).toHaveLength(1);
+        const events = await s().listSignalEvents(rec.signal_id);
+        expect(events.map((e) => e.type)).toEqual(['signal.accepted', 'signal.executing', 'signal.attempt', 'signal.failed', 'signal.retried']);
+        expect(events[4]?.data).toEqual({ actor: 'admin' });
+        expect(events[4]?.at).toBe(at(5).toISOString());
+
+        // It goes through the gate again like a new signal.
+        const again = await s().gateSignal(gateInput(retried, allow({ reserved_notional: 700 })));
+        expect(again.kind).toBe('executing');
+        expect((await s().getLedger('mock', DAY)).reserved_exposure).toBe(700);
+      });
+
+      test('retrySignal of a signal that is not failed is null and appends nothing', async () => {
+        const accepted = await record(s());
+        const executing = await recordExecuting(s());
+        const executed = await executeFill(s(), { side: 'buy', quantity: 1, price: 10 });
+        const rejected = await record(s());
+        await s().gateSignal(gateInput(rejected, reject([NOTIONAL_FAILURE])));
+        const before = (await allEvents(s())).length;
+        for (const id of [accepted.signal_id, executing.signal_id, executed.signal_id, rejected.signal_id, 'sig_missing']) {
+          expect(await s().retrySignal(id, 'admin', at(5)), id).toBeNull();
+        }
+        expect(await allEvents(s())).toHaveLength(before);
+      });
+
+      test('two concurrent retries of one failed signal: one wins', async () => {
+        const rec = await recordExecuting(s());
+        await s().finishSignal(finishInput(rec, null));
+        const outcomes = await Promise.all([s().retrySignal(rec.signal_id, 'a', at(5)), s().retrySignal(rec.signal_id, 'b', at(5))]);
+        expect(outcomes.filter((o) => o !== null)).toHaveLength(1);
+        expect((await s().listSignalEvents(rec.signal_id)).filter((e) => e.type === 'signal.retried')).toHaveLength(1);
       });
     });
 
@@ -718,6 +890,20 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         expect((await s().listSignalEvents(rejected.signal_id)).map((e) => e.type)).toEqual(['signal.accepted', 'signal.rejected']);
         const rejection = must(events[5], 'the rejection event');
         expect(rejection.data).toEqual({ decision: reject([NOTIONAL_FAILURE]) });
+      });
+
+      test('cursors: null until set, then the stored offset; lastEventSeq is the head', async () => {
+        expect(await s().getCursor('alerts')).toBeNull();
+        expect(await s().lastEventSeq()).toBe(0);
+        await s().setCursor('alerts', 5);
+        expect(await s().getCursor('alerts')).toBe(5);
+        await s().setCursor('alerts', 7);
+        expect(await s().getCursor('alerts')).toBe(7);
+        expect(await s().getCursor('other')).toBeNull();
+        // Cursors are not events.
+        expect(await allEvents(s())).toEqual([]);
+        for (let i = 0; i < 3; i += 1) await s().appendEvent({ type: 'probe', data: { i } });
+        expect(await s().lastEventSeq()).toBe(3);
       });
 
       test('an empty log verifies with 0 entries', async () => {
@@ -837,8 +1023,24 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         expect(await s().countExecuting('http')).toBe(0);
       });
 
+      test('listInstruments lists what the connector traded or has in flight, sorted', async () => {
+        await executeFill(s(), { side: 'buy', quantity: 3, price: 20 }, { instrument: 'TSLA' });
+        await record(s(), { instrument: 'AAPL' });
+        await recordExecuting(s(), { instrument: 'MSFT' });
+        await recordExecuting(s(), { instrument: 'MSFT' });
+        const failed = await recordExecuting(s(), { instrument: 'NFLX' });
+        await s().finishSignal(finishInput(failed, null));
+        const rejected = await record(s(), { instrument: 'ZM' });
+        await s().gateSignal(gateInput(rejected, reject([NOTIONAL_FAILURE])));
+        await record(s(), { instrument: 'GOOG', connector: 'alpaca' });
+
+        expect(await s().listInstruments('mock')).toEqual(['AAPL', 'MSFT', 'TSLA']);
+        expect(await s().listInstruments('alpaca')).toEqual(['GOOG']);
+        expect(await s().listInstruments('http')).toEqual([]);
+      });
+
       test('reconcilePositions adopts the connector’s positions, returns the drift and logs it once', async () => {
-        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 });
+        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, { instrument: 'AAPL' });
         await executeFill(s(), { side: 'buy', quantity: 3, price: 20 }, { instrument: 'TSLA' });
         const reported = [
           { instrument: 'AAPL', quantity: 8, avg_price: 101 },

@@ -122,7 +122,7 @@ describe('sqlite specifics', () => {
     const path = newPath();
     const first: Store = createSqliteStore({ path });
     const executed = must(
-      await first.gateSignal(gateInput((await first.recordSignal(newSignal())).record, allow())),
+      await first.gateSignal(gateInput((await first.recordSignal(newSignal({ instrument: 'AAPL' }))).record, allow())),
       'a gate outcome',
     );
     if (executed.kind !== 'executing') throw new Error(`expected executing, got ${executed.kind}`);

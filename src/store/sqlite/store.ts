@@ -22,7 +22,6 @@ import type {
   Attempt,
   ConnectorLedger,
   EventRecord,
-  ExecutionResult,
   FinishInput,
   FinishOutcome,
   GateInput,
