@@ -14,7 +14,7 @@ import { OPERATOR_SOURCE } from '../ops/flatten.js';
 import type { Metrics } from '../ops/metrics.js';
 import { gateSignal } from './gate.js';
 import { tradingDay } from '../guardrails/trading-time.js';
-import type { ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
+import type { Attempt, ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
 import { onFailure, onSuccess, type BreakerState, type BreakerStep } from './breaker.js';
 import { cancelWithRetries, placeWithRetries, type PlaceDeps, type PlaceOutcome } from './place.js';
 
@@ -428,7 +428,9 @@ export class Executor {
       const fill: Fill | null =
         order.filled_quantity > 0 && order.fill_price !== null ? { side: order.side, quantity: order.filled_quantity, price: order.fill_price } : null;
       const failed = order.status === 'rejected' || order.status === 'canceled' || order.status === 'expired';
-      return this.finish(record, failed && fill === null ? 'failed' : 'executed', result, fill);
+      this.deps.metrics.connectorCalls.inc({ connector: record.connector, outcome: outcome.attempt.outcome });
+      const attempt: Attempt = { n: outcome.attempt.n, at: this.deps.now().toISOString(), outcome: outcome.attempt.outcome, error: null };
+      return this.finish(record, failed && fill === null ? 'failed' : 'executed', result, fill, attempt);
     }
     const result: ExecutionResult = {
       connector: connector.name,
@@ -442,15 +444,18 @@ export class Executor {
     return this.finish(record, 'failed', result, null);
   }
 
-  private async finish(record: SignalRecord, status: 'executed' | 'failed', result: ExecutionResult, fill: Fill | null): Promise<void> {
+  private async finish(record: SignalRecord, status: 'executed' | 'failed', result: ExecutionResult, fill: Fill | null, attempt?: Attempt): Promise<void> {
     const { store, policy, now, logger } = this.deps;
     const at = now();
     const day = tradingDay(at, policy.trading_day_tz);
-    const finished = await store.finishSignal({ signal_id: record.signal_id, status, result, fill, now: at, trading_day: day });
+    const finished = await store.finishSignal({ signal_id: record.signal_id, status, result, fill, now: at, trading_day: day, ...(attempt === undefined ? {} : { attempt }) });
     logger.info({ signal_id: record.signal_id, request_id: record.request_id, status, result }, `signal ${status}`);
     this.deps.metrics.signals.inc({ status });
     this.observeFinal(finished.record);
-    if (policy.max_daily_loss !== null && finished.realized_pnl_today <= -policy.max_daily_loss) {
+    // Only a fill that realizes a loss switches the mode: after an operator re-enabled with the
+    // day's loss standing, exits and cancels must not flip it back (the daily_loss rule still
+    // refuses increases meanwhile).
+    if (policy.max_daily_loss !== null && finished.realized_pnl_fill < 0 && finished.realized_pnl_today <= -policy.max_daily_loss) {
       const mode = await store.getMode();
       if (mode.mode === 'enabled') {
         logger.warn({ realized_pnl_today: finished.realized_pnl_today, limit: policy.max_daily_loss }, 'daily loss limit breached: switching to exit_only');

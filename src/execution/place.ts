@@ -24,7 +24,11 @@ export interface PlaceDeps {
   onAnswer: () => Promise<void>;
 }
 
-export type PlaceOutcome = { ok: true; order: Order; adopted: boolean } | { ok: false; reason: string };
+/**
+ * A success carries its attempt unrecorded: the executor records it together with the outcome,
+ * in one step (failed attempts are recorded as they happen).
+ */
+export type PlaceOutcome = { ok: true; order: Order; adopted: boolean; attempt: { n: number; outcome: 'ok' | 'adopted' } } | { ok: false; reason: string };
 
 /** A connector that throws has a bug; treat it as ambiguous so that an order is never lost. */
 async function guarded<T>(call: () => Promise<CallResult<T>>): Promise<CallResult<T>> {
@@ -77,18 +81,16 @@ export async function placeWithRetries(
     if (mustLookup) {
       const found = await guarded(() => connector.getOrder(request.client_order_id));
       if (found.ok && found.value !== null) {
-        await deps.recordAttempt(n, 'adopted', null);
         await deps.onAnswer();
-        return { ok: true, order: found.value, adopted: true };
+        return { ok: true, order: found.value, adopted: true, attempt: { n, outcome: 'adopted' } };
       }
       // Not found (or the lookup failed): placing again with the same client_order_id is safe,
       // since the connector refuses or returns a duplicate id.
     }
     const res = await guarded(() => connector.place(request));
     if (res.ok) {
-      await deps.recordAttempt(n, 'ok', null);
       await deps.onAnswer();
-      return { ok: true, order: res.value, adopted: false };
+      return { ok: true, order: res.value, adopted: false, attempt: { n, outcome: 'ok' } };
     }
     lastReason = res.reason;
     deps.onError(res.reason);
@@ -106,8 +108,7 @@ export async function placeWithRetries(
   if (mustLookup) {
     const found = await guarded(() => connector.getOrder(request.client_order_id));
     if (found.ok && found.value !== null) {
-      await deps.recordAttempt(lastAttempt + 1, 'adopted', null);
-      return { ok: true, order: found.value, adopted: true };
+      return { ok: true, order: found.value, adopted: true, attempt: { n: lastAttempt + 1, outcome: 'adopted' } };
     }
   }
   return { ok: false, reason: `gave up after ${deps.maxAttempts} attempts: ${lastReason}` };

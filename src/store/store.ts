@@ -117,11 +117,15 @@ export interface FinishInput {
   fill: Fill | null;
   now: Date;
   trading_day: string;
+  /** The attempt that settled the signal, recorded in the same step. */
+  attempt?: Attempt;
 }
 
 export interface FinishOutcome {
   record: SignalRecord;
   realized_pnl_today: number;
+  /** PnL this fill realized (0 without a fill, or when the signal was already final). */
+  realized_pnl_fill: number;
 }
 
 export interface ModeState {

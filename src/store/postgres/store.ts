@@ -315,7 +315,22 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
    * `applyFill` treats as no position) and then locked, so two instances finishing orders of
    * one instrument apply their fills one after the other.
    */
-  async function bookFill(tx: Tx, connector: string, instrument: string, fill: { side: 'buy' | 'sell'; quantity: number; price: number }, tradingDay: string, now: Date): Promise<number> {
+  /** Books a fill; returns the day's realized PnL after it and what this fill realized. */
+  async function insertAttempt(tx: Tx, emit: Emit, signalId: string, attempt: Attempt): Promise<void> {
+    const at = Date.parse(attempt.at);
+    if (Number.isNaN(at)) throw new RangeError(`recordAttempt: invalid time ${JSON.stringify(attempt.at)}`);
+    await tx.insert(t.attempts).values({ signal_id: signalId, n: attempt.n, at, outcome: attempt.outcome, error: attempt.error });
+    emit({ type: 'signal.attempt', signal_id: signalId, data: { ...attempt } }, new Date(attempt.at));
+  }
+
+  async function bookFill(
+    tx: Tx,
+    connector: string,
+    instrument: string,
+    fill: { side: 'buy' | 'sell'; quantity: number; price: number },
+    tradingDay: string,
+    now: Date,
+  ): Promise<{ day: number; fill: number }> {
     await tx
       .insert(t.positions)
       .values({ connector, instrument, quantity: 0, avg_price: 0, last_price: null, updated_at: now.getTime() })
@@ -336,7 +351,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       .values({ connector, day: tradingDay, realized: next.realized_pnl })
       .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + excluded.realized` } })
       .returning({ realized: t.pnlDays.realized });
-    return pnl?.realized ?? next.realized_pnl;
+    return { day: pnl?.realized ?? next.realized_pnl, fill: next.realized_pnl };
   }
 
   // The feed's LISTEN runs on a connection of its own, outside the pool. Not postgres.js's
@@ -706,12 +721,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
     },
 
     recordAttempt(signalId: string, attempt: Attempt) {
-      return transact(async (tx, emit) => {
-        const at = Date.parse(attempt.at);
-        if (Number.isNaN(at)) throw new RangeError(`recordAttempt: invalid time ${JSON.stringify(attempt.at)}`);
-        await tx.insert(t.attempts).values({ signal_id: signalId, n: attempt.n, at, outcome: attempt.outcome, error: attempt.error });
-        emit({ type: 'signal.attempt', signal_id: signalId, data: { ...attempt } }, new Date(attempt.at));
-      });
+      return transact(async (tx, emit) => insertAttempt(tx, emit, signalId, attempt));
     },
 
     listAttempts(signalId) {
@@ -728,9 +738,14 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
         const [row] = await tx.select().from(t.signals).where(eq(t.signals.id, input.signal_id)).for('update');
         if (row === undefined) throw new Error(`finishSignal: no signal ${input.signal_id}`);
         let realized = await readPnl(tx, row.connector, input.trading_day);
-        if (row.status !== 'executing') return { record: signalRecordFromRow(row), realized_pnl_today: realized };
+        if (row.status !== 'executing') return { record: signalRecordFromRow(row), realized_pnl_today: realized, realized_pnl_fill: 0 };
+        // The attempt that settled it, in the same transaction.
+        if (input.attempt !== undefined) await insertAttempt(tx, emit, input.signal_id, input.attempt);
+        let realizedFill = 0;
         if (input.fill !== null && input.fill.quantity > 0) {
-          realized = await bookFill(tx, row.connector, row.instrument, input.fill, input.trading_day, input.now);
+          const booked = await bookFill(tx, row.connector, row.instrument, input.fill, input.trading_day, input.now);
+          realized = booked.day;
+          realizedFill = booked.fill;
         }
         // Booking the fill and releasing the reservation commit together, so the exposure the
         // gate sees never counts an order twice or not at all.
@@ -742,7 +757,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
           .returning();
         if (updated === undefined) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
         emit({ type: `signal.${input.status}`, signal_id: input.signal_id, data: { result: input.result } }, input.now);
-        return { record: signalRecordFromRow(updated), realized_pnl_today: realized };
+        return { record: signalRecordFromRow(updated), realized_pnl_today: realized, realized_pnl_fill: realizedFill };
       });
     },
 

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, count, desc, eq, gte, inArray, isNotNull, like, lt, sql, sum } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, like, lt, sql, sum } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { Mode, Position, SignalStatus } from '../../domain/types.js';
@@ -75,6 +75,9 @@ export function openSqlite(opts: SqliteStoreOptions): { sqlite: Database.Databas
 type SignalRow = typeof t.signals.$inferSelect;
 
 const MODE_KEY = 'mode';
+const ph = (name: string) => sql.placeholder(name);
+/** A placeholder where drizzle's `set()` wants SQL rather than a Placeholder. */
+const phs = (name: string) => sql`${sql.placeholder(name)}`;
 export const breakerKey = (connector: string): string => `breaker:${connector}`;
 
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
@@ -179,6 +182,108 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       .from(t.signals)
       .where(and(gte(t.signals.decided_at, sql.placeholder('since')), isNotNull(t.signals.order_side)))
       .prepare(),
+    // Writes on the hot path, prepared once: building a query per call halves throughput.
+    insertSignal: db
+      .insert(t.signals)
+      .values({
+        id: ph('id'),
+        source: ph('source'),
+        idempotency_key: ph('idempotency_key'),
+        dedupe_key: ph('idempotency_key'),
+        key_kind: ph('key_kind'),
+        fingerprint: ph('fingerprint'),
+        status: 'accepted',
+        connector: ph('connector'),
+        instrument: ph('instrument'),
+        client_order_id: ph('client_order_id'),
+        signal: ph('signal'),
+        request_id: ph('request_id'),
+        received_at: ph('received_at'),
+        updated_at: ph('received_at'),
+      })
+      .returning()
+      .prepare(),
+    gateUpdate: db
+      .update(t.signals)
+      .set({
+        status: phs('status'),
+        decision: phs('decision'),
+        decided_at: phs('now'),
+        updated_at: phs('now'),
+        order_side: phs('order_side'),
+        lease_owner: phs('lease_owner'),
+        lease_until: phs('lease_until'),
+      })
+      .where(and(eq(t.signals.id, ph('id')), eq(t.signals.status, 'accepted')))
+      .returning()
+      .prepare(),
+    finishUpdate: db
+      .update(t.signals)
+      .set({ status: phs('status'), result: phs('result'), updated_at: phs('now'), lease_owner: null, lease_until: null })
+      .where(eq(t.signals.id, ph('id')))
+      .returning()
+      .prepare(),
+    insertReservation: db
+      .insert(t.reservations)
+      .values({ signal_id: ph('signal_id'), connector: ph('connector'), instrument: ph('instrument'), quantity: ph('quantity'), notional: ph('notional'), created_at: ph('created_at') })
+      .prepare(),
+    deleteReservation: db.delete(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare(),
+    insertAttempt: db
+      .insert(t.attempts)
+      .values({ signal_id: ph('signal_id'), n: ph('n'), at: ph('at'), outcome: ph('outcome'), error: ph('error') })
+      .prepare(),
+    attemptsOf: db.select().from(t.attempts).where(eq(t.attempts.signal_id, ph('signal_id'))).orderBy(asc(t.attempts.n), asc(t.attempts.id)).prepare(),
+    upsertState: db
+      .insert(t.runtimeState)
+      .values({ key: ph('key'), value: ph('value'), updated_at: ph('updated_at') })
+      .onConflictDoUpdate({ target: t.runtimeState.key, set: { value: sql`excluded.value`, updated_at: sql`excluded.updated_at` } })
+      .prepare(),
+    upsertPosition: db
+      .insert(t.positions)
+      .values({ connector: ph('connector'), instrument: ph('instrument'), quantity: ph('quantity'), avg_price: ph('avg_price'), last_price: ph('last_price'), updated_at: ph('updated_at') })
+      .onConflictDoUpdate({
+        target: [t.positions.connector, t.positions.instrument],
+        set: { quantity: sql`excluded.quantity`, avg_price: sql`excluded.avg_price`, last_price: sql`excluded.last_price`, updated_at: sql`excluded.updated_at` },
+      })
+      .prepare(),
+    addPnl: db
+      .insert(t.pnlDays)
+      .values({ connector: ph('connector'), day: ph('day'), realized: ph('realized') })
+      .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + excluded.realized` } })
+      .prepare(),
+    mockOrder: db
+      .select()
+      .from(t.mockOrders)
+      .where(and(eq(t.mockOrders.connector, ph('connector')), eq(t.mockOrders.client_order_id, ph('client_order_id'))))
+      .prepare(),
+    insertMockOrder: db
+      .insert(t.mockOrders)
+      .values({
+        connector: ph('connector'),
+        client_order_id: ph('client_order_id'),
+        order_id: ph('order_id'),
+        instrument: ph('instrument'),
+        side: ph('side'),
+        quantity: ph('quantity'),
+        order_type: ph('order_type'),
+        limit_price: ph('limit_price'),
+        status: ph('status'),
+        filled_quantity: ph('filled_quantity'),
+        fill_price: ph('fill_price'),
+        created_at: ph('created_at'),
+      })
+      .prepare(),
+    mockPosition: db
+      .select()
+      .from(t.mockPositions)
+      .where(and(eq(t.mockPositions.connector, ph('connector')), eq(t.mockPositions.instrument, ph('instrument'))))
+      .prepare(),
+    upsertMockPosition: db
+      .insert(t.mockPositions)
+      .values({ connector: ph('connector'), instrument: ph('instrument'), quantity: ph('quantity'), avg_price: ph('avg_price') })
+      .onConflictDoUpdate({ target: [t.mockPositions.connector, t.mockPositions.instrument], set: { quantity: sql`excluded.quantity`, avg_price: sql`excluded.avg_price` } })
+      .prepare(),
+    eventsAfter: db.select().from(t.events).where(gt(t.events.seq, ph('after'))).orderBy(asc(t.events.seq)).limit(ph('limit')).prepare(),
   };
 
   /** Appends one event inside the current job; published to listeners after commit. */
@@ -192,6 +297,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     return record;
   }
 
+  function insertAttemptSync(signalId: string, attempt: Attempt): void {
+    q.insertAttempt.run({ signal_id: signalId, n: attempt.n, at: Date.parse(attempt.at), outcome: attempt.outcome, error: attempt.error });
+    appendEventSync({ type: 'signal.attempt', signal_id: signalId, data: { ...attempt } }, new Date(attempt.at));
+  }
+
   function getSignalSync(id: string): SignalRow | undefined {
     return q.signalById.get({ id });
   }
@@ -202,11 +312,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   }
 
   function writeState(key: string, value: unknown, now: Date): void {
-    const text = JSON.stringify(value);
-    db.insert(t.runtimeState)
-      .values({ key, value: text, updated_at: now.getTime() })
-      .onConflictDoUpdate({ target: t.runtimeState.key, set: { value: text, updated_at: now.getTime() } })
-      .run();
+    q.upsertState.run({ key, value: JSON.stringify(value), updated_at: now.getTime() });
   }
 
   function loadGateState(connector: string, instrument: string, tradingDay: string, now: Date): StoredGateState {
@@ -245,58 +351,31 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     return step.next;
   }
 
+  /** Books a fill into the ledger; returns the PnL it realized. */
   function bookFill(connector: string, instrument: string, fill: { side: 'buy' | 'sell'; quantity: number; price: number }, tradingDay: string, now: Date): number {
     const current = q.position.get({ connector, instrument });
     const next = applyFill(current === undefined ? null : { quantity: current.quantity, avg_price: current.avg_price }, fill);
-    db.insert(t.positions)
-      .values({ connector, instrument, quantity: next.quantity, avg_price: next.avg_price, last_price: fill.price, updated_at: now.getTime() })
-      .onConflictDoUpdate({
-        target: [t.positions.connector, t.positions.instrument],
-        set: { quantity: next.quantity, avg_price: next.avg_price, last_price: fill.price, updated_at: now.getTime() },
-      })
-      .run();
-    const realized = next.realized_pnl;
-    db.insert(t.pnlDays)
-      .values({ connector, day: tradingDay, realized })
-      .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + ${realized}` } })
-      .run();
-    return q.pnl.get({ connector, day: tradingDay })?.realized ?? realized;
+    q.upsertPosition.run({ connector, instrument, quantity: next.quantity, avg_price: next.avg_price, last_price: fill.price, updated_at: now.getTime() });
+    q.addPnl.run({ connector, day: tradingDay, realized: next.realized_pnl });
+    return next.realized_pnl;
   }
 
   const mock: MockBrokerStore = {
     placeOrder(connector, order, now) {
       return writer.run(() => {
-        const existing = db
-          .select()
-          .from(t.mockOrders)
-          .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.client_order_id, order.client_order_id)))
-          .get();
+        const existing = q.mockOrder.get({ connector, client_order_id: order.client_order_id });
         if (existing !== undefined) return { created: false, order: mockOrderFromRow(existing) };
-        db.insert(t.mockOrders).values({ connector, ...order, created_at: now.getTime() }).run();
+        q.insertMockOrder.run({ connector, ...order, created_at: now.getTime() });
         if (order.filled_quantity > 0 && order.fill_price !== null) {
-          const current = db
-            .select()
-            .from(t.mockPositions)
-            .where(and(eq(t.mockPositions.connector, connector), eq(t.mockPositions.instrument, order.instrument)))
-            .get();
+          const current = q.mockPosition.get({ connector, instrument: order.instrument });
           const next = applyFill(current ?? null, { side: order.side, quantity: order.filled_quantity, price: order.fill_price });
-          db.insert(t.mockPositions)
-            .values({ connector, instrument: order.instrument, quantity: next.quantity, avg_price: next.avg_price })
-            .onConflictDoUpdate({
-              target: [t.mockPositions.connector, t.mockPositions.instrument],
-              set: { quantity: next.quantity, avg_price: next.avg_price },
-            })
-            .run();
+          q.upsertMockPosition.run({ connector, instrument: order.instrument, quantity: next.quantity, avg_price: next.avg_price });
         }
         return { created: true, order };
       });
     },
     async getOrder(connector, clientOrderId) {
-      const row = db
-        .select()
-        .from(t.mockOrders)
-        .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.client_order_id, clientOrderId)))
-        .get();
+      const row = q.mockOrder.get({ connector, client_order_id: clientOrderId });
       return row === undefined ? null : mockOrderFromRow(row);
     },
     async listOrders(connector, limit) {
@@ -352,27 +431,20 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
             .where(eq(t.signals.seq, existing.seq))
             .run();
         }
-        const now = input.received_at.getTime();
-        const row = db
-          .insert(t.signals)
-          .values({
-            id: input.signal_id,
-            source: input.source,
-            idempotency_key: input.idempotency_key,
-            dedupe_key: input.idempotency_key,
-            key_kind: input.key_kind,
-            fingerprint: input.fingerprint,
-            status: 'accepted',
-            connector: input.connector,
-            instrument: input.instrument,
-            client_order_id: input.client_order_id,
-            signal: JSON.stringify(input.signal),
-            request_id: input.request_id,
-            received_at: now,
-            updated_at: now,
-          })
-          .returning()
-          .get();
+        const row = q.insertSignal.get({
+          id: input.signal_id,
+          source: input.source,
+          idempotency_key: input.idempotency_key,
+          key_kind: input.key_kind,
+          fingerprint: input.fingerprint,
+          connector: input.connector,
+          instrument: input.instrument,
+          client_order_id: input.client_order_id,
+          signal: JSON.stringify(input.signal),
+          request_id: input.request_id,
+          received_at: input.received_at.getTime(),
+        });
+        if (row === undefined) throw new Error('recordSignal: the insert returned no row');
         appendEventSync(
           {
             type: 'signal.accepted',
@@ -445,26 +517,19 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (verdict.breaker !== null) storeBreakerStep(input.connector, verdict.breaker, input.now, `probe ${input.signal_id}`);
         const now = input.now.getTime();
         const status: SignalStatus = decision.allowed ? 'executing' : 'rejected';
-        const updated = db
-          .update(t.signals)
-          .set({
-            status,
-            decision: JSON.stringify(decision),
-            decided_at: now,
-            updated_at: now,
-            order_side: decision.side,
-            lease_owner: decision.allowed ? input.owner : null,
-            lease_until: decision.allowed ? input.lease_until.getTime() : null,
-          })
-          .where(and(eq(t.signals.id, input.signal_id), eq(t.signals.status, 'accepted')))
-          .returning()
-          .get();
+        const updated = q.gateUpdate.get({
+          id: input.signal_id,
+          status,
+          decision: JSON.stringify(decision),
+          now,
+          order_side: decision.side,
+          lease_owner: decision.allowed ? input.owner : null,
+          lease_until: decision.allowed ? input.lease_until.getTime() : null,
+        });
         if (updated === undefined) return { kind: 'skipped' };
         if (decision.allowed && decision.side !== null && decision.quantity !== null) {
           const signed = decision.side === 'buy' ? decision.quantity : -decision.quantity;
-          db.insert(t.reservations)
-            .values({ signal_id: input.signal_id, connector: input.connector, instrument: input.instrument, quantity: signed, notional: decision.reserved_notional, created_at: now })
-            .run();
+          q.insertReservation.run({ signal_id: input.signal_id, connector: input.connector, instrument: input.instrument, quantity: signed, notional: decision.reserved_notional, created_at: now });
         }
         appendEventSync({ type: decision.allowed ? 'signal.executing' : 'signal.rejected', signal_id: input.signal_id, data: { decision } }, input.now);
         return decision.allowed
@@ -520,16 +585,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     recordAttempt(signalId: string, attempt: Attempt) {
-      return writer.run(() => {
-        db.insert(t.attempts)
-          .values({ signal_id: signalId, n: attempt.n, at: Date.parse(attempt.at), outcome: attempt.outcome, error: attempt.error })
-          .run();
-        appendEventSync({ type: 'signal.attempt', signal_id: signalId, data: { ...attempt } }, new Date(attempt.at));
-      });
+      return writer.run(() => insertAttemptSync(signalId, attempt));
     },
 
     async listAttempts(signalId) {
-      const rows = db.select().from(t.attempts).where(eq(t.attempts.signal_id, signalId)).orderBy(asc(t.attempts.n), asc(t.attempts.id)).all();
+      const rows = q.attemptsOf.all({ signal_id: signalId });
       return rows.map((r): Attempt => ({ n: r.n, at: iso(r.at), outcome: r.outcome, error: r.error }));
     },
 
@@ -537,21 +597,21 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       return writer.run((): FinishOutcome => {
         const row = getSignalSync(input.signal_id);
         if (row === undefined) throw new Error(`finishSignal: no signal ${input.signal_id}`);
-        let realized = q.pnl.get({ connector: row.connector, day: input.trading_day })?.realized ?? 0;
-        if (row.status !== 'executing') return { record: toRecord(row), realized_pnl_today: realized };
-        if (input.fill !== null && input.fill.quantity > 0) {
-          realized = bookFill(row.connector, row.instrument, input.fill, input.trading_day, input.now);
+        if (row.status !== 'executing') {
+          return { record: toRecord(row), realized_pnl_today: q.pnl.get({ connector: row.connector, day: input.trading_day })?.realized ?? 0, realized_pnl_fill: 0 };
         }
-        db.delete(t.reservations).where(eq(t.reservations.signal_id, input.signal_id)).run();
-        const updated = db
-          .update(t.signals)
-          .set({ status: input.status, result: JSON.stringify(input.result), updated_at: input.now.getTime(), lease_owner: null, lease_until: null })
-          .where(eq(t.signals.id, input.signal_id))
-          .returning()
-          .get();
+        // The attempt that settled it, in the same step (one commit on the hot path).
+        if (input.attempt !== undefined) insertAttemptSync(input.signal_id, input.attempt);
+        const realizedFill = input.fill !== null && input.fill.quantity > 0 ? bookFill(row.connector, row.instrument, input.fill, input.trading_day, input.now) : 0;
+        q.deleteReservation.run({ signal_id: input.signal_id });
+        const updated = q.finishUpdate.get({ id: input.signal_id, status: input.status, result: JSON.stringify(input.result), now: input.now.getTime() });
         if (updated === undefined) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
         appendEventSync({ type: `signal.${input.status}`, signal_id: input.signal_id, data: { result: input.result } }, input.now);
-        return { record: toRecord(updated), realized_pnl_today: realized };
+        return {
+          record: toRecord(updated),
+          realized_pnl_today: q.pnl.get({ connector: row.connector, day: input.trading_day })?.realized ?? 0,
+          realized_pnl_fill: realizedFill,
+        };
       });
     },
 
@@ -600,7 +660,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     async listEvents(after, limit) {
-      return db.select().from(t.events).where(sql`${t.events.seq} > ${after}`).orderBy(asc(t.events.seq)).limit(limit).all().map(toEvent);
+      return q.eventsAfter.all({ after, limit }).map(toEvent);
     },
 
     async listSignalEvents(signalId) {
@@ -688,6 +748,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     updateBreaker(connector, step, now, reason) {
+      // Most steps (an answer on a healthy breaker) change nothing: decided on a read, with no
+      // write job. Anything else is re-read and applied inside the writer.
+      const current = readBreaker(connector);
+      const preview = step(current);
+      if (preview.transition === null && JSON.stringify(preview.next) === JSON.stringify(current)) return Promise.resolve(current);
       return writer.run(() => storeBreakerStep(connector, step(readBreaker(connector)), now, reason));
     },
 
