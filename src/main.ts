@@ -22,6 +22,7 @@ import type { IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createLogger } from './logger.js';
 import { startAlerts } from './ops/alerts.js';
+import { startRetention } from './ops/retention.js';
 import { Spool } from './ingest/spool.js';
 import { DatabaseHealth } from './ops/database-health.js';
 import { DegradedState } from './ops/degraded.js';
@@ -143,6 +144,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   await executor.start(() => checkConnectors(reconcilerDeps));
   const reconciler = startReconciler(reconcilerDeps, config.execution.reconcile_interval_seconds);
   database.start();
+  const retention = startRetention({ store, logger, now }, config.retention.signals_days);
   // What a previous run spooled and never replayed goes in now.
   await replaySpool().catch((err: unknown) => database.failed(err));
   const alerts =
@@ -159,6 +161,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       lifecycle.shutdown.abort();
       reconciler.stop();
       database.stop();
+      retention.stop();
       const alertsStopped = alerts?.stop();
       logger.info({ reason }, 'shutting down: intake stopped');
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -200,7 +200,7 @@ const execution = obj({
   wait_ms: v.optional(nonNegativeInt, 0),
   reconcile_interval_seconds: v.optional(positiveNumber, 30),
   /** How many (connector, instrument) lanes run at once. */
-  concurrency: v.optional(positiveInt, 16),
+  concurrency: v.optional(positiveInt, 64),
   /**
    * How long an instance holds an executing signal without renewing it; after that another
    * instance takes it over (reconciling by client_order_id first).

@@ -12,6 +12,7 @@ import type { Decision, Order, SignalStatus } from '../domain/types.js';
 import { isFinalStatus } from '../domain/types.js';
 import { OPERATOR_SOURCE } from '../ops/flatten.js';
 import type { Metrics } from '../ops/metrics.js';
+import { lazyChild } from '../logger.js';
 import { gateSignal } from './gate.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { Attempt, ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
@@ -312,12 +313,13 @@ export class Executor {
       owner: this.deps.owner,
       lease_until: new Date(at.getTime() + this.leaseMs),
       trading_day: tradingDay(at, policy.trading_day_tz),
+      order_rate_cap: policy.max_orders_per_minute,
       decide: (state, breaker) =>
         gateSignal(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
     });
     if (gated.kind === 'blocked') return gated.by;
     if (gated.kind === 'skipped') return null;
-    const log = this.deps.logger.child({ signal_id: record.signal_id, request_id: record.request_id });
+    const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id });
     this.deps.metrics.signals.inc({ status: gated.kind });
     if (gated.kind === 'rejected') {
       for (const failure of gated.decision.failures) this.deps.metrics.rejections.inc({ rule: failure.rule });
@@ -359,7 +361,7 @@ export class Executor {
   /** A signal found `executing` (after a crash, or a lease takeover): ask the connector first. */
   private async reconcile(record: SignalRecord): Promise<void> {
     const connector = this.connectorFor(record);
-    const log = this.deps.logger.child({ signal_id: record.signal_id, request_id: record.request_id });
+    const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id });
     if (record.signal.action === 'cancel' && record.decision !== null) {
       // A cancel is safe to repeat: send it again and finish with its real outcome.
       log.warn('reconciling an executing cancel: sending it again');

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { safeEqual } from '../ingest/auth/verifier.js';
+import { lazyChild } from '../logger.js';
 import type { AppEnv } from './context.js';
 import { AppError } from './errors.js';
 
@@ -16,7 +17,7 @@ export function requestContext(opts: { logger: Logger }): MiddlewareHandler<AppE
     const incoming = c.req.header('x-request-id');
     const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);
-    c.set('logger', opts.logger.child({ request_id: requestId }));
+    c.set('logger', lazyChild(opts.logger, { request_id: requestId }));
     c.header('X-Request-Id', requestId);
     await next();
   };

@@ -16,6 +16,7 @@ import { mapFormat } from './formats/index.js';
 import { findPlaceholders, parseNativeSignal } from './formats/native.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
+import { lazyChild } from '../logger.js';
 
 export interface IngestSource {
   name: string;
@@ -68,7 +69,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Promise<IngestResult> {
   const source = deps.sources.get(input.source);
   if (source === undefined) throw new AppError('unknown_source', `no source named "${input.source}"`);
-  const log = deps.logger.child({ request_id: input.requestId, source: source.name });
+  const log = lazyChild(deps.logger, { request_id: input.requestId, source: source.name });
   const now = deps.now();
   const refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues: ValidationIssue[] = [], excerpt = ''): AppError => {
     log.warn({ reason, issues }, 'delivery refused');
@@ -215,9 +216,14 @@ export function clientOrderId(source: string, key: string): string {
   return `sl-${createHash('sha256').update(source).update('\0').update(key).digest('base64url').slice(0, 40)}`;
 }
 
-/** Time-ordered, unique: `sig_` + 12 hex of ms time + 16 hex random. */
+/** Random per process: with the counter it keeps ids of instances apart without a syscall per id. */
+const PROCESS_TAG = randomBytes(4).toString('hex');
+let idCounter = 0;
+
+/** Time-ordered, unique: `sig_` + 12 hex of ms time + 8 hex process tag + 8 hex counter. */
 export function newSignalId(now: Date): string {
-  return `sig_${now.getTime().toString(16).padStart(12, '0')}${randomBytes(8).toString('hex')}`;
+  idCounter = (idCounter + 1) % 0x1_0000_0000;
+  return `sig_${now.getTime().toString(16).padStart(12, '0')}${PROCESS_TAG}${idCounter.toString(16).padStart(8, '0')}`;
 }
 
 /** Depth of nested arrays/objects, computed without recursion so no body can overflow the stack. */

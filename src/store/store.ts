@@ -86,6 +86,11 @@ export interface GateInput {
   /** Trading day (YYYY-MM-DD in `policy.trading_day_tz`) whose realized PnL the gate sees. */
   trading_day: string;
   /**
+   * `policy.max_orders_per_minute`: orders of the last minute are counted up to one past it
+   * (bounded work however busy the minute was); null: not counted (0).
+   */
+  order_rate_cap: number | null;
+  /**
    * Pure: evaluated inside the transaction against the state it reads. A returned breaker step
    * (a claimed half-open probe) is stored in the same transaction.
    */
@@ -259,6 +264,12 @@ export interface Store {
    * returns what differed; appends `positions.drift` when anything did.
    */
   reconcilePositions(connector: string, positions: Position[], now: Date): Promise<PositionDrift[]>;
+
+  /**
+   * Retention: deletes up to `limit` final signals received before `before`, with their
+   * attempts; their idempotency keys go with them. The event log is kept. Returns how many.
+   */
+  pruneSignals(before: Date, limit: number): Promise<number>;
 
   /** A named consumer offset into the event log (null when none is stored yet). */
   getCursor(name: string): Promise<number | null>;

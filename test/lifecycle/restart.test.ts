@@ -59,6 +59,7 @@ describe('restart on the same database', () => {
         owner: 'crashed-instance',
         lease_until: new Date(now.getTime() + 30_000),
         trading_day: now.toISOString().slice(0, 10),
+        order_rate_cap: policy.max_orders_per_minute,
         decide: (state, breaker) => gateSignal(signal, state, breaker, MOCK_CAPABILITIES, policy, { half_open_after_seconds: null }, now),
       });
       if (g.kind !== 'executing') throw new Error(`gate: ${g.kind}`);

@@ -111,6 +111,7 @@ export function gateInput(rec: Target, decide: Decision | ((state: StoredGateSta
     owner: 'test-owner',
     lease_until: new Date(now.getTime() + 30_000),
     trading_day: DAY,
+    order_rate_cap: 1_000,
     // Breaker steps are not what these tests are about: the decision never claims a probe.
     decide: (state) => ({ decision: typeof decide === 'function' ? decide(state) : decide, breaker: null }),
   };
@@ -535,6 +536,41 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
           orders_last_minute: 4,
         };
         expect(seen).toMatchObject(expected);
+
+        // The count is bounded: one past the cap at most, and nothing counted without a cap.
+        const counted = async (cap: number | null): Promise<number> => {
+          let n = -1;
+          await s().gateSignal({
+            ...gateInput(await record(s(), { instrument: 'AAPL' }), reject([NOTIONAL_FAILURE]), at(1)),
+            order_rate_cap: cap,
+            decide: (state) => {
+              n = state.orders_last_minute;
+              return { decision: reject([NOTIONAL_FAILURE]), breaker: null };
+            },
+          });
+          return n;
+        };
+        expect(await counted(2)).toBe(3);
+        expect(await counted(10)).toBe(4);
+        expect(await counted(null)).toBe(0);
+      });
+      test('pruneSignals deletes final signals older than the cut, frees their keys, keeps the event log', async () => {
+        const old = await executeFill(s(), { side: 'buy', quantity: 1, price: 10 }, { instrument: 'PRUNE' });
+        const pending = await record(s(), { instrument: 'PRUNE2' });
+        const eventsBefore = await s().lastEventSeq();
+        // Received at T0: a cut at T0 keeps it (strictly before), a later one prunes it.
+        expect(await s().pruneSignals(T0, 100)).toBe(0);
+        expect(await s().pruneSignals(at(1_000), 100)).toBe(1);
+        expect(await s().getSignal(old.signal_id)).toBeNull();
+        expect(await s().listAttempts(old.signal_id)).toEqual([]);
+        // A signal still accepted is never pruned, however old the cut.
+        expect(await s().pruneSignals(at(1_000_000), 100)).toBe(0);
+        expect((await s().getSignal(pending.signal_id))?.status).toBe('accepted');
+        expect(await s().lastEventSeq()).toBe(eventsBefore);
+        expect((await verifyAuditChain(s())).ok).toBe(true);
+        // The key is free again.
+        const again = await s().recordSignal(newSignal({ source: old.source, idempotency_key: old.idempotency_key, instrument: 'PRUNE' }));
+        expect(again.kind).toBe('inserted');
       });
       test('a younger signal is blocked while an older one of its lane is accepted; other lanes are not', async () => {
         const older = await record(s(), { instrument: 'AAPL' });

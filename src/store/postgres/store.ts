@@ -243,7 +243,16 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
    * either entirely or not at all, never as a position without its fill and without its
    * reservation. Gates of the connector are serialized by the caller's connector lock.
    */
-  async function loadGateState(tx: Tx, connector: string, instrument: string, tradingDay: string, now: Date): Promise<{ state: StoredGateState; breaker: string | null }> {
+  async function loadGateState(
+    tx: Tx,
+    connector: string,
+    instrument: string,
+    tradingDay: string,
+    now: Date,
+    orderRateCap: number | null,
+  ): Promise<{ state: StoredGateState; breaker: string | null }> {
+    // Counts at most one past the cap: a busy minute costs no more than the limit needs.
+    const cap = orderRateCap === null ? 0 : orderRateCap + 1;
     const rows = await tx.execute<{
       position: unknown;
       last_price: unknown;
@@ -264,7 +273,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
         (select sum(${t.reservations.notional}) from ${t.reservations} where ${t.reservations.connector} = ${connector} and ${t.reservations.instrument} = ${instrument}) as reserved_instrument,
         (select sum(${t.reservations.quantity}) from ${t.reservations} where ${t.reservations.connector} = ${connector} and ${t.reservations.instrument} = ${instrument}) as pending,
         (select ${t.pnlDays.realized} from ${t.pnlDays} where ${t.pnlDays.connector} = ${connector} and ${t.pnlDays.day} = ${tradingDay}) as realized,
-        (select count(*) from ${t.signals} where ${t.signals.decided_at} >= ${now.getTime() - 60_000} and ${t.signals.order_side} is not null) as orders,
+        (select count(*) from (select 1 from ${t.signals} where ${t.signals.decided_at} >= ${now.getTime() - 60_000} and ${t.signals.order_side} is not null limit ${cap}) as recent) as orders,
         (select ${t.runtimeState.value} from ${t.runtimeState} where ${t.runtimeState.key} = ${MODE_KEY}) as mode,
         (select ${t.runtimeState.value} from ${t.runtimeState} where ${t.runtimeState.key} = ${breakerKey(connector)}) as breaker
     `);
@@ -628,7 +637,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
         // state read next includes every reservation committed before, and ours is committed
         // before the next gate reads: two gates cannot both fit under room only one fits in.
         await lockConnector(tx, input.connector);
-        const gate = await loadGateState(tx, input.connector, input.instrument, input.trading_day, input.now);
+        const gate = await loadGateState(tx, input.connector, input.instrument, input.trading_day, input.now, input.order_rate_cap);
         // Pure and synchronous: evaluated against exactly the state just read.
         const verdict = input.decide(gate.state, parseBreaker(gate.breaker));
         const { decision } = verdict;
@@ -886,6 +895,23 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
         }
         if (drift.length > 0) emit({ type: 'positions.drift', data: { connector, drift } }, now);
         return drift;
+      });
+    },
+
+    pruneSignals(before, limit) {
+      return transact(async (tx) => {
+        // SKIP LOCKED: a signal another transaction holds is left for the next pass.
+        const doomed = await tx
+          .select({ seq: t.signals.seq, id: t.signals.id })
+          .from(t.signals)
+          .where(and(lt(t.signals.received_at, before.getTime()), inArray(t.signals.status, ['executed', 'rejected', 'failed'])))
+          .orderBy(asc(t.signals.seq))
+          .limit(limit)
+          .for('update', { skipLocked: true });
+        if (doomed.length === 0) return 0;
+        await tx.delete(t.attempts).where(inArray(t.attempts.signal_id, doomed.map((d) => d.id)));
+        await tx.delete(t.signals).where(inArray(t.signals.seq, doomed.map((d) => d.seq)));
+        return doomed.length;
       });
     },
 

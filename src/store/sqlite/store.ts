@@ -74,6 +74,8 @@ export function openSqlite(opts: SqliteStoreOptions): { sqlite: Database.Databas
 
 type SignalRow = typeof t.signals.$inferSelect;
 
+/** Jobs whose result a client is told: their batch commits with an fsync (see writer.ts). */
+const DURABLE = { durable: true };
 const MODE_KEY = 'mode';
 const ph = (name: string) => sql.placeholder(name);
 /** A placeholder where drizzle's `set()` wants SQL rather than a Placeholder. */
@@ -117,7 +119,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         }
       }
     },
-  });
+  }, opts.synchronous ?? 'FULL');
 
   const q = {
     signalById: db.select().from(t.signals).where(eq(t.signals.id, sql.placeholder('id'))).prepare(),
@@ -177,10 +179,17 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       )
       .limit(1)
       .prepare(),
+    // Counts at most `cap` rows: a busy minute costs no more than the limit needs to be judged.
     ordersSince: db
-      .select({ n: count() })
-      .from(t.signals)
-      .where(and(gte(t.signals.decided_at, sql.placeholder('since')), isNotNull(t.signals.order_side)))
+      .select({ n: sql<number>`count(*)` })
+      .from(
+        db
+          .select({ one: sql`1` })
+          .from(t.signals)
+          .where(and(gte(t.signals.decided_at, ph('since')), isNotNull(t.signals.order_side)))
+          .limit(ph('cap'))
+          .as('recent'),
+      )
       .prepare(),
     // Writes on the hot path, prepared once: building a query per call halves throughput.
     insertSignal: db
@@ -315,7 +324,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     q.upsertState.run({ key, value: JSON.stringify(value), updated_at: now.getTime() });
   }
 
-  function loadGateState(connector: string, instrument: string, tradingDay: string, now: Date): StoredGateState {
+  function loadGateState(connector: string, instrument: string, tradingDay: string, now: Date, orderRateCap: number | null): StoredGateState {
     const position = q.position.get({ connector, instrument });
     const instrumentReservations = q.reservedInstrument.get({ connector, instrument });
     return {
@@ -327,7 +336,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       reserved_instrument: Number(instrumentReservations?.total ?? 0),
       pending_quantity: Number(instrumentReservations?.pending ?? 0),
       realized_pnl_today: q.pnl.get({ connector, day: tradingDay })?.realized ?? 0,
-      orders_last_minute: q.ordersSince.get({ since: now.getTime() - 60_000 })?.n ?? 0,
+      orders_last_minute: orderRateCap === null ? 0 : (q.ordersSince.get({ since: now.getTime() - 60_000, cap: orderRateCap + 1 })?.n ?? 0),
     };
   }
 
@@ -454,7 +463,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
           input.received_at,
         );
         return { kind: 'inserted', record: toRecord(row) };
-      });
+      }, DURABLE);
     },
 
     async getSignal(signalId) {
@@ -511,7 +520,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (row === undefined || row.status !== 'accepted') return { kind: 'skipped' };
         const older = q.olderInLane.get({ connector: input.connector, instrument: input.instrument, seq: row.seq });
         if (older !== undefined) return { kind: 'blocked', by: older.id };
-        const state = loadGateState(input.connector, input.instrument, input.trading_day, input.now);
+        const state = loadGateState(input.connector, input.instrument, input.trading_day, input.now, input.order_rate_cap);
         const verdict = input.decide(state, readBreaker(input.connector));
         const { decision } = verdict;
         if (verdict.breaker !== null) storeBreakerStep(input.connector, verdict.breaker, input.now, `probe ${input.signal_id}`);
@@ -626,7 +635,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (updated === undefined) return null;
         appendEventSync({ type: 'signal.retried', signal_id: signalId, data: { actor } }, now);
         return toRecord(updated);
-      });
+      }, DURABLE);
     },
 
     async getMode() {
@@ -641,7 +650,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         writeState(MODE_KEY, next, now);
         appendEventSync({ type: 'mode.changed', data: { from: current?.mode ?? null, to: mode, reason, actor } }, now);
         return next;
-      });
+      }, DURABLE);
     },
 
     initMode(mode: Mode, now: Date) {
@@ -652,7 +661,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         writeState(MODE_KEY, next, now);
         appendEventSync({ type: 'mode.changed', data: { from: null, to: mode, reason: 'initial_mode', actor: 'config' } }, now);
         return next;
-      });
+      }, DURABLE);
     },
 
     appendEvent(event: NewEvent) {
@@ -724,6 +733,23 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       });
     },
 
+    pruneSignals(before, limit) {
+      return writer.run(() => {
+        const doomed = db
+          .select({ seq: t.signals.seq, id: t.signals.id })
+          .from(t.signals)
+          .where(and(lt(t.signals.received_at, before.getTime()), inArray(t.signals.status, ['executed', 'rejected', 'failed'])))
+          .orderBy(asc(t.signals.seq))
+          .limit(limit)
+          .all();
+        if (doomed.length === 0) return 0;
+        const ids = doomed.map((d) => d.id);
+        db.delete(t.attempts).where(inArray(t.attempts.signal_id, ids)).run();
+        db.delete(t.signals).where(inArray(t.signals.seq, doomed.map((d) => d.seq))).run();
+        return doomed.length;
+      });
+    },
+
     async getCursor(name) {
       const row = q.state.get({ key: `cursor:${name}` });
       return row === undefined ? null : Number(JSON.parse(row.value));
@@ -753,7 +779,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const current = readBreaker(connector);
       const preview = step(current);
       if (preview.transition === null && JSON.stringify(preview.next) === JSON.stringify(current)) return Promise.resolve(current);
-      return writer.run(() => storeBreakerStep(connector, step(readBreaker(connector)), now, reason));
+      return writer.run(() => storeBreakerStep(connector, step(readBreaker(connector)), now, reason), DURABLE);
     },
 
     rememberNonce(source, nonce, expiresAt, now) {
@@ -766,7 +792,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
           .returning({ nonce: t.nonces.nonce })
           .get();
         return inserted !== undefined;
-      });
+      }, DURABLE);
     },
 
     recordRefusedDelivery(delivery: RefusedDelivery, keep: number) {

@@ -7,11 +7,19 @@
  *
  * Jobs are synchronous functions (better-sqlite3 is synchronous): never pass anything async
  * into one (drizzle issues #1472, #2275, #5063).
+ *
+ * Durability per batch: a batch holding a `durable` job (one whose result a client is told: a
+ * recorded signal's 202, a mode change) commits with `synchronous=FULL`, which fsyncs the WAL
+ * and with it every earlier commit. A batch of executor bookkeeping only commits with
+ * `synchronous=NORMAL` (no fsync): a power cut can lose that progress, never an acknowledged
+ * signal, and the executor redoes it at the next start through the deterministic
+ * client_order_id (at most one order per signal either way).
  */
 import type Database from 'better-sqlite3';
 
 interface Job {
   run: () => unknown;
+  durable: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -39,10 +47,20 @@ export class GroupCommitWriter {
   private readonly batch: Database.Transaction<(jobs: Job[], outcomes: Outcome[]) => void>;
   private readonly single: Database.Transaction<(fn: () => unknown) => unknown>;
 
+  private readonly fullSync: Database.Statement;
+  private readonly normalSync: Database.Statement;
+  private synchronous: 'FULL' | 'NORMAL';
+
   constructor(
     sqlite: Database.Database,
     private readonly hooks: WriterHooks,
+    /** FULL: durable jobs fsync; NORMAL: nothing does (crash-safe, not power-cut-safe). */
+    private readonly durableLevel: 'FULL' | 'NORMAL' = 'FULL',
   ) {
+    this.fullSync = sqlite.prepare('PRAGMA synchronous = FULL');
+    this.normalSync = sqlite.prepare('PRAGMA synchronous = NORMAL');
+    this.synchronous = durableLevel;
+    this.setSynchronous(durableLevel);
     this.single = sqlite.transaction((fn: () => unknown) => fn());
     this.batch = sqlite.transaction((jobs: Job[], outcomes: Outcome[]) => {
       for (const job of jobs) {
@@ -57,14 +75,20 @@ export class GroupCommitWriter {
     });
   }
 
-  run<T>(fn: () => T): Promise<T> {
+  run<T>(fn: () => T, opts: { durable?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run: fn, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ run: fn, durable: opts.durable === true, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  private setSynchronous(level: 'FULL' | 'NORMAL'): void {
+    if (this.synchronous === level) return;
+    (level === 'FULL' ? this.fullSync : this.normalSync).run();
+    this.synchronous = level;
   }
 
   /** Runs every queued job in one transaction. Exposed for shutdown (drain without waiting a turn). */
@@ -74,6 +98,7 @@ export class GroupCommitWriter {
     this.pending = [];
     if (jobs.length === 0) return;
     const outcomes: Outcome[] = [];
+    this.setSynchronous(this.durableLevel === 'FULL' && jobs.some((j) => j.durable) ? 'FULL' : 'NORMAL');
     try {
       this.batch.immediate(jobs, outcomes);
     } catch (error) {
