@@ -25,11 +25,11 @@ afterEach(async () => {
   cluster = null;
 });
 
-function config(dir: string, spoolMaxBytes?: number): string {
+function config(dir: string, spoolMaxBytes?: number, onDown: 'spool' | 'reject' = 'spool'): string {
   return writeConfig(dir, {
     sources: { default: { auth: { scheme: 'token', secrets: [WEBHOOK_SECRET] } } },
     policy: { max_orders_per_minute: null, max_order_notional: null, max_position_notional: { default: null }, max_gross_exposure: null, max_daily_loss: null },
-    degraded: { on_database_down: 'spool', spool_dir: join(dir, 'spool'), ...(spoolMaxBytes === undefined ? {} : { spool_max_bytes: spoolMaxBytes }) },
+    degraded: { on_database_down: onDown, spool_dir: join(dir, 'spool'), ...(spoolMaxBytes === undefined ? {} : { spool_max_bytes: spoolMaxBytes }) },
     execution: { reconcile_interval_seconds: 3600 },
   });
 }
@@ -124,5 +124,24 @@ suite('database outage', () => {
     }
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(503);
+  }, 60_000);
+
+  test('on_database_down: reject answers 503 with Retry-After and spools nothing; service resumes when the database is back', async () => {
+    cluster = await startPgCluster();
+    const dir = tempDir();
+    child = await spawnSluice({ dir, configPath: config(dir, undefined, 'reject'), env: { DATABASE_URL: cluster.url } });
+    const url = child.url;
+    cluster.stop();
+    const res = await sendTo(url, { id: `rej-${Date.now()}`, action: 'buy', instrument: 'R', quantity: 1, price: 10 });
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unavailable');
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    const status = (await (await adminFetch(url, '/status')).json()) as { status: string; spool: { pending: number } };
+    expect(status).toMatchObject({ status: 'degraded', spool: { pending: 0 } });
+    cluster.start();
+    await eventually(async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), 20_000, 'ready again');
+    const ok = await sendTo(url, { id: `rej-after-${Date.now()}`, action: 'buy', instrument: 'R', quantity: 1, price: 10 });
+    expect(ok.status).toBe(202);
   }, 60_000);
 });
