@@ -200,6 +200,17 @@ async function startSluice(dir: string): Promise<Proc & { readyMs: number }> {
   throw new Error('sluice did not become ready');
 }
 
+/** Bytes of the SQLite database and its WAL. */
+function databaseBytes(dir: string): number {
+  return ['sluice.db', 'sluice.db-wal'].reduce((sum, f) => {
+    try {
+      return sum + statSync(join(dir, f)).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -238,13 +249,7 @@ async function bench(): Promise<void> {
     const peak = peakRssMb(sluice.child.pid);
     const signals = await metric(sluice.url, 'sluice_signals_total{status="accepted"}');
     await stop(sluice);
-    const dbBytes = ['sluice.db', 'sluice.db-wal'].reduce((sum, f) => {
-      try {
-        return sum + statSync(join(dir, f)).size;
-      } catch {
-        return sum;
-      }
-    }, 0);
+    const dbBytes = databaseBytes(dir);
     // Start to ready on the now existing database.
     const again = await startSluice(dir);
     const readyMs = again.readyMs;
@@ -304,13 +309,7 @@ async function soak(): Promise<void> {
     const executed = await metric(sluice.url, 'sluice_signals_total{status="executed"}');
     const at = (fraction: number) => samples.find((x) => x.sent >= total * fraction) ?? samples[samples.length - 1];
     await stop(sluice);
-    const dbBytes = ['sluice.db', 'sluice.db-wal'].reduce((sum, f) => {
-      try {
-        return sum + statSync(join(dir, f)).size;
-      } catch {
-        return sum;
-      }
-    }, 0);
+    const dbBytes = databaseBytes(dir);
     console.log(`sent ${result.requests.total} (${result.requests.average.toFixed(0)} req/s average), non-2xx ${result.non2xx}, errors ${result.errors}`);
     console.log(`executed ${executed} in ${seconds.toFixed(0)} s: ${(executed / seconds).toFixed(0)} executed/s`);
     console.log(`RSS at start ${samples[0]?.rss.toFixed(0)} MB, middle ${at(0.5)?.rss.toFixed(0)} MB, end ${at(1)?.rss.toFixed(0)} MB; peak ${Math.max(...samples.map((x) => x.rss)).toFixed(0)} MB`);
