@@ -36,12 +36,22 @@ async function main(argv: string[]): Promise<number> {
   const configPath = values.config;
   switch (command) {
     case 'start': {
-      const running = await startSluice({ env: process.env, ...(configPath === undefined ? {} : { configPath }) });
+      // Handlers first: a signal during start-up (recovery can take a while) still exits 0 —
+      // everything acknowledged is in the database and reconciled at the next start.
+      let running: Awaited<ReturnType<typeof startSluice>> | null = null;
       const stop = (signal: string) => {
-        void running.shutdown(signal).then(() => process.exit(0));
+        if (running === null) process.exit(0);
+        running.shutdown(signal).then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`sluice: shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exit(0);
+          },
+        );
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
+      running = await startSluice({ env: process.env, ...(configPath === undefined ? {} : { configPath }) });
       return -1; // keep running
     }
     case 'migrate': {

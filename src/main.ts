@@ -115,7 +115,15 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   const spool = config.degraded.on_database_down === 'spool' ? new Spool(config.degraded.spool_dir, config.degraded.spool_max_bytes) : null;
   spool?.open();
   /** Spooled deliveries go into the database through the normal path, then to the executor. */
-  const replaySpool = async () => {
+  let replaying: Promise<void> | null = null;
+  /** One replay at a time: the start-up one and a recovery one must not both read a segment. */
+  const replaySpool = (): Promise<void> => {
+    replaying ??= replaySpoolOnce().finally(() => {
+      replaying = null;
+    });
+    return replaying;
+  };
+  const replaySpoolOnce = async () => {
     if (spool === null || spool.pending === 0) return;
     const n = await spool.replay(
       (input) => store.recordSignal(input),
@@ -141,7 +149,15 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
 
   // Intake is open; execution starts after executing signals were reconciled (CONTRACT §5).
   const reconcilerDeps = { store, connectors, logger, now, degraded, recentErrors };
-  await executor.start(() => checkConnectors(reconcilerDeps));
+  try {
+    await executor.start(() => checkConnectors(reconcilerDeps));
+  } catch (err) {
+    // A start that cannot recover stops serving too: no half-alive process.
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    spool?.close();
+    throw err;
+  }
   const reconciler = startReconciler(reconcilerDeps, config.execution.reconcile_interval_seconds);
   database.start();
   const retention = startRetention({ store, logger, now }, config.retention.signals_days);

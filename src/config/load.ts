@@ -84,12 +84,12 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
   }
   for (const [name, c] of Object.entries(file.connectors)) {
     if (c.type === 'alpaca') {
-      const isLive = !new URL(c.base_url).hostname.startsWith('paper-');
-      const isAlpacaHost = new URL(c.base_url).hostname.endsWith('alpaca.markets');
-      if (!c.live && isLive && isAlpacaHost) {
+      // The live trading host, exactly: anything else is not real money.
+      const isLive = new URL(c.base_url).hostname === 'api.alpaca.markets';
+      if (!c.live && isLive) {
         problems.push(`connectors.${name}.base_url: expected a paper URL with live: false, got ${JSON.stringify(c.base_url)}`);
       }
-      if (c.live && (!isAlpacaHost || !isLive)) {
+      if (c.live && !isLive) {
         problems.push(`connectors.${name}.base_url: expected the live URL https://api.alpaca.markets with live: true, got ${JSON.stringify(c.base_url)}`);
       }
     }

@@ -5,13 +5,14 @@
  * delivery is at least once: `webhook-id` is the client_order_id and stays the same on every
  * retry, which lets the receiver drop the duplicates an ambiguous failure can cause (§8).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Order, Position } from '../domain/types.js';
 import { ORDER_TYPES } from '../domain/types.js';
 import type { CallResult, Connector, ConnectorCapabilities, OrderRequest } from './connector.js';
 import { failure, success } from './connector.js';
 import { callJson } from './http-client.js';
+import { decodeStandardWebhooksSecret, signStandardWebhooks } from '../ingest/auth/standard-webhooks.js';
 
 export type HttpConnectorConfig = Extract<ConnectorConfig, { type: 'http' }>;
 
@@ -39,10 +40,11 @@ const CANCEL_ID_BUCKET_MS = 60_000;
  * fresh one to pass the receiver's tolerance, while the id stays the same.
  */
 export function signStandardWebhook(secret: string, msgId: string, at: Date, body: string): StandardWebhookHeaders {
-  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
-  const timestamp = String(Math.floor(at.getTime() / 1000));
-  const signature = createHmac('sha256', key).update(`${msgId}.${timestamp}.${body}`).digest('base64');
-  return { 'webhook-id': msgId, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
+  // The same signing the verifier checks (one implementation of the scheme).
+  const key = decodeStandardWebhooksSecret(secret);
+  if (key === null) throw new Error('signing_secret: expected a standard-webhooks secret "whsec_<base64 key>"');
+  const timestamp = Math.floor(at.getTime() / 1000);
+  return { 'webhook-id': msgId, 'webhook-timestamp': String(timestamp), 'webhook-signature': signStandardWebhooks(key, msgId, timestamp, Buffer.from(body)) };
 }
 
 /**
@@ -60,6 +62,10 @@ export function cancelWebhookId(connectorName: string, instrument: string, now: 
 }
 
 export function createHttpConnector(name: string, config: HttpConnectorConfig, deps: HttpConnectorDeps): Connector {
+  // A secret that cannot sign stops the start, naming the key (never the secret).
+  if (decodeStandardWebhooksSecret(config.signing_secret) === null) {
+    throw new Error(`connectors.${name}.signing_secret: expected a standard-webhooks secret "whsec_<base64 key>"`);
+  }
   // The receiver forwards the order wherever it wants: sluice cannot know its limits, so it
   // declares everything and lets the receiver refuse with a 4xx.
   const capabilities: ConnectorCapabilities = {

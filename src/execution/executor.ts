@@ -96,6 +96,7 @@ export class Executor {
     this.pump();
     const every = Math.max(250, Math.floor(this.leaseMs / 3));
     const tick = () => {
+      if (this.stopping) return;
       this.sweeper = setTimeout(() => {
         void this.sweep().finally(() => {
           if (!this.stopping) tick();
@@ -160,6 +161,7 @@ export class Executor {
 
   /** Resolves with the final record, or null when `ms` passes first. */
   waitForFinal(signalId: string, ms: number): Promise<SignalRecord | null> {
+    if (this.stopping) return Promise.resolve(null);
     return new Promise((resolve) => {
       const set = this.waiters.get(signalId) ?? new Set<Waiter>();
       this.waiters.set(signalId, set);
@@ -233,7 +235,8 @@ export class Executor {
         // tried again here with backoff; if it was executing, the retry reconciles it first.
         this.deps.logger.error({ err, signal_id: signalId }, 'executor could not process signal; retrying');
         this.deps.onError?.('executor', (err as Error).message, signalId);
-        this.deps.onStoreFailure?.(err);
+        // Only an unreachable database is an outage; anything else is retried without saying so.
+        if (!(await this.deps.store.ping().then(() => true, () => false))) this.deps.onStoreFailure?.(err);
         this.retryLater(lane, signalId);
       } finally {
         this.queued.delete(signalId);
@@ -303,7 +306,7 @@ export class Executor {
   /** Gates and, when allowed, executes; returns the id of an older signal that must go first, or null. */
   private async gateAndRun(record: SignalRecord): Promise<string | null> {
     const { store, policy, now } = this.deps;
-    const connector = this.connectorFor(record);
+    const connector = this.deps.connectors.get(record.connector) ?? null;
     const at = now();
     const gated = await store.gateSignal({
       signal_id: record.signal_id,
@@ -315,7 +318,9 @@ export class Executor {
       trading_day: tradingDay(at, policy.trading_day_tz),
       order_rate_cap: policy.max_orders_per_minute,
       decide: (state, breaker) =>
-        gateSignal(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
+        connector === null
+          ? { decision: unknownConnector(record.connector), breaker: null }
+          : gateSignal(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
     });
     if (gated.kind === 'blocked') return gated.by;
     if (gated.kind === 'skipped') return null;
@@ -329,6 +334,7 @@ export class Executor {
       return null;
     }
     const { decision } = gated;
+    if (connector === null) return null; // unreachable: an unknown connector is always rejected
     log.info({ side: decision.side, quantity: decision.quantity, exit: decision.exit }, 'signal executing');
     // Untouched since it was received: it has no attempts yet (an operator's retry touches it).
     const fresh = record.updated_at === record.received_at;
@@ -360,7 +366,14 @@ export class Executor {
 
   /** A signal found `executing` (after a crash, or a lease takeover): ask the connector first. */
   private async reconcile(record: SignalRecord): Promise<void> {
-    const connector = this.connectorFor(record);
+    const connector = this.deps.connectors.get(record.connector);
+    if (connector === undefined) {
+      // The configuration lost the connector this order went to: nobody can be asked about it.
+      const error = `connector "${record.connector}" is not configured any more; the order cannot be reconciled`;
+      this.deps.logger.error({ signal_id: record.signal_id }, error);
+      const result: ExecutionResult = { connector: record.connector, client_order_id: record.client_order_id, order_id: null, status: 'error', filled_quantity: 0, fill_price: null, error };
+      return this.finish(record, 'failed', result, null);
+    }
     const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id });
     if (record.signal.action === 'cancel' && record.decision !== null) {
       // A cancel is safe to repeat: send it again and finish with its real outcome.
@@ -427,8 +440,10 @@ export class Executor {
         filled_quantity: order.filled_quantity,
         fill_price: order.fill_price,
       };
-      const fill: Fill | null =
-        order.filled_quantity > 0 && order.fill_price !== null ? { side: order.side, quantity: order.filled_quantity, price: order.fill_price } : null;
+      // A connector's numbers are an edge like any other: only a sane fill is booked.
+      const sane = Number.isFinite(order.filled_quantity) && order.filled_quantity > 0 && order.fill_price !== null && Number.isFinite(order.fill_price) && order.fill_price > 0;
+      if (!sane && order.filled_quantity !== 0) this.deps.logger.error({ signal_id: record.signal_id, order }, 'connector reported an unusable fill; not booked');
+      const fill: Fill | null = sane && order.fill_price !== null ? { side: order.side, quantity: order.filled_quantity, price: order.fill_price } : null;
       const failed = order.status === 'rejected' || order.status === 'canceled' || order.status === 'expired';
       this.deps.metrics.connectorCalls.inc({ connector: record.connector, outcome: outcome.attempt.outcome });
       const attempt: Attempt = { n: outcome.attempt.n, at: this.deps.now().toISOString(), outcome: outcome.attempt.outcome, error: null };
@@ -480,11 +495,20 @@ export class Executor {
     for (const waiter of set) waiter(record);
   }
 
-  private connectorFor(record: SignalRecord): Connector {
-    const connector = this.deps.connectors.get(record.connector);
-    if (connector === undefined) throw new Error(`signal ${record.signal_id} names connector "${record.connector}", which is not configured`);
-    return connector;
-  }
+}
+
+/** The decision for a signal whose connector is not configured (the config changed since). */
+function unknownConnector(name: string): Decision {
+  return {
+    allowed: false,
+    failures: [{ rule: 'connector_capability', code: 'connector_unknown', limit: 'a configured connector', actual: name, message: `connector "${name}" is not configured` }],
+    quantity: null,
+    side: null,
+    exit: false,
+    trimmed: false,
+    reserved_notional: 0,
+    reference_price: null,
+  };
 }
 
 /** The order a decision places, or null when it places none (cancel, no-op). */

@@ -28,12 +28,15 @@ const limitParam = (max: number, fallback: number) =>
     ),
     String(fallback),
   );
-const cursorParam = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'expected a cursor from next_cursor')));
+// At most 15 digits: every cursor fits a safe integer and a bigint column.
+const cursorParam = v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'expected a cursor from next_cursor')));
+/** Signal ids are `sig_` + hex; anything else cannot name one (and never reaches the database). */
+const SIGNAL_ID = /^sig_[0-9a-f]{1,64}$/;
 
 export const signalsQuery = v.object({
   status: v.optional(v.picklist(['accepted', 'executing', 'executed', 'rejected', 'failed'], 'expected a signal status')),
-  source: v.optional(v.string()),
-  instrument: v.optional(v.pipe(v.string(), v.toUpperCase())),
+  source: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a source name'))),
+  instrument: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9./:\-_ ]{1,32}$/, 'expected an instrument'), v.toUpperCase())),
   limit: limitParam(500, 50),
   cursor: cursorParam,
 });
@@ -94,7 +97,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/signals/:id', async (c) => {
     const id = c.req.param('id');
-    const record = await deps.store.getSignal(id);
+    const record = SIGNAL_ID.test(id) ? await deps.store.getSignal(id) : null;
     if (record === null) throw new AppError('not_found', `no signal ${id}`);
     const [attempts, events] = await Promise.all([deps.store.listAttempts(id), deps.store.listSignalEvents(id)]);
     return c.json({ ...signalView(record), attempts, events });
@@ -102,7 +105,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
 
   app.post('/signals/:id/retry', async (c) => {
     const id = c.req.param('id');
-    const existing = await deps.store.getSignal(id);
+    const existing = SIGNAL_ID.test(id) ? await deps.store.getSignal(id) : null;
     if (existing === null) throw new AppError('not_found', `no signal ${id}`);
     const record = await deps.store.retrySignal(id, 'operator', deps.now());
     if (record === null) throw new AppError('conflict', `signal ${id} is ${existing.status}; only a failed signal can be retried`);

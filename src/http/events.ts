@@ -12,7 +12,8 @@ import type { EventRecord } from '../store/store.js';
 import { parseInput } from './body.js';
 import type { AppEnv } from './context.js';
 
-const seqParam = v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'expected a sequence number'), v.transform(Number)), '0');
+// At most 15 digits: a safe integer that fits a bigint column.
+const seqParam = v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'expected a sequence number'), v.transform(Number)), '0');
 export const eventsQuery = v.object({
   after: seqParam,
   limit: v.optional(
@@ -20,7 +21,7 @@ export const eventsQuery = v.object({
     '100',
   ),
 });
-export const streamQuery = v.object({ after: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'expected a sequence number'), v.transform(Number))) });
+export const streamQuery = v.object({ after: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'expected a sequence number'), v.transform(Number))) });
 
 const PAGE = 200;
 const encoder = new TextEncoder();
@@ -44,7 +45,7 @@ export function eventRoutes(deps: Deps, opts: { heartbeatMs?: number } = {}): Ho
   app.get('/events/stream', (c) => {
     const q = parseInput(streamQuery, c.req.query());
     const header = c.req.header('last-event-id');
-    let cursor = header !== undefined && /^\d+$/.test(header) ? Number(header) : (q.after ?? 0);
+    let cursor = header !== undefined && /^\d{1,15}$/.test(header) ? Number(header) : (q.after ?? 0);
     let wake: (() => void) | null = null;
     let dirty = true;
     const unsubscribe = deps.store.subscribe(() => {
@@ -82,7 +83,16 @@ export function eventRoutes(deps: Deps, opts: { heartbeatMs?: number } = {}): Ho
             }
             if (dirty) {
               dirty = false;
-              const page = await deps.store.listEvents(cursor, PAGE);
+              let page: EventRecord[];
+              try {
+                page = await deps.store.listEvents(cursor, PAGE);
+              } catch (err) {
+                // The database went away: end this stream; the client resumes with Last-Event-ID.
+                log.warn({ err }, 'event stream ended: the event log cannot be read');
+                release();
+                controller.close();
+                return;
+              }
               if (page.length === PAGE) dirty = true; // more to read
               if (page.length > 0) {
                 for (const e of page) controller.enqueue(frame(e));

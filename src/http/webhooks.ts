@@ -6,6 +6,7 @@ import { ingestDelivery, type IngestDeps } from '../ingest/ingest.js';
 import { readBodyLimited } from './body.js';
 import type { AppEnv } from './context.js';
 import { AppError } from './errors.js';
+import { signalView } from './views.js';
 
 const MAX_WAIT_SECONDS = 30;
 
@@ -50,7 +51,6 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     try {
       if (deps.lifecycle.shuttingDown) throw new AppError('shutting_down', 'sluice is shutting down; retry against another instance or later');
       if (!deps.sources.has(sourceName)) throw new AppError('unknown_source', `no source named "${sourceName}"`);
-      const rawBody = await readBodyLimited(c.req.raw, deps.config.server.body_limit_bytes);
       let remoteAddress = '';
       try {
         remoteAddress = getConnInfo(c).remote.address ?? '';
@@ -60,7 +60,7 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
       const result = await ingestDelivery(ingestDeps, {
         source: sourceName,
         headers: c.req.raw.headers,
-        rawBody,
+        readBody: () => readBodyLimited(c.req.raw, deps.config.server.body_limit_bytes),
         remoteAddress,
         requestId: c.get('requestId'),
         waitMs: parsePreferWait(c.req.header('prefer')) ?? deps.config.execution.wait_ms,
@@ -71,7 +71,7 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
           return c.json({ signal_id: result.record.signal_id, status: 'accepted', idempotency_key: result.record.idempotency_key }, 202);
         case 'final':
           observe('accepted', result.unknown_fields);
-          return c.json({ signal_id: result.record.signal_id, status: result.record.status, decision: result.record.decision, result: result.record.result }, 200);
+          return c.json({ signal_id: result.record.signal_id, status: result.record.status, decision: signalView(result.record).decision, result: result.record.result }, 200);
         case 'duplicate':
           observe('duplicate');
           c.header('Idempotent-Replayed', 'true');

@@ -48,7 +48,8 @@ export interface IngestDeps {
 export interface DeliveryInput {
   source: string;
   headers: Headers;
-  rawBody: Uint8Array;
+  /** Reads the raw body (once, within the limit); called only after the client address passed. */
+  readBody: () => Promise<Uint8Array>;
   remoteAddress: string;
   requestId: string;
   /** How long the caller will wait for the outcome (Prefer: wait=N or execution.wait_ms). */
@@ -79,12 +80,14 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
 
   const client = source.clientAddress(input.remoteAddress, input.headers);
   if (!source.allowIp(client)) throw refuse('forbidden', `client address ${client} not in allow_ips`, 'client address not allowed');
+  // allow_ips comes first (CONTRACT §4.1): a refused client's body is never read.
+  const rawBody = await input.readBody();
 
   let text: string | undefined;
   let body: unknown;
   let parseError: string | undefined;
   try {
-    text = decoder.decode(input.rawBody);
+    text = decoder.decode(rawBody);
     body = JSON.parse(text);
     if (jsonDepth(body) > MAX_DEPTH) {
       body = undefined;
@@ -97,7 +100,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
 
   // Only hmac touches the store here (its nonces); with the database down it cannot tell a
   // replay, so it answers 503 rather than spool something it could not check.
-  const auth = await unavailableOnStoreError(deps, () => source.verifier.verify({ source: source.name, headers: input.headers, rawBody: input.rawBody, body, now }));
+  const auth = await unavailableOnStoreError(deps, () => source.verifier.verify({ source: source.name, headers: input.headers, rawBody, body, now }));
   if (!auth.ok) throw refuse('unauthorized', auth.reason, 'authentication failed');
 
   // The limit is the sender's: counted after authentication, so junk cannot use up its allowance.
@@ -128,8 +131,11 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   const fingerprint = createHash('sha256').update(canonicalJson(clean)).digest('hex');
   const explicitKey =
     input.headers.get('idempotency-key') ?? auth.idempotency_key ?? headerKey(input.headers) ?? signal.id ?? null;
-  if (explicitKey !== null && (explicitKey.length === 0 || explicitKey.length > MAX_KEY_LENGTH)) {
-    throw refuse('invalid_signal', 'bad idempotency key', 'the idempotency key is invalid', [{ path: 'Idempotency-Key', message: `expected 1-${MAX_KEY_LENGTH} characters` }]);
+  // Control characters (NUL above all) cannot be stored as text by PostgreSQL: refused here.
+  if (explicitKey !== null && (explicitKey.length === 0 || explicitKey.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(explicitKey))) {
+    throw refuse('invalid_signal', 'bad idempotency key', 'the idempotency key is invalid', [
+      { path: 'Idempotency-Key', message: `expected 1-${MAX_KEY_LENGTH} printable characters` },
+    ]);
   }
   if (explicitKey === null && source.config.require_idempotency_key) {
     throw refuse('missing_idempotency_key', 'no idempotency key', 'this source requires an idempotency key (Idempotency-Key header or the body id)');
@@ -159,6 +165,8 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   try {
     outcome = await deps.store.recordSignal(newSignal);
   } catch (err) {
+    // Only an unreachable database defers or refuses with 503; any other failure is a bug.
+    if (await deps.store.ping().then(() => true, () => false)) throw err;
     deps.database.failed(err);
     if (deps.spool === null) throw unavailable(err);
     const spooled = deps.spool.append(newSignal);

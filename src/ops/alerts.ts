@@ -89,15 +89,26 @@ export function startAlerts(deps: AlertDeps): { stop: () => Promise<void> } {
   }
 
   const done = (async () => {
-    // The first time alerts are configured, start at the head: history is not news.
-    let cursor = (await deps.store.getCursor(CURSOR)) ?? (await deps.store.lastEventSeq());
-    await deps.store.setCursor(CURSOR, cursor);
+    let cursor: number | null = null;
     while (!stopped) {
+      if (cursor === null) {
+        try {
+          // The first time alerts are configured, start at the head: history is not news.
+          cursor = (await deps.store.getCursor(CURSOR)) ?? (await deps.store.lastEventSeq());
+          await deps.store.setCursor(CURSOR, cursor);
+        } catch (err) {
+          deps.logger.error({ err }, 'alerts could not read their offset; retrying');
+          cursor = null;
+          await pause(deps.backoff.base_ms);
+          continue;
+        }
+      }
       if (!dirty) await pause(30_000);
       if (stopped) break;
       dirty = false;
       try {
-        const page = await deps.store.listEvents(cursor, 200);
+        const from: number = cursor;
+        const page = await deps.store.listEvents(from, 200);
         if (page.length === 200) dirty = true;
         for (const e of page) {
           if (isAlertEvent(e)) {

@@ -21,6 +21,7 @@ export class DatabaseHealth {
   private probe: NodeJS.Timeout | null = null;
   private watch: NodeJS.Timeout | null = null;
   private recovering: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(
     private readonly deps: {
@@ -49,6 +50,7 @@ export class DatabaseHealth {
   }
 
   failed(err: unknown): void {
+    if (this.stopped) return;
     const reason = describeDbError(err);
     this.deps.degraded.enter('database', reason, this.deps.now());
     if (this.isDown) return;
@@ -80,6 +82,7 @@ export class DatabaseHealth {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.probe !== null) clearInterval(this.probe);
     if (this.watch !== null) clearInterval(this.watch);
   }

@@ -25,7 +25,8 @@ export interface FlattenedSignal {
 async function positionsOf(deps: Deps, name: string): Promise<Position[]> {
   const connector = deps.connectors.get(name);
   if (connector?.capabilities.positions === true) {
-    const reported = await connector.getPositions();
+    // A connector that throws is a bug in it: fall back to the ledger rather than fail the flatten.
+    const reported = await connector.getPositions().catch((err: unknown) => ({ ok: false as const, reason: String(err) }));
     if (reported.ok) return reported.value;
   }
   const ledger = await deps.store.getLedger(name, tradingDay(deps.now(), deps.config.policy.trading_day_tz));
@@ -35,10 +36,12 @@ async function positionsOf(deps: Deps, name: string): Promise<Position[]> {
 export async function flattenPositions(deps: Deps, input: { reason: string; requestId: string }): Promise<FlattenedSignal[]> {
   const now = deps.now();
   const out: FlattenedSignal[] = [];
+  // Each flatten is its own: keyed by an id of ours, never by the caller's X-Request-Id.
+  const flattenId = newSignalId(now).replace(/^sig_/, 'flt_');
   for (const name of deps.connectors.keys()) {
     for (const position of await positionsOf(deps, name)) {
       if (position.quantity === 0) continue;
-      const key = `flatten:${input.requestId}:${name}:${position.instrument}`;
+      const key = `flatten:${flattenId}:${name}:${position.instrument}`;
       const signal: Signal = {
         id: key,
         action: 'close',
@@ -67,7 +70,7 @@ export async function flattenPositions(deps: Deps, input: { reason: string; requ
       out.push({ signal_id: recorded.record.signal_id, connector: name, instrument: position.instrument, quantity: position.quantity, status: recorded.record.status });
     }
   }
-  await deps.store.appendEvent({ type: 'flatten', data: { reason: input.reason, actor: 'operator', request_id: input.requestId, signals: out } });
+  await deps.store.appendEvent({ type: 'flatten', data: { flatten_id: flattenId, reason: input.reason, actor: 'operator', request_id: input.requestId, signals: out } });
   return out;
 }
 
@@ -75,7 +78,7 @@ export async function cancelOpenOrders(deps: Deps): Promise<Array<{ connector: s
   const out: Array<{ connector: string; instrument: string; cancelled: number | null; error?: string }> = [];
   for (const connector of deps.connectors.values()) {
     for (const instrument of await deps.store.listInstruments(connector.name)) {
-      const res = await connector.cancel(instrument);
+      const res = await connector.cancel(instrument).catch((err: unknown) => ({ ok: false as const, reason: `connector threw: ${String(err)}` }));
       out.push(res.ok ? { connector: connector.name, instrument, cancelled: res.value.cancelled } : { connector: connector.name, instrument, cancelled: null, error: res.reason });
     }
   }

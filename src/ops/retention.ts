@@ -21,6 +21,7 @@ export async function pruneOnce(deps: { store: Store; now: () => Date }, days: n
 /** Runs a pass shortly after start and then every hour, until stopped. */
 export function startRetention(deps: { store: Store; logger: Logger; now: () => Date }, days: number, everyMs = 3_600_000): { stop: () => void } {
   let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
   const run = async () => {
     try {
       const n = await pruneOnce(deps, days);
@@ -30,12 +31,14 @@ export function startRetention(deps: { store: Store; logger: Logger; now: () => 
     }
   };
   const schedule = (ms: number) => {
+    if (stopped) return;
     timer = setTimeout(() => void run().finally(() => schedule(everyMs)), ms);
     timer.unref();
   };
   schedule(Math.min(everyMs, 60_000));
   return {
     stop() {
+      stopped = true;
       if (timer !== null) clearTimeout(timer);
     },
   };

@@ -98,8 +98,8 @@ export class GroupCommitWriter {
     this.pending = [];
     if (jobs.length === 0) return;
     const outcomes: Outcome[] = [];
-    this.setSynchronous(this.durableLevel === 'FULL' && jobs.some((j) => j.durable) ? 'FULL' : 'NORMAL');
     try {
+      this.setSynchronous(this.durableLevel === 'FULL' && jobs.some((j) => j.durable) ? 'FULL' : 'NORMAL');
       this.batch.immediate(jobs, outcomes);
     } catch (error) {
       // COMMIT (or BEGIN) failed: better-sqlite3 rolled the whole batch back.
