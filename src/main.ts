@@ -30,6 +30,7 @@ import { createMetrics } from './ops/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
 import { RecentErrors } from './ops/recent-errors.js';
 import { openStore } from './store/open.js';
+import { guardPostgresDriverDefect } from './store/postgres/driver-guard.js';
 import type { Store } from './store/store.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -75,6 +76,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
 }
 
 async function startOnStore(config: Config, store: Store, logger: Logger, now: () => Date, lifecycle: Lifecycle): Promise<Running> {
+  const unguard = store.dialect === 'postgres' ? guardPostgresDriverDefect(logger) : () => undefined;
   await store.initMode(config.policy.initial_mode, now());
   const recentErrors = new RecentErrors();
   const metrics = createMetrics();
@@ -190,6 +192,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       for (const connector of connectors.values()) await connector.close?.();
       spool?.close();
       await store.close();
+      unguard();
       logger.info('stopped');
       logger.flush();
     })();

@@ -18,7 +18,6 @@ export interface MockFaults {
 
 export interface MockConnector extends Connector {
   readonly type: 'mock';
-  faults(): MockFaults;
   setFaults(faults: Partial<MockFaults>): MockFaults;
 }
 
@@ -63,7 +62,6 @@ export function createMockConnector(
     name,
     type: 'mock',
     capabilities: MOCK_CAPABILITIES,
-    faults: () => ({ ...faults }),
     setFaults(next) {
       faults = {
         latency_ms: next.latency_ms ?? faults.latency_ms,

@@ -11,6 +11,7 @@ import type { Connector, OrderRequest } from '../connectors/connector.js';
 import type { Decision, Order, SignalStatus } from '../domain/types.js';
 import { isFinalStatus } from '../domain/types.js';
 import { OPERATOR_SOURCE } from '../ops/flatten.js';
+import { isDataError } from '../ops/database-health.js';
 import type { Metrics } from '../ops/metrics.js';
 import { lazyChild } from '../logger.js';
 import { gateSignal } from './gate.js';
@@ -178,11 +179,6 @@ export class Executor {
     });
   }
 
-  /** Signals being worked on right now (for status and shutdown). */
-  get inFlight(): number {
-    return this.running;
-  }
-
   /** Stops taking work; resolves when in-flight signals finished or the deadline passed. */
   async stop(deadlineMs: number): Promise<boolean> {
     this.stopping = true;
@@ -235,8 +231,9 @@ export class Executor {
         // tried again here with backoff; if it was executing, the retry reconciles it first.
         this.deps.logger.error({ err, signal_id: signalId }, 'executor could not process signal; retrying');
         this.deps.onError?.('executor', (err as Error).message, signalId);
-        // Only an unreachable database is an outage; anything else is retried without saying so.
-        if (!(await this.deps.store.ping().then(() => true, () => false))) this.deps.onStoreFailure?.(err);
+        // A database error that is not about a bad value means an outage; anything else (a bug,
+        // a connector's broken answer) is retried without flagging the database.
+        if (isStoreUnavailable(err)) this.deps.onStoreFailure?.(err);
         this.retryLater(lane, signalId);
       } finally {
         this.queued.delete(signalId);
@@ -495,6 +492,14 @@ export class Executor {
     for (const waiter of set) waiter(record);
   }
 
+}
+
+/** A store error that is about reaching the database (not a bug or a bad value). */
+function isStoreUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : '';
+  const looksLikeDb = (typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || code.startsWith('SQLITE_') || code.startsWith('E') || code.startsWith('CONNECTION_'))) || /database|connect/i.test(message);
+  return looksLikeDb && !isDataError(err);
 }
 
 /** The decision for a signal whose connector is not configured (the config changed since). */

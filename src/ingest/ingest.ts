@@ -16,6 +16,7 @@ import { mapFormat } from './formats/index.js';
 import { findPlaceholders, parseNativeSignal } from './formats/native.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
+import { isDataError } from '../ops/database-health.js';
 import { lazyChild } from '../logger.js';
 
 export interface IngestSource {
@@ -165,8 +166,8 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   try {
     outcome = await deps.store.recordSignal(newSignal);
   } catch (err) {
-    // Only an unreachable database defers or refuses with 503; any other failure is a bug.
-    if (await deps.store.ping().then(() => true, () => false)) throw err;
+    // A bad value is a bug to surface; anything else means the database is unavailable.
+    if (isDataError(err)) throw err;
     deps.database.failed(err);
     if (deps.spool === null) throw unavailable(err);
     const spooled = deps.spool.append(newSignal);

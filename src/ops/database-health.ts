@@ -16,6 +16,19 @@ export function describeDbError(err: unknown): string {
   return `${code}${message}`.replace(/postgres(ql)?:\/\/[^\s]*/g, 'postgres://***').slice(0, 200);
 }
 
+/**
+ * True for a database error that a bad value caused (PostgreSQL classes 22 "data exception" and
+ * 23 "integrity constraint", SQLite constraint and type errors): a bug to surface, not an outage
+ * to wait out. Everything else — connection refused or reset, timeouts, I/O, busy — is taken as
+ * the database being unavailable. Decided from the error alone: asking the database whether it
+ * is up would itself wait for a connect timeout during an outage.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return /^2[23][0-9A-Z]{3}$/.test(code) || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH';
+}
+
 export class DatabaseHealth {
   private isDown = false;
   private probe: NodeJS.Timeout | null = null;

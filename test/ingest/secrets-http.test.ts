@@ -26,10 +26,12 @@ const API_KEY = 'SECRET-APIKEY-3c7d-8e2f';
 const PASSPHRASE = 'SECRET-PASSPHRASE-7f3a';
 const ADMIN = 'SECRET-ADMIN-TOKEN-5a8e';
 const READ = 'SECRET-READ-TOKEN-1f6b';
-const RELAY = 'SECRET-RELAY-SIGNING-0c4d';
+// A Standard Webhooks signing secret (the http connector refuses anything else at start).
+const RELAY_KEY_TEXT = 'SECRET-RELAY-SIGNING-0c4d';
+const RELAY = `whsec_${Buffer.from(RELAY_KEY_TEXT).toString('base64')}`;
 
 /** Every secret string, and the raw key bytes behind each whsec_ secret. */
-const SECRETS = [SW, SW_OLD, SW_KEY_TEXT, SW_OLD_KEY_TEXT, HMAC, STRIPE, GITHUB, BEARER, API_KEY, PASSPHRASE, ADMIN, READ, RELAY];
+const SECRETS = [SW, SW_OLD, SW_KEY_TEXT, SW_OLD_KEY_TEXT, HMAC, STRIPE, GITHUB, BEARER, API_KEY, PASSPHRASE, ADMIN, READ, RELAY, RELAY_KEY_TEXT];
 
 /** Sent on purpose through every channel, so that a search that sees nothing is caught. */
 const MARKER = 'PLANTED-c0ffee';
