@@ -188,7 +188,7 @@ if (POSTGRES_URL === undefined || POSTGRES_URL === '') {
       await vi.waitFor(async () => expect(seen.map((e) => e.seq)).toEqual((await a.listEvents(0, 1000)).map((e) => e.seq)));
       expect(seen.map((e) => e.seq)).toEqual(seen.map((_, i) => i + 1));
       expect(await verifyAuditChain(a)).toMatchObject({ ok: true });
-    });
+       }, 60_000);
 
     // A server of the test's own, stopped and started again (the shared one must not be).
     test.skipIf(PG_BIN === null)('after a server restart, verbs work again and the subscriber hears the other instance again', async () => {
