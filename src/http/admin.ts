@@ -52,6 +52,11 @@ export const flattenBody = v.strictObject({
 });
 
 export const pageQuery = v.object({ limit: limitParam(500, 50), cursor: cursorParam });
+/** The mock's orders page by creation time and id: `<ms>:<client_order_id>`. */
+export const ordersQuery = v.object({
+  limit: limitParam(500, 50),
+  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}:[A-Za-z0-9_.:-]{1,128}$/, 'expected a cursor from next_cursor'))),
+});
 
 const rate = v.pipe(v.number('expected a number from 0 to 1'), v.minValue(0, 'expected a number from 0 to 1'), v.maxValue(1, 'expected a number from 0 to 1'));
 export const faultsBody = v.strictObject({
@@ -165,8 +170,8 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/connectors/:name/orders', async (c) => {
     const connector = mockConnector(c.req.param('name'));
-    const q = parseInput(pageQuery, c.req.query());
-    return c.json({ items: await deps.store.mock.listOrders(connector.name, q.limit), next_cursor: null });
+    const q = parseInput(ordersQuery, c.req.query());
+    return c.json(await deps.store.mock.listOrders(connector.name, q.limit, q.cursor));
   });
 
   app.post('/connectors/:name/faults', async (c) => {

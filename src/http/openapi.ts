@@ -7,7 +7,7 @@
 import { toJsonSchema } from '@valibot/to-json-schema';
 import type * as v from 'valibot';
 import { nativeSignalSchema } from '../ingest/formats/native.js';
-import { faultsBody, flattenBody, modeBody, pageQuery, signalsQuery } from './admin.js';
+import { faultsBody, flattenBody, modeBody, ordersQuery, pageQuery, signalsQuery } from './admin.js';
 import { eventsQuery, streamQuery } from './events.js';
 import * as s from './schemas.js';
 
@@ -79,7 +79,7 @@ export const ROUTES: Route[] = [
     path: '/admin/connectors/{name}/orders',
     summary: "A mock connector's orders, newest first (the built-in one is `mock`)",
     auth: 'read',
-    query: pageQuery,
+    query: ordersQuery,
     responses: { 200: { description: 'orders', schema: s.page(s.mockOrderView) }, 404: err('no such mock connector'), ...AUTH_ERRORS },
   },
   { method: 'get', path: '/admin/signals', summary: 'Signals, newest first', auth: 'read', query: signalsQuery, responses: { 200: { description: 'a page', schema: s.page(s.signalView) }, 400: err('bad query'), ...AUTH_ERRORS } },

@@ -81,3 +81,14 @@ export function orderFromMockRow(row: MockOrderRow): Order {
     fill_price: row.fill_price,
   };
 }
+
+/** `<created_at ms>:<client_order_id>` of the last order of a page. */
+export function mockOrderCursor(createdAt: number, clientOrderId: string): string {
+  return `${createdAt}:${clientOrderId}`;
+}
+
+export function parseMockOrderCursor(cursor: string | undefined): { created_at: number; client_order_id: string } | null {
+  const match = cursor?.match(/^(\d{1,15}):(.+)$/);
+  if (match?.[1] === undefined || match[2] === undefined) return null;
+  return { created_at: Number(match[1]), client_order_id: match[2] };
+}

@@ -196,7 +196,12 @@ export interface MockBrokerStore {
   /** Places and fills in one step. A known client_order_id returns the existing order, `created: false`. */
   placeOrder(connector: string, order: Order, now: Date): Promise<{ created: boolean; order: Order }>;
   getOrder(connector: string, clientOrderId: string): Promise<Order | null>;
-  listOrders(connector: string, limit: number): Promise<MockOrderRecord[]>;
+  /**
+   * Newest first, `limit` per page; `cursor` is the `next_cursor` of the previous page (the
+   * last order's creation time and id, so orders of the same millisecond are neither skipped
+   * nor repeated).
+   */
+  listOrders(connector: string, limit: number, cursor?: string): Promise<Page<MockOrderRecord>>;
   cancelOpenOrders(connector: string, instrument: string): Promise<number>;
   getPositions(connector: string): Promise<Position[]>;
 }

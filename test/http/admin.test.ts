@@ -127,6 +127,12 @@ describe('admin API', () => {
     const orders = (await (await s.admin('/connectors/mock/orders?limit=1')).json()) as { items: Array<Record<string, unknown>> };
     expect(orders.items[0]).toMatchObject({ instrument: 'ORD', side: 'buy', quantity: 3, order_type: 'limit', limit_price: 99, status: 'filled', filled_quantity: 3, fill_price: 99 });
     for (const field of ['client_order_id', 'created_at']) expect(orders.items[0]).toHaveProperty(field);
+    // Paged like every list: the next page starts after the last order seen.
+    const first = (await (await s.admin('/connectors/mock/orders?limit=1')).json()) as { items: Array<{ client_order_id: string }>; next_cursor: string | null };
+    expect(first.next_cursor).not.toBeNull();
+    const next = (await (await s.admin(`/connectors/mock/orders?limit=1&cursor=${encodeURIComponent(first.next_cursor ?? '')}`)).json()) as { items: Array<{ client_order_id: string }> };
+    expect(next.items).toHaveLength(1);
+    expect(next.items[0]?.client_order_id).not.toBe(first.items[0]?.client_order_id);
   });
 
   test('healthz and readyz need no token', async () => {

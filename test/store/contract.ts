@@ -1185,14 +1185,31 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         await s().mock.placeOrder('mock', order({ client_order_id: 'third', quantity: 3 }), at(2));
         await s().mock.placeOrder('mock2', order({ client_order_id: 'elsewhere' }), at(3));
 
-        const listed = await s().mock.listOrders('mock', 10);
+        const listed = (await s().mock.listOrders('mock', 10)).items;
         expect(listed.map((o) => [o.client_order_id, o.created_at])).toEqual([
           ['third', at(2).toISOString()],
           ['second', at(1).toISOString()],
           ['first', T0.toISOString()],
         ]);
         expect(listed[1]).toEqual({ ...order({ client_order_id: 'second', side: 'sell', quantity: 2 }), created_at: at(1).toISOString() });
-        expect((await s().mock.listOrders('mock', 2)).map((o) => o.client_order_id)).toEqual(['third', 'second']);
+        const firstPage = await s().mock.listOrders('mock', 2);
+        expect(firstPage.items.map((o) => o.client_order_id)).toEqual(['third', 'second']);
+        // The next page continues exactly after the last one.
+        const second = await s().mock.listOrders('mock', 2, firstPage.next_cursor ?? undefined);
+        expect(second).toEqual({ items: [expect.objectContaining({ client_order_id: 'first' })], next_cursor: null });
+      });
+
+      test('listOrders pages orders of the same millisecond without skipping or repeating', async () => {
+        for (const id of ['a', 'b', 'c', 'd', 'e']) await s().mock.placeOrder('mock', order({ client_order_id: id }), T0);
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let i = 0; i < 5; i += 1) {
+          const page = await s().mock.listOrders('mock', 2, cursor);
+          seen.push(...page.items.map((o) => o.client_order_id));
+          if (page.next_cursor === null) break;
+          cursor = page.next_cursor;
+        }
+        expect(seen).toEqual(['e', 'd', 'c', 'b', 'a']);
       });
     });
   });

@@ -30,7 +30,7 @@
  * query sent on it; reads and transactions that had not sent COMMIT run again on a new one.
  */
 import { fileURLToPath } from 'node:url';
-import { and, asc, count, desc, eq, inArray, like, lt, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, like, lt, or, sql } from 'drizzle-orm';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
 import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { drizzle, type PostgresJsDatabase, type PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js';
@@ -43,7 +43,7 @@ import { breakerView, initialBreaker, isBreakerState, type BreakerState, type Br
 import { diffPositions } from '../../execution/reconcile.js';
 import type { StoredGateState } from '../../guardrails/gate-state.js';
 import { applyFill } from '../../guardrails/ledger.js';
-import { eventRecordFromRow, isoFromMs, orderFromMockRow, signalRecordFromRow } from '../records.js';
+import { eventRecordFromRow, isoFromMs, mockOrderCursor, orderFromMockRow, parseMockOrderCursor, signalRecordFromRow } from '../records.js';
 import type {
   Attempt,
   ConnectorLedger,
@@ -444,10 +444,28 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
         return row === undefined ? null : orderFromMockRow(row);
       });
     },
-    listOrders(connector, limit) {
+    listOrders(connector, limit, cursor) {
       return reconnecting(async () => {
-        const rows = await db.select().from(t.mockOrders).where(eq(t.mockOrders.connector, connector)).orderBy(desc(t.mockOrders.created_at)).limit(limit);
-        return rows.map((row): MockOrderRecord => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) }));
+        const after = parseMockOrderCursor(cursor);
+        const rows = await db
+          .select()
+          .from(t.mockOrders)
+          .where(
+            and(
+              eq(t.mockOrders.connector, connector),
+              after === null
+                ? undefined
+                : or(lt(t.mockOrders.created_at, after.created_at), and(eq(t.mockOrders.created_at, after.created_at), lt(t.mockOrders.client_order_id, after.client_order_id))),
+            ),
+          )
+          .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
+          .limit(limit + 1);
+        const page = rows.slice(0, limit);
+        const last = page[page.length - 1];
+        return {
+          items: page.map((row): MockOrderRecord => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) })),
+          next_cursor: rows.length > limit && last !== undefined ? mockOrderCursor(last.created_at, last.client_order_id) : null,
+        };
       });
     },
     cancelOpenOrders(connector, instrument) {

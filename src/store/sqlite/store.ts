@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, like, lt, sql, sum } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, like, lt, or, sql, sum } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { Mode, Position, SignalStatus } from '../../domain/types.js';
@@ -17,7 +17,14 @@ import { breakerView, initialBreaker, isBreakerState, type BreakerState, type Br
 import { diffPositions } from '../../execution/reconcile.js';
 import type { StoredGateState } from '../../guardrails/gate-state.js';
 import { applyFill } from '../../guardrails/ledger.js';
-import { eventRecordFromRow as toEvent, isoFromMs as iso, orderFromMockRow as mockOrderFromRow, signalRecordFromRow as toRecord } from '../records.js';
+import {
+  eventRecordFromRow as toEvent,
+  isoFromMs as iso,
+  mockOrderCursor,
+  orderFromMockRow as mockOrderFromRow,
+  parseMockOrderCursor,
+  signalRecordFromRow as toRecord,
+} from '../records.js';
 import type {
   Attempt,
   ConnectorLedger,
@@ -387,9 +394,28 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       const row = q.mockOrder.get({ connector, client_order_id: clientOrderId });
       return row === undefined ? null : mockOrderFromRow(row);
     },
-    async listOrders(connector, limit) {
-      const rows = db.select().from(t.mockOrders).where(eq(t.mockOrders.connector, connector)).orderBy(desc(t.mockOrders.created_at)).limit(limit).all();
-      return rows.map((row): MockOrderRecord => ({ ...mockOrderFromRow(row), created_at: iso(row.created_at) }));
+    async listOrders(connector, limit, cursor) {
+      const after = parseMockOrderCursor(cursor);
+      const rows = db
+        .select()
+        .from(t.mockOrders)
+        .where(
+          and(
+            eq(t.mockOrders.connector, connector),
+            after === null
+              ? undefined
+              : or(lt(t.mockOrders.created_at, after.created_at), and(eq(t.mockOrders.created_at, after.created_at), lt(t.mockOrders.client_order_id, after.client_order_id))),
+          ),
+        )
+        .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
+        .limit(limit + 1)
+        .all();
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map((row): MockOrderRecord => ({ ...mockOrderFromRow(row), created_at: iso(row.created_at) })),
+        next_cursor: rows.length > limit && last !== undefined ? mockOrderCursor(last.created_at, last.client_order_id) : null,
+      };
     },
     cancelOpenOrders(connector, instrument) {
       return writer.run(() => {
