@@ -231,13 +231,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         lease_until: phs('lease_until'),
       })
       .where(and(eq(t.signals.id, ph('id')), eq(t.signals.status, 'accepted')))
-      .returning()
       .prepare(),
     finishUpdate: db
       .update(t.signals)
       .set({ status: phs('status'), result: phs('result'), updated_at: phs('now'), lease_owner: null, lease_until: null })
       .where(eq(t.signals.id, ph('id')))
-      .returning()
       .prepare(),
     insertReservation: db
       .insert(t.reservations)
@@ -552,16 +550,20 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (verdict.breaker !== null) storeBreakerStep(input.connector, verdict.breaker, input.now, `probe ${input.signal_id}`);
         const now = input.now.getTime();
         const status: SignalStatus = decision.allowed ? 'executing' : 'rejected';
-        const updated = q.gateUpdate.get({
-          id: input.signal_id,
+        const values = {
           status,
           decision: JSON.stringify(decision),
-          now,
+          decided_at: now,
+          updated_at: now,
           order_side: decision.side,
           lease_owner: decision.allowed ? input.owner : null,
           lease_until: decision.allowed ? input.lease_until.getTime() : null,
-        });
-        if (updated === undefined) return { kind: 'skipped' };
+        };
+        // The row was read in this same transaction: the updated record is that row with these
+        // values (no RETURNING round trip through the whole row).
+        const changed = q.gateUpdate.run({ id: input.signal_id, ...values, now }).changes;
+        if (changed === 0) return { kind: 'skipped' };
+        const updated: SignalRow = { ...row, ...values };
         if (decision.allowed && decision.side !== null && decision.quantity !== null) {
           const signed = decision.side === 'buy' ? decision.quantity : -decision.quantity;
           q.insertReservation.run({ signal_id: input.signal_id, connector: input.connector, instrument: input.instrument, quantity: signed, notional: decision.reserved_notional, created_at: now });
@@ -639,8 +641,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (input.attempt !== undefined) insertAttemptSync(input.signal_id, input.attempt);
         const realizedFill = input.fill !== null && input.fill.quantity > 0 ? bookFill(row.connector, row.instrument, input.fill, input.trading_day, input.now) : 0;
         q.deleteReservation.run({ signal_id: input.signal_id });
-        const updated = q.finishUpdate.get({ id: input.signal_id, status: input.status, result: JSON.stringify(input.result), now: input.now.getTime() });
-        if (updated === undefined) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
+        const values = { status: input.status, result: JSON.stringify(input.result), updated_at: input.now.getTime(), lease_owner: null, lease_until: null };
+        // Read in this same transaction: the updated record is that row with these values.
+        if (q.finishUpdate.run({ id: input.signal_id, status: values.status, result: values.result, now: values.updated_at }).changes === 0) {
+          throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
+        }
+        const updated: SignalRow = { ...row, ...values };
         appendEventSync({ type: `signal.${input.status}`, signal_id: input.signal_id, data: { result: input.result } }, input.now);
         return {
           record: toRecord(updated),
