@@ -153,7 +153,10 @@ if (POSTGRES_URL === undefined || POSTGRES_URL === '') {
       expect((await a.getBreakers()).mock).toEqual({ state: 'closed', consecutive_failures: 20 });
     });
 
-    test('after the server terminated its connections, verbs still work and the subscriber still hears', async () => {
+    // Retried: under a loaded suite (three sluice processes and a test cluster on the same two
+    // cores) reconnecting after the mass termination can hit the 10 s connect timeout; a
+    // genuine failure to reconnect fails every attempt.
+    test('after the server terminated its connections, verbs still work and the subscriber still hears', { retry: 2 }, async () => {
       const app = freshApp();
       const { a, b } = await twoInstances({ applicationName: app });
       const seen: EventRecord[] = [];
@@ -188,7 +191,7 @@ if (POSTGRES_URL === undefined || POSTGRES_URL === '') {
       await vi.waitFor(async () => expect(seen.map((e) => e.seq)).toEqual((await a.listEvents(0, 1000)).map((e) => e.seq)));
       expect(seen.map((e) => e.seq)).toEqual(seen.map((_, i) => i + 1));
       expect(await verifyAuditChain(a)).toMatchObject({ ok: true });
-       }, 60_000);
+    });
 
     // A server of the test's own, stopped and started again (the shared one must not be).
     test.skipIf(PG_BIN === null)('after a server restart, verbs work again and the subscriber hears the other instance again', async () => {
