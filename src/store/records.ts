@@ -4,7 +4,7 @@
  * one set of pure functions turns either dialect's rows into what the Store contract returns.
  */
 import type { Decision, Order, Signal, SignalStatus } from '../domain/types.js';
-import type { EventRecord, ExecutionResult, SignalRecord } from './store.js';
+import type { EventRecord, ExecutionResult, Page, RefusedDelivery, SignalRecord } from './store.js';
 
 /** Milliseconds since the epoch → ISO-8601 UTC, the form every record carries. */
 export const isoFromMs = (ms: number): string => new Date(ms).toISOString();
@@ -91,4 +91,35 @@ export function parseMockOrderCursor(cursor: string | undefined): { created_at: 
   const match = cursor?.match(/^(\d{1,15}):(.+)$/);
   if (match?.[1] === undefined || match[2] === undefined) return null;
   return { created_at: Number(match[1]), client_order_id: match[2] };
+}
+
+/**
+ * A page from `limit + 1` rows read newest first: the extra row only tells whether there is a
+ * next page, whose cursor is made from the last row kept.
+ */
+export function pageOf<R, T>(rows: R[], limit: number, map: (row: R) => T, cursorOf: (row: R) => string): Page<T> {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { items: page.map(map), next_cursor: rows.length > limit && last !== undefined ? cursorOf(last) : null };
+}
+
+/** The columns of a `deliveries` row (both dialects). */
+export interface DeliveryRow {
+  at: number;
+  source: string;
+  reason: string;
+  issues: string;
+  request_id: string;
+  body_excerpt: string;
+}
+
+export function refusedDeliveryFromRow(r: DeliveryRow): RefusedDelivery {
+  return {
+    at: isoFromMs(r.at),
+    source: r.source,
+    reason: r.reason,
+    issues: JSON.parse(r.issues) as RefusedDelivery['issues'],
+    request_id: r.request_id,
+    body_excerpt: r.body_excerpt,
+  };
 }

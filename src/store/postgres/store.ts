@@ -43,7 +43,7 @@ import { breakerView, initialBreaker, isBreakerState, type BreakerState, type Br
 import { diffPositions } from '../../execution/reconcile.js';
 import type { StoredGateState } from '../../guardrails/gate-state.js';
 import { applyFill } from '../../guardrails/ledger.js';
-import { eventRecordFromRow, isoFromMs, mockOrderCursor, orderFromMockRow, parseMockOrderCursor, signalRecordFromRow } from '../records.js';
+import { eventRecordFromRow, isoFromMs, mockOrderCursor, orderFromMockRow, pageOf, parseMockOrderCursor, refusedDeliveryFromRow, signalRecordFromRow } from '../records.js';
 import type {
   Attempt,
   ConnectorLedger,
@@ -460,12 +460,12 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
           )
           .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
           .limit(limit + 1);
-        const page = rows.slice(0, limit);
-        const last = page[page.length - 1];
-        return {
-          items: page.map((row): MockOrderRecord => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) })),
-          next_cursor: rows.length > limit && last !== undefined ? mockOrderCursor(last.created_at, last.client_order_id) : null,
-        };
+        return pageOf(
+          rows,
+          limit,
+          (row): MockOrderRecord => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) }),
+          (row) => mockOrderCursor(row.created_at, row.client_order_id),
+        );
       });
     },
     cancelOpenOrders(connector, instrument) {
@@ -594,9 +594,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
           .where(and(...conds))
           .orderBy(desc(t.signals.seq))
           .limit(query.limit + 1);
-        const page = rows.slice(0, query.limit);
-        const last = page[page.length - 1];
-        return { items: page.map(signalRecordFromRow), next_cursor: rows.length > query.limit && last !== undefined ? String(last.seq) : null };
+        return pageOf(rows, query.limit, signalRecordFromRow, (r) => String(r.seq));
       });
     },
 
@@ -1007,19 +1005,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
           .where(cursor === undefined ? undefined : lt(t.deliveries.seq, Number(cursor)))
           .orderBy(desc(t.deliveries.seq))
           .limit(limit + 1);
-        const page = rows.slice(0, limit);
-        const last = page[page.length - 1];
-        return {
-          items: page.map((r): RefusedDelivery => ({
-            at: isoFromMs(r.at),
-            source: r.source,
-            reason: r.reason,
-            issues: JSON.parse(r.issues) as RefusedDelivery['issues'],
-            request_id: r.request_id,
-            body_excerpt: r.body_excerpt,
-          })),
-          next_cursor: rows.length > limit && last !== undefined ? String(last.seq) : null,
-        };
+        return pageOf(rows, limit, refusedDeliveryFromRow, (r) => String(r.seq));
       });
     },
 

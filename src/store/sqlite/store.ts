@@ -22,7 +22,9 @@ import {
   isoFromMs as iso,
   mockOrderCursor,
   orderFromMockRow as mockOrderFromRow,
+  pageOf,
   parseMockOrderCursor,
+  refusedDeliveryFromRow,
   signalRecordFromRow as toRecord,
 } from '../records.js';
 import type {
@@ -408,12 +410,12 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
         .limit(limit + 1)
         .all();
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((row): MockOrderRecord => ({ ...mockOrderFromRow(row), created_at: iso(row.created_at) })),
-        next_cursor: rows.length > limit && last !== undefined ? mockOrderCursor(last.created_at, last.client_order_id) : null,
-      };
+      return pageOf(
+        rows,
+        limit,
+        (row): MockOrderRecord => ({ ...mockOrderFromRow(row), created_at: iso(row.created_at) }),
+        (row) => mockOrderCursor(row.created_at, row.client_order_id),
+      );
     },
     cancelOpenOrders(connector, instrument) {
       return writer.run(() => {
@@ -508,9 +510,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         .orderBy(desc(t.signals.seq))
         .limit(query.limit + 1)
         .all();
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return { items: page.map(toRecord), next_cursor: rows.length > query.limit && last !== undefined ? String(last.seq) : null };
+      return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
     },
 
     async listSignalsByStatus(status, limit) {
@@ -846,19 +846,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         .orderBy(desc(t.deliveries.seq))
         .limit(limit + 1)
         .all();
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((r): RefusedDelivery => ({
-          at: iso(r.at),
-          source: r.source,
-          reason: r.reason,
-          issues: JSON.parse(r.issues) as RefusedDelivery['issues'],
-          request_id: r.request_id,
-          body_excerpt: r.body_excerpt,
-        })),
-        next_cursor: rows.length > limit && last !== undefined ? String(last.seq) : null,
-      };
+      return pageOf(rows, limit, refusedDeliveryFromRow, (r) => String(r.seq));
     },
 
     mock,
