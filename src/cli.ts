@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `sluice` command (CONTRACT §2): start, migrate, audit verify, sign. Exit codes: 0 ok,
+ * The `sluice` command (docs/configuration.md#commands): start, migrate, audit verify, sign. Exit codes: 0 ok,
  * 1 a check failed (audit), 2 usage or configuration error.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const store = await openStore(config.database.url);
-      const { verifyAuditChain } = await import('./events/verify.js');
+      const { verifyAuditChain } = await import('./ops/audit.js');
       const verdict = await verifyAuditChain(store);
       await store.close();
       if (verdict.ok) {

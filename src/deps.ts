@@ -10,8 +10,8 @@ import type { IngestSource } from './ingest/ingest.js';
 import type { Spool } from './ingest/spool.js';
 import type { DatabaseHealth } from './ops/database-health.js';
 import type { DegradedState } from './ops/degraded.js';
-import type { Metrics } from './ops/metrics.js';
-import type { RecentErrors } from './ops/recent-errors.js';
+import type { Metrics } from './telemetry/metrics.js';
+import type { RecentErrors } from './telemetry/recent-errors.js';
 import type { Store } from './store/store.js';
 
 export interface Lifecycle {

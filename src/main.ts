@@ -20,15 +20,15 @@ import type { NonceStore, Verifier } from './ingest/auth/verifier.js';
 import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import type { IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
-import { createLogger } from './logger.js';
+import { createLogger } from './telemetry/logger.js';
 import { startAlerts } from './ops/alerts.js';
 import { startRetention } from './ops/retention.js';
 import { Spool } from './ingest/spool.js';
 import { DatabaseHealth } from './ops/database-health.js';
 import { DegradedState } from './ops/degraded.js';
-import { createMetrics } from './ops/metrics.js';
+import { createMetrics } from './telemetry/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
-import { RecentErrors } from './ops/recent-errors.js';
+import { RecentErrors } from './telemetry/recent-errors.js';
 import { openStore } from './store/open.js';
 import { guardPostgresDriverDefect } from './store/postgres/driver-guard.js';
 import type { Store } from './store/store.js';
@@ -149,7 +149,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
 
-  // Intake is open; execution starts after executing signals were reconciled (CONTRACT §5).
+  // Intake is open; execution starts after executing signals were reconciled (docs/execution.md#recovery-after-a-crash).
   const reconcilerDeps = { store, connectors, logger, now, degraded, recentErrors };
   try {
     await executor.start(() => checkConnectors(reconcilerDeps));

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (CONTRACT §9): sluice (SQLite, mock connector, a standard-webhooks source)
+ * `npm run bench` (docs/configuration.md#benchmark): sluice (SQLite, mock connector, a standard-webhooks source)
  * against a bare Hono server answering the same request (the ceiling), over loopback with
  * autocannon. Scenarios: unique signed signals; a duplicate storm (one key, 50 connections);
  * mixed 80 % unique / 20 % duplicate. Several rounds; medians and min–max. It prints figures

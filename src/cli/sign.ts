@@ -1,10 +1,11 @@
 /**
- * `sluice sign` (CONTRACT §2): the headers a sender must send for a body, so that a sender can
+ * `sluice sign` (docs/configuration.md#commands): the headers a sender must send for a body, so that a sender can
  * be tested against sluice. It signs with the very functions the verifiers check with.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { signHmac } from '../ingest/auth/hmac.js';
-import { decodeStandardWebhooksSecret, signStandardWebhooks } from '../ingest/auth/standard-webhooks.js';
+import { decodeStandardWebhooksSecret, signStandardWebhooks } from '../lib/signing.js';
+
 
 export type SignScheme = 'standard-webhooks' | 'hmac';
 

@@ -1,5 +1,5 @@
 /**
- * The configuration schema (CONTRACT §3), in valibot. Defaults live here and only here. Every
+ * The configuration schema (docs/configuration.md#config-file), in valibot. Defaults live here and only here. Every
  * message says what was expected and what was found, so that a start error can name the key:
  * `policy.max_order_notional: expected a positive number, got "ten"`.
  */

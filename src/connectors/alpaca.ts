@@ -1,14 +1,15 @@
 /**
- * The `alpaca` connector (CONTRACT §5.3) against Alpaca's Trading API v2, as described by
- * ../shared/alpaca/trading-api.json. It adds Alpaca's meaning to the generic classification of
+ * The `alpaca` connector (docs/execution.md#connectors) against Alpaca's Trading API v2, as described by
+ * test/fixtures/alpaca/trading-api.json. It adds Alpaca's meaning to the generic classification of
  * http-client: a 422 "client_order_id must be unique" means an earlier attempt landed, so the
- * order is looked up and adopted (at most one order per client_order_id, §8); a 404 on a lookup
+ * order is looked up and adopted (at most one order per client_order_id, docs/guarantees.md#idempotency-and-at-most-one-order); a 404 on a lookup
  * is "no such order"; numbers travel as decimal strings. A client-side token bucket keeps this
  * process under Alpaca's 200 requests/minute. The API keys go into headers and nowhere else.
  */
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Order, OrderStatus, OrderType, Position } from '../domain/types.js';
-import type { CallResult, Connector, ConnectorCapabilities, OrderRequest } from './connector.js';
+import type { CallResult, Connector, OrderRequest } from './connector.js';
+import type { ConnectorCapabilities } from '../domain/types.js';
 import { failure, success } from './connector.js';
 import type { JsonResponse } from './http-client.js';
 import { callJson } from './http-client.js';
@@ -22,7 +23,7 @@ export interface AlpacaConnectorDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** What the breaker needs from GET /v2/account (CONTRACT §5.3: either flag opens it). */
+/** What the breaker needs from GET /v2/account (docs/execution.md#connectors: either flag opens it). */
 export interface AlpacaAccountFlags {
   trading_blocked: boolean;
   account_blocked: boolean;

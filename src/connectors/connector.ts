@@ -1,22 +1,10 @@
 /**
- * The connector contract (CONTRACT §5.3). A connector is the edge to a broker or downstream
+ * The connector contract (docs/execution.md#connectors). A connector is the edge to a broker or downstream
  * system. Expected failures are values, never throws: the retry loop and the breaker read
  * `retryable` and `ambiguous` and nothing else. A throw from a connector is a bug and is
  * treated as an ambiguous, retryable failure by the executor so that it cannot lose an order.
  */
-import type { Order, OrderType, Position, Side, Signal, TimeInForce } from '../domain/types.js';
-
-export interface ConnectorCapabilities {
-  order_types: OrderType[];
-  /** take_profit / stop_loss legs. */
-  brackets: boolean;
-  fractional: boolean;
-  short: boolean;
-  /** getOrder(client_order_id) is answered; false means at-least-once delivery (http). */
-  lookup: boolean;
-  /** getPositions() reports the connector's real positions (reconciled against the ledger). */
-  positions: boolean;
-}
+import type { ConnectorCapabilities, Order, OrderType, Position, Side, Signal, TimeInForce } from '../domain/types.js';
 
 export interface OrderRequest {
   /** Deterministic, ≤ 48 chars, stable across retries and restarts. */

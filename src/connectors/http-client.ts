@@ -1,14 +1,14 @@
 /**
  * The one fetch mechanism every HTTP connector uses (http, alpaca). It makes exactly one request
  * and turns whatever happens into a CallResult: the classification into retryable / ambiguous
- * (CONTRACT §5 step 2) is written here once, so that connectors only add their own meaning on
+ * (docs/execution.md#placing-orders) is written here once, so that connectors only add their own meaning on
  * top (Alpaca's duplicate client_order_id, 404 = no such order). There is no retry loop here:
  * the executor owns the single retry loop, because only it can resolve an ambiguous failure with
  * getOrder between attempts.
  */
 import type { CallResult, ConnectorFailure } from './connector.js';
 import { failure, success } from './connector.js';
-import { parseRateLimitReset, parseRetryAfter } from '../execution/backoff.js';
+import { parseRateLimitReset, parseRetryAfter } from '../domain/backoff.js';
 
 export interface JsonCallOptions {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -107,7 +107,7 @@ export async function callJson(opts: JsonCallOptions): Promise<CallResult<JsonRe
     return failure(`server error (${status}): ${message}`, withWait({ retryable: true, ambiguous: true, http_status: status }, wait));
   }
   if (status >= 400) {
-    // Permanent: the reason is the server's own words (CONTRACT §5 step 2, "the broker's message").
+    // Permanent: the reason is the server's own words (docs/execution.md#placing-orders, "the broker's message").
     return failure(message, { retryable: false, ambiguous: false, http_status: status });
   }
   return failure(`unexpected HTTP ${status} (redirects are not followed)`, {

@@ -1,18 +1,20 @@
 /**
- * The `http` connector (CONTRACT §5.3): forwards each action as a JSON POST signed with Standard
+ * The `http` connector (docs/execution.md#connectors): forwards each action as a JSON POST signed with Standard
  * Webhooks headers, so any receiver with a Standard Webhooks library can verify it. A 2xx means
  * the receiver took it. The receiver cannot be asked about an order afterwards (no lookup), so
  * delivery is at least once: `webhook-id` is the client_order_id and stays the same on every
- * retry, which lets the receiver drop the duplicates an ambiguous failure can cause (§8).
+ * retry, which lets the receiver drop the duplicates an ambiguous failure can cause (docs/guarantees.md#idempotency-and-at-most-one-order).
  */
 import { createHash } from 'node:crypto';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Order, Position } from '../domain/types.js';
 import { ORDER_TYPES } from '../domain/types.js';
-import type { CallResult, Connector, ConnectorCapabilities, OrderRequest } from './connector.js';
+import type { CallResult, Connector, OrderRequest } from './connector.js';
+import type { ConnectorCapabilities } from '../domain/types.js';
 import { failure, success } from './connector.js';
 import { callJson } from './http-client.js';
-import { decodeStandardWebhooksSecret, signStandardWebhooks } from '../ingest/auth/standard-webhooks.js';
+import { decodeStandardWebhooksSecret, signStandardWebhooks } from '../lib/signing.js';
+
 
 export type HttpConnectorConfig = Extract<ConnectorConfig, { type: 'http' }>;
 

@@ -1,5 +1,5 @@
 /**
- * The mock broker (CONTRACT §5.3): a simulated broker whose orders and positions are durable
+ * The mock broker (docs/execution.md#connectors): a simulated broker whose orders and positions are durable
  * (they live in the store, so they survive restarts). Market orders fill at the reference
  * price, limit orders at their limit price. Faults make it behave like a real broker on a bad
  * day: `latency_ms`, `failure_rate` (refused, nothing placed) and `timeout_rate` (the order
@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Order } from '../domain/types.js';
 import type { MockBrokerStore } from '../store/store.js';
-import { failure, success, type CallResult, type Connector, type ConnectorCapabilities, type OrderRequest } from './connector.js';
+import { failure, success, type CallResult, type Connector, type OrderRequest } from './connector.js';
+import type { ConnectorCapabilities } from '../domain/types.js';
 
 export interface MockFaults {
   latency_ms: number;

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import { createAlpacaConnector } from './alpaca.js';
-import { success, type Connector, type ConnectorCapabilities } from './connector.js';
+import { success, type Connector } from './connector.js';
+import type { ConnectorCapabilities } from '../domain/types.js';
 import { createHttpConnector } from './http.js';
 import { createMockConnector } from './mock.js';
 

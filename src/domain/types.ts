@@ -13,7 +13,7 @@ export const ACTIONS: readonly Action[] = ['buy', 'sell', 'close', 'cancel', 'ta
 export const ORDER_TYPES: readonly OrderType[] = ['market', 'limit', 'stop', 'stop_limit'];
 export const TIME_IN_FORCES: readonly TimeInForce[] = ['day', 'gtc', 'ioc', 'fok'];
 
-/** A validated, normalized native signal (CONTRACT §4.4). Numbers are finite; instrument is upper-cased. */
+/** A validated, normalized native signal (docs/http-api.md#signal-body). Numbers are finite; instrument is upper-cased. */
 export interface Signal {
   id?: string;
   action: Action;
@@ -59,7 +59,7 @@ export type Rule =
   | 'breaker_open'
   | 'connector_capability';
 
-/** One failed guardrail rule, as reported in a decision (CONTRACT §5 step 1). */
+/** One failed guardrail rule, as reported in a decision (docs/execution.md#guardrails). */
 export interface RuleFailure {
   rule: Rule;
   /** Refines the rule, e.g. rule `mode` with code `paused`. */
@@ -113,8 +113,24 @@ export interface Position {
   avg_price: number;
 }
 
-/** A field-level validation problem (CONTRACT §4.3 `issues`). */
+/** A field-level validation problem (docs/http-api.md#error-body `issues`). */
 export interface ValidationIssue {
   path: string;
   message: string;
 }
+
+/** What a connector can do; the gate refuses what it cannot (rule `connector_capability`). */
+export interface ConnectorCapabilities {
+  order_types: OrderType[];
+  /** take_profit / stop_loss legs. */
+  brackets: boolean;
+  fractional: boolean;
+  short: boolean;
+  /** getOrder(client_order_id) is answered; false means at-least-once delivery (http). */
+  lookup: boolean;
+  /** getPositions() reports the connector's real positions (reconciled against the ledger). */
+  positions: boolean;
+}
+
+/** Signals an operator caused; the gate lets them through any mode and any instrument allowlist. */
+export const OPERATOR_SOURCE = '_operator';

@@ -1,5 +1,5 @@
 /**
- * The event log's hash chain (CONTRACT §7): `hash = sha256(prev_hash + canonical JSON of the
+ * The event log's hash chain (docs/guarantees.md#event-log): `hash = sha256(prev_hash + canonical JSON of the
  * entry)`, where the entry is `{seq, at, type, signal_id, data}` and canonical JSON sorts keys
  * and has no whitespace. Both store dialects and `audit verify` use these functions, so a chain
  * written by one is verified the same way by the other.

@@ -1,5 +1,5 @@
 /**
- * The executor (CONTRACT §5): runs accepted signals in arrival order per (connector,
+ * The executor (docs/execution.md#pipeline): runs accepted signals in arrival order per (connector,
  * instrument) lane, lanes in parallel up to `execution.concurrency`. For each signal:
  * gate (decide + reserve, atomically in the store) → place through the one retry loop →
  * record. At start, signals left `executing` are reconciled by client_order_id before anything
@@ -9,15 +9,14 @@ import type { Logger } from 'pino';
 import type { ExecutionConfig, PolicyConfig } from '../config/schema.js';
 import type { Connector, OrderRequest } from '../connectors/connector.js';
 import type { Decision, Order, SignalStatus } from '../domain/types.js';
-import { isFinalStatus } from '../domain/types.js';
-import { OPERATOR_SOURCE } from '../ops/flatten.js';
-import { isDataError } from '../ops/database-health.js';
-import type { Metrics } from '../ops/metrics.js';
-import { lazyChild } from '../logger.js';
+import { isFinalStatus, OPERATOR_SOURCE } from '../domain/types.js';
+import { isStoreUnavailable } from '../store/errors.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { lazyChild } from '../telemetry/logger.js';
 import { gateSignal } from './gate.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { Attempt, ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
-import { onFailure, onSuccess, type BreakerState, type BreakerStep } from './breaker.js';
+import { onFailure, onSuccess, type BreakerState, type BreakerStep } from '../domain/breaker.js';
 import { cancelWithRetries, placeWithRetries, type PlaceDeps, type PlaceOutcome } from './place.js';
 
 export interface ExecutorDeps {
@@ -462,19 +461,12 @@ export class Executor {
     const { store, policy, now, logger } = this.deps;
     const at = now();
     const day = tradingDay(at, policy.trading_day_tz);
-    const finished = await store.finishSignal({ signal_id: record.signal_id, status, result, fill, now: at, trading_day: day, ...(attempt === undefined ? {} : { attempt }) });
+    const finished = await store.finishSignal({ signal_id: record.signal_id, status, result, fill, now: at, trading_day: day, max_daily_loss: policy.max_daily_loss, ...(attempt === undefined ? {} : { attempt }) });
     logger.info({ signal_id: record.signal_id, request_id: record.request_id, status, result }, `signal ${status}`);
     this.deps.metrics.signals.inc({ status });
     this.observeFinal(finished.record);
-    // Only a fill that realizes a loss switches the mode: after an operator re-enabled with the
-    // day's loss standing, exits and cancels must not flip it back (the daily_loss rule still
-    // refuses increases meanwhile).
-    if (policy.max_daily_loss !== null && finished.realized_pnl_fill < 0 && finished.realized_pnl_today <= -policy.max_daily_loss) {
-      const mode = await store.getMode();
-      if (mode.mode === 'enabled') {
-        logger.warn({ realized_pnl_today: finished.realized_pnl_today, limit: policy.max_daily_loss }, 'daily loss limit breached: switching to exit_only');
-        await store.setMode('exit_only', 'daily_loss', 'guardrails', at);
-      }
+    if (finished.mode_changed !== null) {
+      logger.warn({ realized_pnl_today: finished.realized_pnl_today, limit: policy.max_daily_loss }, 'daily loss limit breached: switched to exit_only');
     }
     this.notify(finished.record);
   }
@@ -492,14 +484,6 @@ export class Executor {
     for (const waiter of set) waiter(record);
   }
 
-}
-
-/** A store error that is about reaching the database (not a bug or a bad value). */
-function isStoreUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : '';
-  const looksLikeDb = (typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || code.startsWith('SQLITE_') || code.startsWith('E') || code.startsWith('CONNECTION_'))) || /database|connect/i.test(message);
-  return looksLikeDb && !isDataError(err);
 }
 
 /** The decision for a signal whose connector is not configured (the config changed since). */

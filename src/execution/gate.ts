@@ -6,11 +6,11 @@
  * decision, so two workers can never both become the probe).
  */
 import type { PolicyConfig } from '../config/schema.js';
-import type { ConnectorCapabilities } from '../connectors/connector.js';
+import type { ConnectorCapabilities } from '../domain/types.js';
 import type { Decision, Signal } from '../domain/types.js';
 import { decide } from '../guardrails/decide.js';
-import type { StoredGateState } from '../guardrails/gate-state.js';
-import { canPass, type BreakerState, type BreakerStep } from './breaker.js';
+import type { StoredGateState } from '../domain/gate-state.js';
+import { canPass, type BreakerState, type BreakerStep } from '../domain/breaker.js';
 
 export interface GateVerdict {
   decision: Decision;
@@ -29,7 +29,7 @@ export function gateSignal(
   opts: { operator?: boolean } = {},
 ): GateVerdict {
   if (opts.operator === true) {
-    // An operator's flatten closes positions in any mode and for any instrument (CONTRACT §5.1);
+    // An operator's flatten closes positions in any mode and for any instrument (docs/execution.md#modes);
     // the other rules still apply (a close is an exit, so the limits do not bind it).
     stored = { ...stored, mode: 'enabled' };
     policy = { ...policy, instruments: [] };

@@ -1,5 +1,5 @@
 /**
- * The one retry loop every connector goes through (CONTRACT §5 step 2). Transient failures
+ * The one retry loop every connector goes through (docs/execution.md#placing-orders). Transient failures
  * are retried with exponential backoff and full jitter, honouring a server's requested wait.
  * An ambiguous failure (the order may have landed) is resolved by asking the connector for
  * the order by client_order_id before anything is placed again: found → adopted. Because the
@@ -7,7 +7,7 @@
  */
 import type { CallResult, Connector, OrderRequest } from '../connectors/connector.js';
 import type { Order } from '../domain/types.js';
-import { nextDelay } from './backoff.js';
+import { nextDelay } from '../domain/backoff.js';
 
 export interface PlaceDeps {
   now: () => Date;

@@ -1,27 +1,13 @@
 /**
- * Position reconciliation (CONTRACT §5): the connector is the source of truth. `diffPositions`
+ * Position reconciliation (docs/execution.md#position-reconciliation): the connector is the source of truth. `diffPositions`
  * is the pure comparison; `reconcileConnector` asks the connector and has the store adopt its
  * positions, but only while nothing of that connector is in flight (an order between the
  * broker's fill and our booking would look like drift).
  */
 import type { Logger } from 'pino';
 import type { Connector } from '../connectors/connector.js';
-import type { Position } from '../domain/types.js';
-import { roundQty } from '../guardrails/decide.js';
-import type { PositionDrift, Store } from '../store/store.js';
-
-/** Instruments whose quantity differs between the ledger and the connector (absent = 0). */
-export function diffPositions(ledger: ReadonlyArray<{ instrument: string; quantity: number }>, reported: readonly Position[]): PositionDrift[] {
-  const ours = new Map(ledger.map((p) => [p.instrument, roundQty(p.quantity)]));
-  const theirs = new Map(reported.map((p) => [p.instrument, roundQty(p.quantity)]));
-  const drift: PositionDrift[] = [];
-  for (const instrument of new Set([...ours.keys(), ...theirs.keys()])) {
-    const a = ours.get(instrument) ?? 0;
-    const b = theirs.get(instrument) ?? 0;
-    if (a !== b) drift.push({ instrument, ledger: a, connector: b });
-  }
-  return drift.sort((x, y) => x.instrument.localeCompare(y.instrument));
-}
+import type { PositionDrift } from '../domain/ledger.js';
+import type { Store } from '../store/store.js';
 
 export type ReconcileOutcome = { kind: 'skipped'; reason: string } | { kind: 'checked'; drift: PositionDrift[] } | { kind: 'error'; reason: string };
 

@@ -1,5 +1,5 @@
 /**
- * The guardrail gate (CONTRACT §5 step 1, §5.1): a pure function of the signal, the gate state,
+ * The guardrail gate (docs/execution.md#guardrails, docs/execution.md#modes): a pure function of the signal, the gate state,
  * the policy and the time. No I/O, no logger, no clock of its own: the caller passes `now`.
  * It resolves what the signal would order (close, target, notional → side and quantity), applies
  * the mode (which may trim a flip in exit_only), then evaluates every other rule against that
@@ -31,10 +31,11 @@
  */
 import type { PolicyConfig } from '../config/schema.js';
 import type { Decision, RuleFailure, Side, Signal } from '../domain/types.js';
-import type { GateState } from './gate-state.js';
+import type { GateState } from '../domain/gate-state.js';
 import { checkInstrumentAllowed, checkStaleSignal, checkTradingWindow } from './rules/admission.js';
 import { checkConnectorCapability } from './rules/capability.js';
-import { effectivePosition, roundMoney, roundQty, surelyHeld, type GateContext, type Intent, type RuleCheck } from './rules/context.js';
+import { roundQty } from '../domain/ledger.js';
+import { effectivePosition, roundMoney, surelyHeld, type GateContext, type Intent, type RuleCheck } from './rules/context.js';
 import {
   checkBreakerOpen,
   checkDailyLoss,
@@ -45,7 +46,7 @@ import {
 } from './rules/limits.js';
 import { checkMode } from './rules/mode.js';
 
-export { effectivePosition, roundQty, surelyHeld } from './rules/context.js';
+export { effectivePosition, surelyHeld } from './rules/context.js';
 export type { Intent } from './rules/context.js';
 export { positionLimit } from './rules/limits.js';
 

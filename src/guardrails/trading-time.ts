@@ -1,5 +1,5 @@
 /**
- * Wall-clock time in a time zone, for trading windows (CONTRACT §3 `policy.trading_windows`) and
+ * Wall-clock time in a time zone, for trading windows (docs/configuration.md#policy `policy.trading_windows`) and
  * for the trading day that realized PnL is summed over (`policy.trading_day_tz`). Pure: the
  * instant is always a parameter. Zone arithmetic is left to Intl (the runtime's tz database), so
  * daylight-saving changes follow the wall clock: a window "09:30–16:00 America/New_York" opens at

@@ -1,5 +1,5 @@
 /**
- * The operator API (CONTRACT §6), under `/admin`: thin handlers that validate input, call one
+ * The operator API (docs/http-api.md#operator-api), under `/admin`: thin handlers that validate input, call one
  * verb and shape the answer. Bearer auth (admin / read-only) is applied by the parent app.
  */
 import { Hono } from 'hono';
@@ -8,8 +8,8 @@ import type { Deps } from '../deps.js';
 import { MODES } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import { isMockConnector, type MockConnector } from '../connectors/mock.js';
-import { breakerView, initialBreaker, resetBreaker } from '../execution/breaker.js';
-import { verifyAuditChain } from '../events/verify.js';
+import { breakerView, initialBreaker, resetBreaker } from '../domain/breaker.js';
+import { verifyAuditChain } from '../ops/audit.js';
 import { cancelOpenOrders, flattenPositions } from '../ops/flatten.js';
 import { getStatus } from '../ops/status.js';
 import { parseInput, parseJsonBody } from './body.js';

@@ -1,6 +1,6 @@
 /**
  * One error type, one HTTP mapping. Every refusal sluice answers has a code from `ErrorCode`;
- * the status for each code is fixed here and only here (CONTRACT §4.3, §6).
+ * the status for each code is fixed here and only here (docs/http-api.md#webhook-responses, docs/http-api.md#operator-api).
  */
 import type { ValidationIssue } from '../domain/types.js';
 

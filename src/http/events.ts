@@ -1,5 +1,5 @@
 /**
- * The event log over HTTP (CONTRACT §6, §7): `GET /admin/events` (a page from a sequence
+ * The event log over HTTP (docs/http-api.md#events, docs/guarantees.md#event-log): `GET /admin/events` (a page from a sequence
  * number) and `GET /admin/events/stream` (server-sent events, live). The stream always reads
  * from the store: a committed event only wakes it. That keeps it gap-free and in `seq` order
  * whoever wrote the event (this instance or another), makes `Last-Event-ID` resume exact, and

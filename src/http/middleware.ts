@@ -4,10 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
-import { safeEqual } from '../ingest/auth/verifier.js';
-import { lazyChild } from '../logger.js';
+
+import { lazyChild } from '../telemetry/logger.js';
 import type { AppEnv } from './context.js';
 import { AppError } from './errors.js';
+import { safeEqual } from '../lib/signing.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -25,7 +26,7 @@ export function requestContext(opts: { logger: Logger }): MiddlewareHandler<AppE
 
 /**
  * Bearer auth for operator routes: the admin token may do anything; the read token only
- * GET (CONTRACT §6: 401 without a valid token, 403 for a write with the read token).
+ * GET (docs/http-api.md#operator-api: 401 without a valid token, 403 for a write with the read token).
  */
 export function adminAuth(opts: { adminToken: string; readToken: string | null }): MiddlewareHandler<AppEnv> {
   return async function adminAuthMiddleware(c, next) {

@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { MODES } from '../domain/types.js';
+import type { StatusView } from '../ops/status.js';
 
 const status = v.picklist(['accepted', 'executing', 'executed', 'rejected', 'failed']);
 const time = v.pipe(v.string(), v.isoTimestamp());
@@ -132,3 +133,8 @@ export const flattenResponse = v.object({
 export const breakerResetResponse = v.object({ connector: v.string(), breaker });
 export const faultsResponse = v.object({ connector: v.string(), faults: v.object({ latency_ms: v.number(), failure_rate: v.number(), timeout_rate: v.number() }) });
 export const healthResponse = v.object({ status: v.string() });
+
+/** The schema above and the type `getStatus` returns must be the same shape: a compile-time check. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const statusSchemaMatches: Same<v.InferOutput<typeof statusResponse>, StatusView> = true;
+void statusSchemaMatches;

@@ -1,4 +1,4 @@
-/** Wire shapes of stored records (CONTRACT §6): one function per shape, typed by the documented schema. */
+/** Wire shapes of stored records (docs/http-api.md#operator-api): one function per shape, typed by the documented schema. */
 import type * as v from 'valibot';
 import type { SignalRecord } from '../store/store.js';
 import type { signalView as signalViewSchema } from './schemas.js';

@@ -1,4 +1,4 @@
-/** `POST /webhooks/{source}` (CONTRACT §4): read the body once, hand it to ingestDelivery, map the result. */
+/** `POST /webhooks/{source}` (docs/http-api.md#webhook-ingest): read the body once, hand it to ingestDelivery, map the result. */
 import { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Deps } from '../deps.js';

@@ -1,5 +1,5 @@
 /**
- * Who is calling (CONTRACT §4.1 `allow_ips`, `trust_proxy`): the client address of a delivery,
+ * Who is calling (docs/http-api.md#client-address `allow_ips`, `trust_proxy`): the client address of a delivery,
  * and the allowlist check that runs before authentication. Matching is node:net's BlockList,
  * which understands CIDRs of both families and IPv4-mapped IPv6 addresses.
  */

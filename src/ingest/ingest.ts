@@ -1,5 +1,5 @@
 /**
- * `ingestDelivery`: one webhook delivery from raw bytes to a durable signal (CONTRACT §4).
+ * `ingestDelivery`: one webhook delivery from raw bytes to a durable signal (docs/http-api.md#webhook-ingest).
  * Order matters: source → client address → authentication → rate limit → parse and validate
  * → idempotency key → durable record (or the spool while the database is down). Nothing is stored for a delivery
  * that fails authentication except its refusal, with secrets removed.
@@ -16,8 +16,8 @@ import { mapFormat } from './formats/index.js';
 import { findPlaceholders, parseNativeSignal } from './formats/native.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
-import { isDataError } from '../ops/database-health.js';
-import { lazyChild } from '../logger.js';
+import { isDataError } from '../store/errors.js';
+import { lazyChild } from '../telemetry/logger.js';
 
 export interface IngestSource {
   name: string;
@@ -81,7 +81,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
 
   const client = source.clientAddress(input.remoteAddress, input.headers);
   if (!source.allowIp(client)) throw refuse('forbidden', `client address ${client} not in allow_ips`, 'client address not allowed');
-  // allow_ips comes first (CONTRACT §4.1): a refused client's body is never read.
+  // allow_ips comes first (docs/http-api.md#client-address): a refused client's body is never read.
   const rawBody = await input.readBody();
 
   let text: string | undefined;

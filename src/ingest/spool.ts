@@ -1,5 +1,5 @@
 /**
- * The spool (CONTRACT §4.3 `deferred`, §8): while the database is down, a delivery that passed
+ * The spool (docs/http-api.md#webhook-responses `deferred`, docs/guarantees.md#degraded-mode): while the database is down, a delivery that passed
  * authentication and validation is appended to an NDJSON segment file and fsynced before its
  * `202 deferred` answer. When the database is back, segments are replayed in order through the
  * store's normal `recordSignal` (so dedupe applies) and a segment file is deleted only after

@@ -1,5 +1,5 @@
 /**
- * Alerts (CONTRACT §3 `alerts`, §7): a Slack-compatible JSON POST for every breaker, mode,
+ * Alerts (docs/configuration.md#alerts, docs/guarantees.md#event-log): a Slack-compatible JSON POST for every breaker, mode,
  * degraded and daily-loss event. Delivered at least once from the event log: the consumer
  * offset is stored only after the receiver confirmed (2xx), so a crash resends at most the
  * alert in flight, and a restart never resends a confirmed one. A separate loop with its own
@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { callJson } from '../connectors/http-client.js';
-import { nextDelay } from '../execution/backoff.js';
+import { nextDelay } from '../domain/backoff.js';
 import type { EventRecord, Store } from '../store/store.js';
 
 const CURSOR = 'alerts';

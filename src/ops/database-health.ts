@@ -1,33 +1,13 @@
 /**
- * Database health (CONTRACT §6 `degraded`, §8): any store failure seen by ingest or the executor
+ * Database health (docs/http-api.md#status `degraded`, docs/guarantees.md#degraded-mode): any store failure seen by ingest or the executor
  * puts `database` into degraded with its reason; while down, a probe pings the store every
  * second and, once it answers, clears the state and runs the recovery (spool replay, resumed
  * work). A periodic ping notices an outage even when no traffic comes.
  */
 import type { Logger } from 'pino';
+import { describeDbError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import type { DegradedState } from './degraded.js';
-
-export function describeDbError(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown };
-  const code = typeof e.code === 'string' ? `${e.code}: ` : '';
-  const message = typeof e.message === 'string' ? e.message.split('\n')[0] ?? '' : String(err);
-  // Never the connection string (it can hold a password).
-  return `${code}${message}`.replace(/postgres(ql)?:\/\/[^\s]*/g, 'postgres://***').slice(0, 200);
-}
-
-/**
- * True for a database error that a bad value caused (PostgreSQL classes 22 "data exception" and
- * 23 "integrity constraint", SQLite constraint and type errors): a bug to surface, not an outage
- * to wait out. Everything else — connection refused or reset, timeouts, I/O, busy — is taken as
- * the database being unavailable. Decided from the error alone: asking the database whether it
- * is up would itself wait for a connect timeout during an outage.
- */
-export function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return false;
-  return /^2[23][0-9A-Z]{3}$/.test(code) || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH';
-}
 
 export class DatabaseHealth {
   private isDown = false;

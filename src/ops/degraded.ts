@@ -1,5 +1,5 @@
 /**
- * Components that are degraded right now, as `/admin/status` shows them (CONTRACT §6). Entering
+ * Components that are degraded right now, as `/admin/status` shows them (docs/http-api.md#status). Entering
  * and leaving is appended to the event log (which feeds alerts). Breakers that are not closed
  * are read from the store at status time rather than kept here: they are shared by instances.
  */

@@ -1,17 +1,14 @@
 /**
- * Operator actions that act on positions (CONTRACT §5.1, §6): `flattenPositions` closes every
+ * Operator actions that act on positions (docs/execution.md#modes, docs/http-api.md#mode-and-flatten): `flattenPositions` closes every
  * position of every connector, in any mode, through the normal pipeline (durable signals from
  * the reserved source `_operator`, retries, ledger, events), so a flatten is audited and
  * survives a crash like any signal. `cancelOpenOrders` cancels each connector's open orders.
  */
 import { createHash } from 'node:crypto';
 import type { Deps } from '../deps.js';
-import type { Position, Signal } from '../domain/types.js';
+import { OPERATOR_SOURCE, type Position, type Signal } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import { clientOrderId, newSignalId } from '../ingest/ingest.js';
-
-/** Signals an operator caused; the gate lets them through any mode and any instrument allowlist. */
-export const OPERATOR_SOURCE = '_operator';
 
 export interface FlattenedSignal {
   signal_id: string;

@@ -1,16 +1,16 @@
 /**
- * The periodic connector check (CONTRACT §5, §5.3): every `reconcile_interval_seconds`, each
+ * The periodic connector check (docs/execution.md#position-reconciliation, docs/execution.md#connectors): every `reconcile_interval_seconds`, each
  * connector's positions are reconciled into the ledger (drift → degraded until a check finds
  * none) and a connector that says its account cannot trade (Alpaca `trading_blocked` /
  * `account_blocked`) opens its breaker.
  */
 import type { Logger } from 'pino';
 import type { Connector } from '../connectors/connector.js';
-import { tripBreaker } from '../execution/breaker.js';
+import { tripBreaker } from '../domain/breaker.js';
 import { reconcileConnector } from '../execution/reconcile.js';
 import type { Store } from '../store/store.js';
 import type { DegradedState } from './degraded.js';
-import type { RecentErrors } from './recent-errors.js';
+import type { RecentErrors } from '../telemetry/recent-errors.js';
 
 export interface ReconcilerDeps {
   store: Store;

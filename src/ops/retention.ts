@@ -1,5 +1,5 @@
 /**
- * Retention (CONTRACT §3 `retention.signals_days`): a scheduled job deletes final signals older
+ * Retention (docs/configuration.md#retention `retention.signals_days`): a scheduled job deletes final signals older
  * than the window, with their attempts, in small batches so it never holds the writer long;
  * their idempotency keys go with them. The event log is never pruned.
  */

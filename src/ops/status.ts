@@ -1,9 +1,26 @@
-/** `GET /admin/status` (CONTRACT §6): one read of everything an operator checks first. */
-import type * as v from 'valibot';
+/** `GET /admin/status` (docs/http-api.md#status): one read of everything an operator checks first. */
 import type { Deps } from '../deps.js';
-import type { statusResponse } from '../http/schemas.js';
-import { breakerView, initialBreaker, type BreakerView } from '../execution/breaker.js';
+import { breakerView, initialBreaker, type BreakerView } from '../domain/breaker.js';
+import type { Mode, SignalStatus } from '../domain/types.js';
+import type { RecentError } from '../telemetry/recent-errors.js';
 import type { DegradedEntry } from './degraded.js';
+
+/** The body of `GET /admin/status` (its OpenAPI schema in http/schemas.ts is checked against this type). */
+export interface StatusView {
+  status: 'ok' | 'degraded';
+  mode: Mode;
+  mode_reason: string | null;
+  mode_changed_at: string;
+  test_mode: boolean;
+  degraded: DegradedEntry[];
+  breakers: Record<string, BreakerView>;
+  last_signal: { signal_id: string; source: string; status: SignalStatus; received_at: string } | null;
+  recent_errors: RecentError[];
+  queue: { accepted: number; executing: number; oldest_accepted_age_seconds: number };
+  spool: { pending: number };
+  version: string;
+  uptime_seconds: number;
+}
 
 async function readStored(deps: Deps) {
   const [mode, last, queue, breakers] = await Promise.all([deps.store.getMode(), deps.store.lastSignal(), deps.store.queueStats(), deps.store.getBreakers()]);
@@ -13,7 +30,7 @@ async function readStored(deps: Deps) {
 /** The last status read from the store, per app, for answering while the database is down. */
 const lastGood = new WeakMap<Deps, Awaited<ReturnType<typeof readStored>>>();
 
-export async function getStatus(deps: Deps): Promise<v.InferOutput<typeof statusResponse>> {
+export async function getStatus(deps: Deps): Promise<StatusView> {
   const now = deps.now();
   let stored: Awaited<ReturnType<typeof readStored>>;
   try {

@@ -4,8 +4,9 @@
  * PostgreSQL implement it; one contract test suite runs against both (test/store/contract.ts).
  */
 import type { Decision, Mode, Order, Position, Side, Signal, SignalStatus, ValidationIssue } from '../domain/types.js';
-import type { BreakerState, BreakerStep } from '../execution/breaker.js';
-import type { StoredGateState } from '../guardrails/gate-state.js';
+import type { BreakerState, BreakerStep } from '../domain/breaker.js';
+import type { StoredGateState } from '../domain/gate-state.js';
+import type { PositionDrift } from '../domain/ledger.js';
 
 export interface ExecutionResult {
   connector: string;
@@ -122,6 +123,11 @@ export interface FinishInput {
   fill: Fill | null;
   now: Date;
   trading_day: string;
+  /**
+   * `policy.max_daily_loss` (null: none). A fill that breaches it switches the mode to
+   * `exit_only` (reason `daily_loss`) in the same transaction (guardrails/daily-loss.ts).
+   */
+  max_daily_loss: number | null;
   /** The attempt that settled the signal, recorded in the same step. */
   attempt?: Attempt;
 }
@@ -131,6 +137,8 @@ export interface FinishOutcome {
   realized_pnl_today: number;
   /** PnL this fill realized (0 without a fill, or when the signal was already final). */
   realized_pnl_fill: number;
+  /** The mode this finish switched to (`exit_only`, `daily_loss`), or null when it did not. */
+  mode_changed: ModeState | null;
 }
 
 export interface ModeState {
@@ -172,11 +180,6 @@ export interface ConnectorLedger {
   realized_pnl_today: number;
 }
 
-export interface PositionDrift {
-  instrument: string;
-  ledger: number;
-  connector: number;
-}
 
 export interface RefusedDelivery {
   at: string;

@@ -1,5 +1,5 @@
 /**
- * The event log's hash chain (CONTRACT §7): canonical JSON, entry hashing, the streaming
+ * The event log's hash chain (docs/guarantees.md#event-log): canonical JSON, entry hashing, the streaming
  * verifier against every kind of tampering, and a real SQLite file tampered with behind the
  * store's back.
  */
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { canonicalJson, createChainVerifier, GENESIS_HASH, hashEntry, type ChainEntry, type ChainVerdict } from '../../src/events/chain.js';
-import { verifyAuditChain } from '../../src/events/verify.js';
+import { verifyAuditChain } from '../../src/ops/audit.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/store.js';
 import { allow, gateInput, must, newSignal } from '../store/contract.js';

@@ -9,7 +9,7 @@ import {
   nextDelay,
   parseRateLimitReset,
   parseRetryAfter,
-} from '../../src/execution/backoff.js';
+} from '../../src/domain/backoff.js';
 
 const opts = { base_ms: 250, cap_ms: 30_000 };
 const fixed = (r: number) => () => r;

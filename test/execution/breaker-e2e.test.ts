@@ -1,5 +1,5 @@
 /**
- * The circuit breaker through HTTP (CONTRACT §5.2, §6, §7): the mock connector with faults set at
+ * The circuit breaker through HTTP (docs/execution.md#circuit-breaker, docs/http-api.md#connectors-and-breakers, docs/guarantees.md#event-log): the mock connector with faults set at
  * run time (`POST /admin/connectors/mock/faults`), the breaker read back from
  * `GET /admin/connectors` and `/admin/status`, its transitions from the event log (read from the
  * SQLite file: there is no `/admin/events` route yet), and its state across a restart.

@@ -1,9 +1,9 @@
 /**
- * The breaker state machine (CONTRACT §5.2) with injected times: tables per function, then whole
+ * The breaker state machine (docs/execution.md#circuit-breaker) with injected times: tables per function, then whole
  * life cycles, and the JSON round trip that storing and sharing the state relies on.
  */
 import { describe, expect, test } from 'vitest';
-import type { BreakerState } from '../../src/execution/breaker.js';
+import type { BreakerState } from '../../src/domain/breaker.js';
 import {
   breakerView,
   canPass,
@@ -12,7 +12,7 @@ import {
   onFailure,
   onSuccess,
   resetBreaker,
-} from '../../src/execution/breaker.js';
+} from '../../src/domain/breaker.js';
 
 const t0 = new Date('2026-11-22T10:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);

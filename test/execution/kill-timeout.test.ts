@@ -1,5 +1,5 @@
 /**
- * `kill -9` in the middle of ambiguous executions (CONTRACT §5, §8): the built CLI runs as a child
+ * `kill -9` in the middle of ambiguous executions (docs/execution.md#recovery-after-a-crash, docs/guarantees.md#durability): the built CLI runs as a child
  * process with the mock answering every order with a timeout after the order landed
  * (`timeout_rate: 1`) and slowly (`latency_ms`), so that signals sit `executing` — some before
  * their order landed, some after. The process is killed while some are, and a new one starts on

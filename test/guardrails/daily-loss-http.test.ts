@@ -1,5 +1,5 @@
 /**
- * The daily loss limit end to end (CONTRACT §3 `max_daily_loss`, §5 step 1, §5.1): a realized
+ * The daily loss limit end to end (docs/configuration.md#policy `max_daily_loss`, docs/execution.md#guardrails, docs/execution.md#modes): a realized
  * loss past the limit switches the stored mode to exit_only with reason `daily_loss`, the gate
  * refuses increases, exits still execute, and only an operator brings the mode back.
  */
@@ -90,7 +90,7 @@ describe('after an operator re-enables', () => {
     const exit = await sendFinal(s, { action: 'sell', instrument: 'KEEP', quantity: 1, price: 50 });
     expect(exit.status).toBe('executed');
     expect((await mockPositions(s)).realized_pnl_today).toBe(-200);
-    // The operator's decision stands (CONTRACT §5.1: exit_only "until an operator changes it").
+    // The operator's decision stands (docs/execution.md#modes: exit_only "until an operator changes it").
     expect(await status(s)).toMatchObject({ mode: 'enabled', mode_reason: 'loss reviewed' });
   });
 });

@@ -6,10 +6,10 @@
 import * as v from 'valibot';
 import { describe, expect, test } from 'vitest';
 import { configSchema, type PolicyConfig, type TradingWindow } from '../../src/config/schema.js';
-import type { ConnectorCapabilities } from '../../src/connectors/connector.js';
+import type { ConnectorCapabilities } from '../../src/domain/types.js';
 import type { Rule, Side, Signal } from '../../src/domain/types.js';
 import { decide, positionLimit, resolveIntent, sizeNotional, surelyHeld } from '../../src/guardrails/decide.js';
-import type { GateState } from '../../src/guardrails/gate-state.js';
+import type { GateState } from '../../src/domain/gate-state.js';
 
 /** Monday 2026-11-23, 10:00 in New York (EST). */
 const NOW = new Date('2026-11-23T15:00:00Z');
@@ -24,7 +24,7 @@ const shift = (seconds: number): string => new Date(NOW.getTime() + seconds * 10
 
 function buildSignal(s: Partial<Signal>, now: Date): Signal {
   const base: Signal = { action: 'buy', instrument: 'AAPL', quantity: 10, order_type: 'market', price: 100, time_in_force: 'day', timestamp: now.toISOString(), meta: {} };
-  // A notional signal carries no quantity: "exactly one" (CONTRACT §4.4).
+  // A notional signal carries no quantity: "exactly one" (docs/http-api.md#signal-body).
   if (s.notional !== undefined && !('quantity' in s)) delete base.quantity;
   return { ...base, ...s };
 }

@@ -19,10 +19,11 @@ import * as v from 'valibot';
 import { describe, expect, test } from 'vitest';
 import { configSchema, type PolicyConfig } from '../../src/config/schema.js';
 import type { Action, Side, Signal } from '../../src/domain/types.js';
-import { decide, positionLimit, roundQty } from '../../src/guardrails/decide.js';
+import { roundQty } from '../../src/domain/ledger.js';
+import { decide, positionLimit } from '../../src/guardrails/decide.js';
 import { roundMoney } from '../../src/guardrails/rules/context.js';
-import type { GateState } from '../../src/guardrails/gate-state.js';
-import { applyFill, grossExposure, type LedgerEntry } from '../../src/guardrails/ledger.js';
+import type { GateState } from '../../src/domain/gate-state.js';
+import { applyFill, grossExposure, type LedgerEntry } from '../../src/domain/ledger.js';
 
 const NOW = new Date('2026-11-23T15:00:00Z');
 const DEFAULT_POLICY: PolicyConfig = v.parse(configSchema, {}).policy;

@@ -1,5 +1,5 @@
 /**
- * Exposure reservations under concurrency (CONTRACT §5 step 1: "exposure of in-flight orders is
+ * Exposure reservations under concurrency (docs/execution.md#guardrails: "exposure of in-flight orders is
  * reserved at decision time, so concurrent executions cannot jointly pass a limit"): 50 buys sent
  * at once over HTTP, 10 instruments × 5, while the mock answers after 50 ms so that orders of
  * different instruments are genuinely in flight together.

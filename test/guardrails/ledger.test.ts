@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { Side } from '../../src/domain/types.js';
-import { applyFill, grossExposure, type LedgerEntry } from '../../src/guardrails/ledger.js';
+import { applyFill, grossExposure, type LedgerEntry } from '../../src/domain/ledger.js';
 
 describe('applyFill', () => {
   const cases: { name: string; position: LedgerEntry | null; fill: { side: Side; quantity: number; price: number }; expect: { quantity: number; avg_price: number; realized_pnl: number } }[] = [

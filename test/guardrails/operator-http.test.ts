@@ -1,5 +1,5 @@
 /**
- * The operator's levers over HTTP (CONTRACT §5.1, §6): `POST /admin/flatten` closes every
+ * The operator's levers over HTTP (docs/execution.md#modes, docs/http-api.md#mode-and-flatten): `POST /admin/flatten` closes every
  * position in any mode and for any instrument, through audited `_operator` signals;
  * `POST /admin/mode` with `cancel_open_orders` asks each connector to cancel, and logs what it
  * did; and the `target` action orders the difference to a signed target, within the mode.

@@ -1,5 +1,5 @@
 /**
- * Every guardrail rule (CONTRACT §5 step 1, §5.1) seen from outside: a real sluice over HTTP
+ * Every guardrail rule (docs/execution.md#guardrails, docs/execution.md#modes) seen from outside: a real sluice over HTTP
  * with a real SQLite file, a policy per group, and the rejection body of each rule
  * (`status: rejected`, `decision.allowed: false`, `decision.failures[]` with rule, limit, actual,
  * message). Each group also shows the same signal passing when the limit is not reached, so a

@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Decision, Order, RuleFailure, Signal } from '../../src/domain/types.js';
 import { GENESIS_HASH } from '../../src/events/chain.js';
-import { onFailure, onSuccess, resetBreaker, tripBreaker, type BreakerState } from '../../src/execution/breaker.js';
-import { verifyAuditChain } from '../../src/events/verify.js';
-import type { StoredGateState } from '../../src/guardrails/gate-state.js';
+import { onFailure, onSuccess, resetBreaker, tripBreaker, type BreakerState } from '../../src/domain/breaker.js';
+import { verifyAuditChain } from '../../src/ops/audit.js';
+import type { StoredGateState } from '../../src/domain/gate-state.js';
 import type {
   EventRecord,
   ExecutionResult,
@@ -130,7 +130,7 @@ export function result(rec: Pick<SignalRecord, 'connector' | 'client_order_id'>,
 }
 
 export function finishInput(rec: SignalRecord, fill: Fill | null, o: Partial<FinishInput> = {}): FinishInput {
-  return { signal_id: rec.signal_id, status: fill === null ? 'failed' : 'executed', result: result(rec, fill), fill, now: at(1), trading_day: DAY, ...o };
+  return { signal_id: rec.signal_id, status: fill === null ? 'failed' : 'executed', result: result(rec, fill), fill, now: at(1), trading_day: DAY, max_daily_loss: null, ...o };
 }
 
 function order(o: Partial<Order> & Pick<Order, 'client_order_id'>): Order {
@@ -681,6 +681,32 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         expect(ledger.realized_pnl_today).toBe(-50);
       });
 
+      test('a losing fill that breaches max_daily_loss switches the mode in the same step, once', async () => {
+        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, { instrument: 'AAPL' });
+        const sell = await recordExecuting(s(), { instrument: 'AAPL', signal: { action: 'sell', quantity: 10 } }, allow({ side: 'sell', quantity: 10, exit: true, reserved_notional: 0 }));
+        const outcome = await s().finishSignal(finishInput(sell, { side: 'sell', quantity: 10, price: 90 }, { max_daily_loss: 50 }));
+        expect(outcome.realized_pnl_today).toBe(-100);
+        expect(outcome.mode_changed).toMatchObject({ mode: 'exit_only', reason: 'daily_loss' });
+        expect((await s().getMode()).mode).toBe('exit_only');
+        const types = (await allEvents(s())).map((e) => e.type);
+        expect(types.slice(-2)).toEqual(['signal.executed', 'mode.changed']);
+      });
+
+      test('the daily-loss switch leaves a mode other than enabled alone, and a gain never switches', async () => {
+        await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, { instrument: 'AAPL' });
+        await s().setMode('paused', 'operator', 'admin', at(1));
+        const sell = await recordExecuting(s(), { instrument: 'AAPL', signal: { action: 'sell', quantity: 5 } }, allow({ side: 'sell', quantity: 5, exit: true, reserved_notional: 0 }));
+        const loss = await s().finishSignal(finishInput(sell, { side: 'sell', quantity: 5, price: 80 }, { max_daily_loss: 10 }));
+        expect(loss.mode_changed).toBeNull();
+        expect((await s().getMode()).mode).toBe('paused');
+        await s().setMode('enabled', 'operator', 'admin', at(2));
+        const gain = await recordExecuting(s(), { instrument: 'AAPL', signal: { action: 'sell', quantity: 5 } }, allow({ side: 'sell', quantity: 5, exit: true, reserved_notional: 0 }));
+        const won = await s().finishSignal(finishInput(gain, { side: 'sell', quantity: 5, price: 101 }, { max_daily_loss: 10 }));
+        expect(won.realized_pnl_today).toBe(-95);
+        expect(won.mode_changed).toBeNull();
+        expect((await s().getMode()).mode).toBe('enabled');
+      });
+
       test('failed without a fill books nothing and releases the reservation', async () => {
         const rec = await recordExecuting(s(), {}, allow({ reserved_notional: 1000 }));
         const outcome = await s().finishSignal(finishInput(rec, null, { result: result(rec, null, { error: 'insufficient buying power' }) }));
@@ -705,7 +731,7 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
 
       test('finishing an unknown signal throws and writes nothing', async () => {
         await expect(
-          s().finishSignal({ signal_id: 'sig_missing', status: 'executed', result: result({ connector: 'mock', client_order_id: 'x' }, null), fill: null, now: T0, trading_day: DAY }),
+          s().finishSignal({ signal_id: 'sig_missing', status: 'executed', result: result({ connector: 'mock', client_order_id: 'x' }, null), fill: null, now: T0, trading_day: DAY, max_daily_loss: null }),
         ).rejects.toThrow();
         expect(await allEvents(s())).toEqual([]);
       });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Order } from '../../src/domain/types.js';
-import { verifyAuditChain } from '../../src/events/verify.js';
+import { verifyAuditChain } from '../../src/ops/audit.js';
 import { createSqliteStore, openSqlite, sqlitePathFromUrl } from '../../src/store/sqlite/store.js';
 import type { EventRecord, Store } from '../../src/store/store.js';
 import { allow, at, DAY, finishInput, gateInput, must, newSignal, redelivery, storeContractTests, T0 } from './contract.js';

@@ -1,7 +1,7 @@
 /**
  * Rules about the signal itself rather than the order it makes: is the instrument allowed, is
  * the signal fresh, is the market window open. The first two judge every signal, exits and
- * cancels included (CONTRACT §5 step 1 exempts exits from neither); the window judges only
+ * cancels included (docs/execution.md#guardrails exempts exits from neither); the window judges only
  * orders that add risk, so a position can always be closed after hours.
  */
 import type { RuleFailure } from '../../domain/types.js';

@@ -1,12 +1,13 @@
 /**
- * `connector_capability` (CONTRACT §5.3): refuse, with a clear reason, what the connector
+ * `connector_capability` (docs/execution.md#connectors): refuse, with a clear reason, what the connector
  * declares it cannot do, instead of letting the broker fail the order after retries. These
  * checks apply to exits too (a connector cannot do what it cannot do); only a cancel and a
  * signal that orders nothing are exempt, since no order reaches the connector. The short check
  * counts the orders in flight (see `decide`).
  */
 import type { RuleFailure } from '../../domain/types.js';
-import { money, qty, roundQty, type GateContext } from './context.js';
+import { roundQty } from '../../domain/ledger.js';
+import { money, qty, type GateContext } from './context.js';
 
 export function checkConnectorCapability(ctx: GateContext): RuleFailure[] {
   const { signal, state, intent, price, places } = ctx;

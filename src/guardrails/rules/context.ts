@@ -6,7 +6,8 @@
  */
 import type { PolicyConfig } from '../../config/schema.js';
 import type { RuleFailure, Side, Signal } from '../../domain/types.js';
-import type { GateState } from '../gate-state.js';
+import type { GateState } from '../../domain/gate-state.js';
+import { roundQty } from '../../domain/ledger.js';
 
 /** What a signal would order, given the settled and the effective position (see `decide`). */
 export interface Intent {
@@ -68,15 +69,6 @@ export function surelyHeld(settled: number, effective: number): number {
   if (settled > 0 && effective > 0) return Math.min(settled, effective);
   if (settled < 0 && effective < 0) return Math.max(settled, effective);
   return 0;
-}
-
-/** Quantities are rounded to this many decimals so float noise never makes a phantom position. */
-const QTY_DECIMALS = 9;
-
-/** A quantity rounded to 9 decimals: 0.1 + 0.2 is 0.3 here, and 1 - 0.9 - 0.1 is 0. */
-export function roundQty(q: number): number {
-  // `+ 0` turns -0 into 0, so a flat position is never reported as "-0".
-  return Number(q.toFixed(QTY_DECIMALS)) + 0;
 }
 
 const MONEY = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });

@@ -1,5 +1,5 @@
 /**
- * The risk limits (CONTRACT §5 step 1): order rate, order / position / gross notional, daily
+ * The risk limits (docs/execution.md#guardrails): order rate, order / position / gross notional, daily
  * loss, and the circuit breaker. Every one of them judges only orders that add risk
  * (`ctx.increases`): an exit (reduces |position| without flipping) and a cancel skip them all,
  * because a way out of a position must never be blocked by the limits that protect the way in.
@@ -162,7 +162,7 @@ export function checkDailyLoss({ state, policy, increases }: GateContext): RuleF
 
 /**
  * `breaker_open`: while the connector's breaker is open, orders that add risk are refused; exits
- * and cancels are still tried (CONTRACT §5.2). `half_open` passes: letting exactly one probe
+ * and cancels are still tried (docs/execution.md#circuit-breaker). `half_open` passes: letting exactly one probe
  * through is the executor's job (it owns the breaker's state machine), the gate only refuses
  * `open`.
  */

@@ -1,5 +1,5 @@
 /**
- * The `mode` rule (CONTRACT §5.1). Unlike the other rules it can change what is ordered: in
+ * The `mode` rule (docs/execution.md#modes). Unlike the other rules it can change what is ordered: in
  * exit_only with `exit_only_trim`, a flip is cut down to the quantity that flattens the
  * position, and every later rule judges the trimmed order.
  *
@@ -10,8 +10,9 @@
  */
 import type { PolicyConfig } from '../../config/schema.js';
 import type { RuleFailure, Signal } from '../../domain/types.js';
-import type { GateState } from '../gate-state.js';
-import { effectivePosition, qty, roundQty, surelyHeld, type Intent } from './context.js';
+import type { GateState } from '../../domain/gate-state.js';
+import { roundQty } from '../../domain/ledger.js';
+import { effectivePosition, qty, surelyHeld, type Intent } from './context.js';
 
 export interface ModeOutcome {
   intent: Intent;

@@ -1,10 +1,11 @@
 /**
- * `github` scheme (CONTRACT §4.1): `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
+ * `github` scheme (docs/http-api.md#sender-authentication): `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
  * GitHub signs no timestamp, so replays are caught by idempotency: `X-GitHub-Delivery` is the key.
  */
 import type { SecretConfig } from '../../config/schema.js';
-import { hmacSha256 } from './hmac.js';
-import { activeSecrets, matchesAny, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+
+import { activeSecrets, matchesAny, mismatch, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { hmacSha256, safeEqual } from '../../lib/signing.js';
 
 /** The `X-Hub-Signature-256` value GitHub sends for `body`. */
 export function signGithub(secret: string, body: Uint8Array): string {

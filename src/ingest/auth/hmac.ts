@@ -1,25 +1,18 @@
 /**
- * `hmac` scheme (CONTRACT §4.1): `X-Timestamp` (unix s), `X-Nonce`, `X-Signature` = hex
+ * `hmac` scheme (docs/http-api.md#sender-authentication): `X-Timestamp` (unix s), `X-Nonce`, `X-Signature` = hex
  * HMAC-SHA256(secret, "{timestamp}.{nonce}.{body}"), 300 s tolerance, and each nonce accepted
  * once. Also owns the timestamp-tolerance rule and the HMAC helper that the other signed
  * schemes (standard-webhooks, stripe) share, so that "300 s either way" is written once.
  */
-import { createHmac } from 'node:crypto';
 import type { SecretConfig } from '../../config/schema.js';
-import { activeSecrets, matchesAny, mismatch, safeEqual, type AuthInput, type AuthOutcome, type NonceStore, type Verifier } from './verifier.js';
+import { activeSecrets, matchesAny, mismatch, type AuthInput, type AuthOutcome, type NonceStore, type Verifier } from './verifier.js';
+import { hmacSha256, safeEqual } from '../../lib/signing.js';
 
 /** How far a signed timestamp may be from the receiver's clock, either way. */
 export const TIMESTAMP_TOLERANCE_SECONDS = 300;
 
 /** Longest nonce accepted: nonces are stored, so their size is bounded. */
 const MAX_NONCE_LENGTH = 128;
-
-/** HMAC-SHA256 over the concatenation of `parts`; the body is hashed as raw bytes, never re-decoded. */
-export function hmacSha256(key: string | Uint8Array, ...parts: (string | Uint8Array)[]): Buffer {
-  const mac = createHmac('sha256', key);
-  for (const part of parts) mac.update(part);
-  return mac.digest();
-}
 
 export type TimestampCheck = { ok: true; seconds: number } | { ok: false; reason: string };
 

@@ -1,5 +1,5 @@
 /**
- * `none` scheme (CONTRACT §4.1): accepts every delivery. Only ever built from an explicit
+ * `none` scheme (docs/http-api.md#sender-authentication): accepts every delivery. Only ever built from an explicit
  * `scheme: none`; the start-up warning about it is the composition root's job.
  */
 import type { AuthOutcome, Verifier } from './verifier.js';

@@ -1,10 +1,11 @@
 /**
- * `passphrase` scheme (CONTRACT §4.1): for senders that cannot set headers (TradingView), the
+ * `passphrase` scheme (docs/http-api.md#sender-authentication): for senders that cannot set headers (TradingView), the
  * secret travels in a body field. On success the field name is returned so that ingest removes
  * it before the body is stored, hashed, logged or passed on.
  */
 import type { SecretConfig } from '../../config/schema.js';
-import { activeSecrets, matchesAny, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { activeSecrets, matchesAny, mismatch, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { safeEqual } from '../../lib/signing.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -1,30 +1,12 @@
 /**
- * `standard-webhooks` scheme (CONTRACT §4.1, https://www.standardwebhooks.com): `webhook-id`,
+ * `standard-webhooks` scheme (docs/http-api.md#sender-authentication, https://www.standardwebhooks.com): `webhook-id`,
  * `webhook-timestamp`, `webhook-signature` (space-separated `v1,<base64>`), with the `svix-*`
  * names accepted as aliases. The webhook-id is the delivery's idempotency key.
  */
 import type { SecretConfig } from '../../config/schema.js';
-import { checkTimestamp, hmacSha256 } from './hmac.js';
-import { activeSecrets, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
-
-const PREFIX = 'whsec_';
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-
-/**
- * The HMAC key of a `whsec_<base64>` secret, or null when it is not one. Like the official
- * library, a secret without the prefix is read as base64 too.
- */
-export function decodeStandardWebhooksSecret(secret: string): Buffer | null {
-  const encoded = secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret;
-  if (!BASE64.test(encoded)) return null;
-  const key = Buffer.from(encoded, 'base64');
-  return key.length === 0 ? null : key;
-}
-
-/** The `v1,<base64>` signature of one message, as a sender computes it. */
-export function signStandardWebhooks(key: Uint8Array, id: string, timestamp: number, body: Uint8Array): string {
-  return `v1,${hmacSha256(key, `${id}.${timestamp}.`, body).toString('base64')}`;
-}
+import { decodeStandardWebhooksSecret, safeEqual, signStandardWebhooks } from '../../lib/signing.js';
+import { checkTimestamp } from './hmac.js';
+import { activeSecrets, mismatch, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
 
 /** Reads `webhook-<name>`, falling back to its Svix alias `svix-<name>`. */
 function header(headers: Headers, name: 'id' | 'timestamp' | 'signature'): string | null {

@@ -1,10 +1,11 @@
 /**
- * `stripe` scheme (CONTRACT §4.1): `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]` with
+ * `stripe` scheme (docs/http-api.md#sender-authentication): `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]` with
  * v1 = hex HMAC-SHA256(secret as UTF-8, "{t}.{body}"), 300 s tolerance.
  */
 import type { SecretConfig } from '../../config/schema.js';
-import { checkTimestamp, hmacSha256 } from './hmac.js';
-import { activeSecrets, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { checkTimestamp } from './hmac.js';
+import { activeSecrets, mismatch, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { hmacSha256, safeEqual } from '../../lib/signing.js';
 
 /** The hex v1 signature Stripe puts in the header for `timestamp` and `body`. */
 export function signStripe(secret: string, timestamp: number, body: Uint8Array): string {

@@ -1,6 +1,7 @@
-/** `token` scheme: `Authorization: Bearer <secret>` or `X-Api-Key: <secret>` (CONTRACT §4.1). */
+/** `token` scheme: `Authorization: Bearer <secret>` or `X-Api-Key: <secret>` (docs/http-api.md#sender-authentication). */
 import type { SecretConfig } from '../../config/schema.js';
-import { activeSecrets, matchesAny, mismatch, safeEqual, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { activeSecrets, matchesAny, mismatch, type AuthInput, type AuthOutcome, type Verifier } from './verifier.js';
+import { safeEqual } from '../../lib/signing.js';
 
 export function createTokenVerifier(secrets: readonly SecretConfig[]): Verifier {
   return {

@@ -1,10 +1,10 @@
 /**
- * The verifier contract: one per authentication scheme (CONTRACT §4.1). A verifier sees the
+ * The verifier contract: one per authentication scheme (docs/http-api.md#sender-authentication). A verifier sees the
  * raw bytes exactly as received and answers with a value; it never throws for bad input. The
  * `reason` is for the log only: the client always gets the same `401 unauthorized`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { SecretConfig } from '../../config/schema.js';
+import { safeEqual } from '../../lib/signing.js';
 
 export interface AuthInput {
   source: string;
@@ -57,16 +57,6 @@ export function mismatch(reason: string, secrets: readonly SecretConfig[], now: 
     if (matches(s.value)) return { ok: false, reason: `${reason}: signed with a secret that expired at ${s.expires_at}` };
   }
   return { ok: false, reason };
-}
-
-/**
- * Constant-time equality of two strings. Both sides are hashed first so that the comparison
- * time depends on neither the length nor the content of the secret.
- */
-export function safeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
 }
 
 /** True when `candidate` equals any secret; every secret is compared, whatever matches first. */

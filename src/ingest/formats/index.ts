@@ -1,4 +1,4 @@
-/** Maps a sender's body onto the native signal shape, by the source's `format` (CONTRACT §4.4). */
+/** Maps a sender's body onto the native signal shape, by the source's `format` (docs/http-api.md#signal-body). */
 import type { Format } from '../../config/schema.js';
 import { fromTradersPost } from './traderspost.js';
 import { fromTradingView } from './tradingview.js';

@@ -1,5 +1,5 @@
 /**
- * The native signal (CONTRACT §4.4): valibot for the shape, plain code for the rules that
+ * The native signal (docs/http-api.md#signal-body): valibot for the shape, plain code for the rules that
  * relate fields. Every sender format is mapped onto this shape first and validated here, so
  * there is one definition of a valid signal. Unknown top-level fields are kept under
  * `meta.unknown_fields` and counted, not refused.

@@ -1,5 +1,5 @@
 /**
- * The `traderspost` format (CONTRACT §4.4): maps a TradersPost-style signal (camelCase fields,
+ * The `traderspost` format (docs/http-api.md#signal-body): maps a TradersPost-style signal (camelCase fields,
  * `action` buy/sell/exit/cancel/add with a `sentiment`) to a native-shaped object. Pure and
  * unvalidated on purpose: the native schema validates the result. Values are copied as sent,
  * native fields present in the body win over derived ones, and fields this format does not

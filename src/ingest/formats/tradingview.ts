@@ -1,5 +1,5 @@
 /**
- * The `tradingview` format (CONTRACT §4.4): maps the JSON of a TradingView strategy alert, its
+ * The `tradingview` format (docs/http-api.md#signal-body): maps the JSON of a TradingView strategy alert, its
  * placeholders rendered, to a native-shaped object. Pure and unvalidated on purpose: the native
  * schema validates the result, so there is one set of rules and one set of error messages.
  * Values are copied as sent (TradingView renders numbers as strings; the native schema accepts

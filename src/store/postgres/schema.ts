@@ -73,7 +73,7 @@ export const runtimeState = pgTable('runtime_state', {
 });
 
 /**
- * The hash-chained event log (CONTRACT §7). Append-only: sluice never updates or deletes a row.
+ * The hash-chained event log (docs/guarantees.md#event-log). Append-only: sluice never updates or deletes a row.
  * `seq` is assigned by the appender under the event-log lock (head + 1), not by a sequence, so
  * the chain has no gaps.
  */
@@ -106,7 +106,7 @@ export const positions = pgTable(
 );
 
 /**
- * Every decided, unsettled order (CONTRACT §5 step 1): its signed quantity (exits included)
+ * Every decided, unsettled order (docs/execution.md#guardrails): its signed quantity (exits included)
  * and the exposure it reserves (0 for exits). Released when the signal finishes.
  */
 export const reservations = pgTable(

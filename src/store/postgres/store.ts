@@ -39,10 +39,11 @@ import postgres from 'postgres';
 import type { Logger } from 'pino';
 import type { Mode, Position, SignalStatus } from '../../domain/types.js';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
-import { breakerView, initialBreaker, isBreakerState, type BreakerState, type BreakerStep } from '../../execution/breaker.js';
-import { diffPositions } from '../../execution/reconcile.js';
-import type { StoredGateState } from '../../guardrails/gate-state.js';
-import { applyFill } from '../../guardrails/ledger.js';
+import { breakerView, initialBreaker, isBreakerState, type BreakerState, type BreakerStep } from '../../domain/breaker.js';
+import { diffPositions, type PositionDrift } from '../../domain/ledger.js';
+import type { StoredGateState } from '../../domain/gate-state.js';
+import { applyFill } from '../../domain/ledger.js';
+import { tripsDailyLoss } from '../../guardrails/daily-loss.js';
 import { eventRecordFromRow, isoFromMs, mockOrderCursor, orderFromMockRow, pageOf, parseMockOrderCursor, refusedDeliveryFromRow, signalRecordFromRow } from '../records.js';
 import type {
   Attempt,
@@ -54,7 +55,6 @@ import type {
   MockOrderRecord,
   ModeState,
   NewEvent,
-  PositionDrift,
   QueueStats,
   RecordOutcome,
   RefusedDelivery,
@@ -218,6 +218,20 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
   }
 
   const parseMode = (value: string | null): ModeState | null => (value === null ? null : (JSON.parse(value) as ModeState));
+
+  /**
+   * Read-modify-write of the mode (its `from` goes into the event): serialized by the mode lock,
+   * since before the first write there is no row to lock.
+   */
+  async function writeMode(tx: Tx, emit: Emit, mode: Mode, reason: string | null, actor: string, now: Date): Promise<ModeState> {
+    await tx.execute(sql`select pg_advisory_xact_lock(${modeLock})`);
+    const current = parseMode(await readState(tx, MODE_KEY));
+    if (current !== null && current.mode === mode && current.reason === reason) return current;
+    const next: ModeState = { mode, reason, changed_at: now.toISOString() };
+    await writeState(tx, MODE_KEY, next, now);
+    emit({ type: 'mode.changed', data: { from: current?.mode ?? null, to: mode, reason, actor } }, now);
+    return next;
+  }
 
   function parseBreaker(value: string | null): BreakerState {
     if (value === null) return initialBreaker();
@@ -763,7 +777,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
         const [row] = await tx.select().from(t.signals).where(eq(t.signals.id, input.signal_id)).for('update');
         if (row === undefined) throw new Error(`finishSignal: no signal ${input.signal_id}`);
         let realized = await readPnl(tx, row.connector, input.trading_day);
-        if (row.status !== 'executing') return { record: signalRecordFromRow(row), realized_pnl_today: realized, realized_pnl_fill: 0 };
+        if (row.status !== 'executing') return { record: signalRecordFromRow(row), realized_pnl_today: realized, realized_pnl_fill: 0, mode_changed: null };
         // The attempt that settled it, in the same transaction.
         if (input.attempt !== undefined) await insertAttempt(tx, emit, input.signal_id, input.attempt);
         let realizedFill = 0;
@@ -782,7 +796,12 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
           .returning();
         if (updated === undefined) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
         emit({ type: `signal.${input.status}`, signal_id: input.signal_id, data: { result: input.result } }, input.now);
-        return { record: signalRecordFromRow(updated), realized_pnl_today: realized, realized_pnl_fill: realizedFill };
+        // Only a losing fill can trip the limit: the mode lock is taken only then.
+        const mode_changed =
+          input.max_daily_loss !== null && realizedFill < 0 && tripsDailyLoss({ max_daily_loss: input.max_daily_loss, realized_pnl_fill: realizedFill, realized_pnl_today: realized, mode: (parseMode(await readState(tx, MODE_KEY)))?.mode ?? 'enabled' })
+            ? await writeMode(tx, emit, 'exit_only', 'daily_loss', 'guardrails', input.now)
+            : null;
+        return { record: signalRecordFromRow(updated), realized_pnl_today: realized, realized_pnl_fill: realizedFill, mode_changed };
       });
     },
 
@@ -807,17 +826,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
     },
 
     setMode(mode: Mode, reason: string | null, actor: string, now: Date) {
-      return transact(async (tx, emit): Promise<ModeState> => {
-        // Read-modify-write of the mode (its `from` goes into the event): serialized by the
-        // mode lock, since before the first write there is no row to lock.
-        await tx.execute(sql`select pg_advisory_xact_lock(${modeLock})`);
-        const current = parseMode(await readState(tx, MODE_KEY));
-        if (current !== null && current.mode === mode && current.reason === reason) return current;
-        const next: ModeState = { mode, reason, changed_at: now.toISOString() };
-        await writeState(tx, MODE_KEY, next, now);
-        emit({ type: 'mode.changed', data: { from: current?.mode ?? null, to: mode, reason, actor } }, now);
-        return next;
-      });
+      return transact((tx, emit) => writeMode(tx, emit, mode, reason, actor, now));
     },
 
     initMode(mode: Mode, now: Date) {

@@ -62,7 +62,7 @@ export const runtimeState = sqliteTable('runtime_state', {
   updated_at: integer('updated_at').notNull(),
 });
 
-/** The hash-chained event log (CONTRACT §7). Append-only: sluice never updates or deletes a row. */
+/** The hash-chained event log (docs/guarantees.md#event-log). Append-only: sluice never updates or deletes a row. */
 export const events = sqliteTable(
   'events',
   {
@@ -92,7 +92,7 @@ export const positions = sqliteTable(
 );
 
 /**
- * Every decided, unsettled order (CONTRACT §5 step 1): its signed quantity (exits included)
+ * Every decided, unsettled order (docs/execution.md#guardrails): its signed quantity (exits included)
  * and the exposure it reserves (0 for exits). Released when the signal finishes.
  */
 export const reservations = sqliteTable(

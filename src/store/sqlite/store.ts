@@ -13,10 +13,11 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { Mode, Position, SignalStatus } from '../../domain/types.js';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
-import { breakerView, initialBreaker, isBreakerState, type BreakerState, type BreakerStep } from '../../execution/breaker.js';
-import { diffPositions } from '../../execution/reconcile.js';
-import type { StoredGateState } from '../../guardrails/gate-state.js';
-import { applyFill } from '../../guardrails/ledger.js';
+import { breakerView, initialBreaker, isBreakerState, type BreakerState, type BreakerStep } from '../../domain/breaker.js';
+import { diffPositions, type PositionDrift } from '../../domain/ledger.js';
+import type { StoredGateState } from '../../domain/gate-state.js';
+import { applyFill } from '../../domain/ledger.js';
+import { tripsDailyLoss } from '../../guardrails/daily-loss.js';
 import {
   eventRecordFromRow as toEvent,
   isoFromMs as iso,
@@ -41,7 +42,6 @@ import type {
   NewEvent,
   NewSignal,
   Page,
-  PositionDrift,
   QueueStats,
   RecordOutcome,
   RefusedDelivery,
@@ -325,6 +325,15 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   function readMode(): ModeState | null {
     const row = q.state.get({ key: MODE_KEY });
     return row === undefined ? null : (JSON.parse(row.value) as ModeState);
+  }
+
+  function writeModeSync(mode: Mode, reason: string | null, actor: string, now: Date): ModeState {
+    const current = readMode();
+    if (current !== null && current.mode === mode && current.reason === reason) return current;
+    const next: ModeState = { mode, reason, changed_at: now.toISOString() };
+    writeState(MODE_KEY, next, now);
+    appendEventSync({ type: 'mode.changed', data: { from: current?.mode ?? null, to: mode, reason, actor } }, now);
+    return next;
   }
 
   function writeState(key: string, value: unknown, now: Date): void {
@@ -635,7 +644,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         const row = getSignalSync(input.signal_id);
         if (row === undefined) throw new Error(`finishSignal: no signal ${input.signal_id}`);
         if (row.status !== 'executing') {
-          return { record: toRecord(row), realized_pnl_today: q.pnl.get({ connector: row.connector, day: input.trading_day })?.realized ?? 0, realized_pnl_fill: 0 };
+          return { record: toRecord(row), realized_pnl_today: q.pnl.get({ connector: row.connector, day: input.trading_day })?.realized ?? 0, realized_pnl_fill: 0, mode_changed: null };
         }
         // The attempt that settled it, in the same step (one commit on the hot path).
         if (input.attempt !== undefined) insertAttemptSync(input.signal_id, input.attempt);
@@ -648,10 +657,14 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         }
         const updated: SignalRow = { ...row, ...values };
         appendEventSync({ type: `signal.${input.status}`, signal_id: input.signal_id, data: { result: input.result } }, input.now);
+        const realizedToday = q.pnl.get({ connector: row.connector, day: input.trading_day })?.realized ?? 0;
+        const mode = readMode()?.mode ?? 'enabled';
+        const trips = tripsDailyLoss({ max_daily_loss: input.max_daily_loss, realized_pnl_fill: realizedFill, realized_pnl_today: realizedToday, mode });
         return {
           record: toRecord(updated),
-          realized_pnl_today: q.pnl.get({ connector: row.connector, day: input.trading_day })?.realized ?? 0,
+          realized_pnl_today: realizedToday,
           realized_pnl_fill: realizedFill,
+          mode_changed: trips ? writeModeSync('exit_only', 'daily_loss', 'guardrails', input.now) : null,
         };
       });
     },
@@ -675,14 +688,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
 
     setMode(mode: Mode, reason: string | null, actor: string, now: Date) {
-      return writer.run((): ModeState => {
-        const current = readMode();
-        if (current !== null && current.mode === mode && current.reason === reason) return current;
-        const next: ModeState = { mode, reason, changed_at: now.toISOString() };
-        writeState(MODE_KEY, next, now);
-        appendEventSync({ type: 'mode.changed', data: { from: current?.mode ?? null, to: mode, reason, actor } }, now);
-        return next;
-      }, DURABLE);
+      return writer.run(() => writeModeSync(mode, reason, actor, now), DURABLE);
     },
 
     initMode(mode: Mode, now: Date) {

@@ -1,6 +1,6 @@
-/** Walks the whole event log in pages and checks its hash chain (CONTRACT §7). */
+/** Walks the whole event log in pages and checks its hash chain (docs/guarantees.md#event-log). */
 import type { Store } from '../store/store.js';
-import { createChainVerifier, type ChainVerdict } from './chain.js';
+import { createChainVerifier, type ChainVerdict } from '../events/chain.js';
 
 export async function verifyAuditChain(store: Store, pageSize = 5000): Promise<ChainVerdict> {
   const verifier = createChainVerifier();

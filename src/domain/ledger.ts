@@ -1,10 +1,18 @@
 /**
- * Position and PnL arithmetic for sluice's own ledger (CONTRACT §5 step 3): pure functions the
+ * Position and PnL arithmetic for sluice's own ledger (docs/execution.md#recording-the-outcome): pure functions the
  * store calls when it books a fill. Average-cost accounting: adding to a position moves the
  * average price, reducing it realizes PnL against the average and leaves the average alone.
  */
-import type { Side } from '../domain/types.js';
-import { roundQty } from './rules/context.js';
+import type { Position, Side } from './types.js';
+
+/** Quantities are rounded to this many decimals so float noise never makes a phantom position. */
+const QTY_DECIMALS = 9;
+
+/** A quantity rounded to 9 decimals: 0.1 + 0.2 is 0.3 here, and 1 - 0.9 - 0.1 is 0. */
+export function roundQty(q: number): number {
+  // `+ 0` turns -0 into 0, so a flat position is never reported as "-0".
+  return Number(q.toFixed(QTY_DECIMALS)) + 0;
+}
 
 export interface LedgerEntry {
   /** Signed: long > 0, short < 0. */
@@ -64,3 +72,24 @@ export interface MarkedPosition {
 export function grossExposure(positions: readonly MarkedPosition[]): number {
   return positions.reduce((sum, p) => sum + Math.abs(p.quantity) * (p.last_price ?? p.avg_price), 0);
 }
+
+/** An instrument whose quantity differs between sluice's ledger and the connector's report. */
+export interface PositionDrift {
+  instrument: string;
+  ledger: number;
+  connector: number;
+}
+
+/** Instruments whose quantity differs between the ledger and the connector (absent = 0). */
+export function diffPositions(ledger: ReadonlyArray<{ instrument: string; quantity: number }>, reported: readonly Position[]): PositionDrift[] {
+  const ours = new Map(ledger.map((p) => [p.instrument, roundQty(p.quantity)]));
+  const theirs = new Map(reported.map((p) => [p.instrument, roundQty(p.quantity)]));
+  const drift: PositionDrift[] = [];
+  for (const instrument of new Set([...ours.keys(), ...theirs.keys()])) {
+    const a = ours.get(instrument) ?? 0;
+    const b = theirs.get(instrument) ?? 0;
+    if (a !== b) drift.push({ instrument, ledger: a, connector: b });
+  }
+  return drift.sort((x, y) => x.instrument.localeCompare(y.instrument));
+}
+

@@ -1,10 +1,9 @@
 /**
  * What the guardrail gate may look at besides the signal and the policy. The store assembles
  * it inside the same transaction that records the decision and its reservation, so the state a
- * decision saw is the state it was recorded against (CONTRACT §5 step 1).
+ * decision saw is the state it was recorded against (docs/execution.md#guardrails).
  */
-import type { ConnectorCapabilities } from '../connectors/connector.js';
-import type { Mode } from '../domain/types.js';
+import type { ConnectorCapabilities, Mode } from './types.js';
 
 export type BreakerStateName = 'closed' | 'open' | 'half_open';
 

@@ -1,5 +1,5 @@
 /**
- * The per-connector circuit breaker (CONTRACT §5.2) as a pure state machine. The state is plain
+ * The per-connector circuit breaker (docs/execution.md#circuit-breaker) as a pure state machine. The state is plain
  * JSON: it is stored in the database and shared by every instance, so nothing here lives in
  * memory between calls. Each function takes the current state (and the time) and returns the
  * next state plus the transition it made, which the caller appends to the event log.
@@ -27,7 +27,7 @@ export interface BreakerDecision extends BreakerStep {
   allowed: boolean;
 }
 
-/** What `GET /admin/connectors` and `/admin/status` show (CONTRACT §6). */
+/** What `GET /admin/connectors` and `/admin/status` show (docs/http-api.md#connectors-and-breakers). */
 export interface BreakerView {
   state: BreakerState['state'];
   consecutive_failures: number;
@@ -42,7 +42,7 @@ export function initialBreaker(): BreakerState {
  * A call got an answer from a healthy connector. Closed: the failure streak ends. Half-open: the
  * probe (or any call let through) succeeded, so the breaker closes. Open: unchanged, because only
  * exits and cancels pass while open and one lucky exit does not prove the broker is back; with
- * `half_open_after_seconds: null` an operator must reset it (CONTRACT §5.2).
+ * `half_open_after_seconds: null` an operator must reset it (docs/execution.md#circuit-breaker).
  * A permanent failure (a 4xx other than 429) is an answer too: the caller should report it here.
  */
 export function onSuccess(s: BreakerState, _now: Date): BreakerStep {

@@ -1,5 +1,5 @@
 /**
- * Retry timing for the executor's single retry loop (CONTRACT §3 `execution.backoff`, §5 step 2):
+ * Retry timing for the executor's single retry loop (docs/configuration.md#execution `execution.backoff`, docs/execution.md#placing-orders):
  * exponential backoff with full jitter, a server-requested wait (Retry-After, X-RateLimit-Reset)
  * honoured on top of it, and the parsers for those two headers. Pure: no clock, no randomness of
  * its own; the caller passes `random` and `now`, so every case is a line in a table test.
