@@ -1,5 +1,5 @@
 /**
- * `sluice audit verify` end to end (CONTRACT §2, §7): the built CLI reads DATABASE_URL, walks the
+ * `sluice audit verify` end to end (docs/configuration.md#commands, docs/guarantees.md#event-log): the built CLI reads DATABASE_URL, walks the
  * event log's hash chain, exits 0 printing `ok …` on an untouched database and 1 naming the
  * first bad sequence number after a row was changed or deleted behind sluice's back. Needs
  * `npm run build` first (as `npm test` does).

@@ -1,5 +1,5 @@
 /**
- * `sluice sign` end to end (CONTRACT §2): the built CLI prints the headers for a body file, and
+ * `sluice sign` end to end (docs/configuration.md#commands): the built CLI prints the headers for a body file, and
  * a running sluice whose sources use those schemes accepts the body sent with them. Bad usage
  * exits 2. Needs `npm run build` first (as `npm test` does).
  */

@@ -1,5 +1,5 @@
 /**
- * `sluice sign` (CONTRACT §2): the headers it prints must verify with sluice's own verifiers
+ * `sluice sign` (docs/configuration.md#commands): the headers it prints must verify with sluice's own verifiers
  * and, for standard-webhooks, with the official library.
  */
 import { Webhook } from 'standardwebhooks';

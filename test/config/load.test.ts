@@ -1,5 +1,5 @@
 /**
- * loadConfig (CONTRACT §3): the no-file default, generated secrets, YAML and JSON files, `${VAR}`
+ * loadConfig (docs/configuration.md#config-file): the no-file default, generated secrets, YAML and JSON files, `${VAR}`
  * expansion, the environment winning over the file, and every bad value named with its path and
  * what was expected, all of them in one error. Config files are written to a temp dir.
  */

@@ -1,11 +1,11 @@
 /**
  * The real server with an `alpaca` connector pointed at the fake Trading API
- * (test/fakes/alpaca-server.ts), one scripted broker fault per test (CONTRACT §5 step 2, §5.3,
- * §8). Each test checks what a user would: exactly one order per signal at the broker, the final
+ * (test/fakes/alpaca-server.ts), one scripted broker fault per test (docs/execution.md#placing-orders, docs/execution.md#connectors,
+ * docs/guarantees.md#idempotency-and-at-most-one-order). Each test checks what a user would: exactly one order per signal at the broker, the final
  * status, the attempts in `GET /admin/signals/{id}` telling what happened, and that nothing sluice
  * sent would have been refused by the real API (the fake validates every request against
  * Alpaca's OpenAPI document). The last block kills the built CLI (`npm run build` first) in the
- * middle of a call and checks what the restart makes of it (CONTRACT §5 "after a crash").
+ * middle of a call and checks what the restart makes of it (docs/execution.md#recovery-after-a-crash).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -104,7 +104,7 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
   });
 
   test('422 "client_order_id must be unique" for an order another client already placed: adopted, not doubled', async () => {
-    // The client_order_id is derived from source + idempotency key (CONTRACT §5 step 2), so an
+    // The client_order_id is derived from source + idempotency key (docs/execution.md#placing-orders), so an
     // order placed earlier under the same key (another instance, a restored database) has the
     // same id, and Alpaca refuses a second one with 422.
     const key = nextKey('dup');
@@ -202,7 +202,7 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
     expect(fake.violations()).toEqual([]);
   });
 
-  test('cancel: a 429 is transient and retried like any other call (CONTRACT §5 step 2)', async () => {
+  test('cancel: a 429 is transient and retried like any other call (docs/execution.md#placing-orders)', async () => {
     const open = await sendFinal(s.url, { action: 'buy', instrument: 'AMD', quantity: 1, order_type: 'limit', limit_price: 20, price: 21 });
     expect(open.result?.status).toBe('accepted');
     fake.failNext('429'); // the cancel's first request (listing open orders) is rate limited

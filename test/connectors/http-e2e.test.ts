@@ -1,7 +1,7 @@
 /**
  * The real server with an `http` connector pointed at a local receiver that verifies every
- * delivery with the official `standardwebhooks` library, as a user's receiver would (CONTRACT
- * §5.3, §8: at least once, with a `webhook-id` equal to the client_order_id and stable across
+ * delivery with the official `standardwebhooks` library, as a user's receiver would (see
+ * docs/execution.md#connectors, docs/guarantees.md#idempotency-and-at-most-one-order: at least once, with a `webhook-id` equal to the client_order_id and stable across
  * retries; 2xx done; 5xx retried honouring Retry-After; other 4xx final with the receiver's words).
  * The last test kills the built CLI (`npm run build` first) mid-delivery.
  */

@@ -1,7 +1,7 @@
 /**
- * The `module` connector (CONTRACT §5.3): a user's ES module whose default export is a connector
+ * The `module` connector (docs/execution.md#connectors): a user's ES module whose default export is a connector
  * factory `(options, ctx) => connector`, loaded at start; a module that is not one stops the start
- * naming `connectors.<name>.path`; `SLUICE_TEST_MODE=1` routes its sources to the mock (§3).
+ * naming `connectors.<name>.path`; `SLUICE_TEST_MODE=1` routes its sources to the mock (docs/configuration.md#environment-variables).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -152,7 +152,7 @@ export default (options, ctx) => new Broker(options, ctx.name);
     const mod = writeBrokerModule(dir, BROKER_MODULE.replace("log({ call: 'cancel', instrument });", "log({ call: 'cancel', instrument }); throw new Error('broker SDK blew up');"));
     const s = await startTestServer({ dir, config: moduleConfig(mod.path, { prefix: 'thr', log: mod.log }) });
     try {
-      // A throw from a connector is a bug in it; sluice must still reach a final status (CONTRACT §5).
+      // A throw from a connector is a bug in it; sluice must still reach a final status (docs/execution.md#signal-statuses).
       const res = await sendTo(s.url, { id: nextKey('cxl'), action: 'cancel', instrument: 'AAPL' }, { prefer: 'wait=3' });
       const body = (await res.json()) as { signal_id: string; status: string };
       expect(calls(mod.log).map((c) => c['call'])).toContain('cancel');

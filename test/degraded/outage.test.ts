@@ -1,5 +1,5 @@
 /**
- * Degraded mode on a database outage (CONTRACT §4.3, §6, §8), against a PostgreSQL cluster of
+ * Degraded mode on a database outage (docs/http-api.md#webhook-responses, docs/http-api.md#operator-api, docs/guarantees.md#degraded-mode), against a PostgreSQL cluster of
  * the test's own that it stops and starts: with deliveries flowing, the server is stopped for
  * 10 s and started again. Every delivery is answered 202 (accepted or deferred) or 503, every 202
  * ends as a final signal exactly once, and the status showed `degraded` meanwhile. A full spool

@@ -1,6 +1,6 @@
 /**
  * A local fake of Alpaca's Trading API v2 for the connector tests. Every request is checked
- * against Alpaca's own OpenAPI document (../shared/alpaca/trading-api.json): the path and method
+ * against Alpaca's own OpenAPI document (test/fixtures/alpaca/trading-api.json): the path and method
  * must exist, path and query parameters and the JSON body must match their schemas, and both API
  * key headers must be sent. A request that does not validate is answered 400 and recorded as a
  * violation, so a test can assert that the connector never sent anything Alpaca would not
@@ -21,7 +21,8 @@ import type { ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { Hono } from 'hono';
 
-const SPEC_PATH = new URL('../../../shared/alpaca/trading-api.json', import.meta.url);
+/** Alpaca's published OpenAPI document, shipped with the tests (see test/fixtures/alpaca/README.md). */
+const SPEC_PATH = new URL('../fixtures/alpaca/trading-api.json', import.meta.url);
 const SPEC_ID = 'alpaca-trading-api.json';
 
 /**

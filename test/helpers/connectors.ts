@@ -1,5 +1,5 @@
 /**
- * Helpers for the end-to-end connector and execution tests (CONTRACT §5, §5.2, §5.3, §6): a
+ * Helpers for the end-to-end connector and execution tests (docs/execution.md#pipeline, docs/execution.md#circuit-breaker, docs/execution.md#connectors, docs/http-api.md#operator-api): a
  * config with one token-authenticated `default` source routed to the connector under test, the
  * wire shapes those tests read (typed once, here), and read-only looks into the server's SQLite
  * file for what has no HTTP route yet (the event log) or must be read while the server is dead.

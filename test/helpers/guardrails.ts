@@ -1,5 +1,5 @@
 /**
- * Helpers for the guardrail tests over HTTP (CONTRACT §3 policy, §5 step 1, §5.1, §6): a config
+ * Helpers for the guardrail tests over HTTP (docs/configuration.md#policy, docs/execution.md#guardrails, docs/execution.md#modes, docs/http-api.md#operator-api): a config
  * with one token-authenticated source and a policy chosen per test, typed views of the wire
  * shapes the tests read, and the final outcome of a signal through `Prefer: wait`.
  */

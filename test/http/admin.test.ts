@@ -1,4 +1,4 @@
-/** The operator routes built so far (CONTRACT §6) and the three modes (§5.1) over real HTTP. */
+/** The operator routes built so far (docs/http-api.md#operator-api) and the three modes (docs/execution.md#modes) over real HTTP. */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 

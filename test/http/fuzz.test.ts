@@ -1,5 +1,5 @@
 /**
- * No input yields a 5xx (CONTRACT §8): at least 200 malformed bodies — random bytes, deep
+ * No input yields a 5xx (docs/guarantees.md#malformed-input): at least 200 malformed bodies — random bytes, deep
  * nesting, wrong types, huge numbers, odd unicode, empty — each answered with a 4xx, and the
  * server still healthy afterwards.
  */

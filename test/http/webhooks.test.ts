@@ -1,4 +1,4 @@
-/** CONTRACT §4.3 through the real server: every response row built so far, over real HTTP. */
+/** docs/http-api.md#webhook-responses through the real server: every response row built so far, over real HTTP. */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { eventually, startTestServer, WEBHOOK_SECRET, type TestServer } from '../helpers/server.js';
 

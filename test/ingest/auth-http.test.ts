@@ -1,5 +1,5 @@
 /**
- * Every authentication scheme (CONTRACT §4.1) and `allow_ips` through the real server over real
+ * Every authentication scheme (docs/http-api.md#sender-authentication) and `allow_ips` through the real server over real
  * HTTP: deliveries signed by the senders' own libraries (standardwebhooks, stripe,
  * @octokit/webhooks-methods; hmac by the contract's formula, as no library exists) are
  * accepted; every kind of failure is the same `401 unauthorized` on the wire while the log names

@@ -1,5 +1,5 @@
 /**
- * Every authentication scheme (CONTRACT §4.1), built through createVerifier as ingest builds
+ * Every authentication scheme (docs/http-api.md#sender-authentication), built through createVerifier as ingest builds
  * them, fed deliveries signed by the senders' own libraries where they exist (standardwebhooks,
  * stripe, @octokit/webhooks-methods). One shared table of cases runs against each scheme; the
  * scheme-specific rules follow.

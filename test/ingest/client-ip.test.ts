@@ -1,4 +1,4 @@
-/** Client address resolution and the `allow_ips` check (CONTRACT §4.1), as tables of cases. */
+/** Client address resolution and the `allow_ips` check (docs/http-api.md#client-address), as tables of cases. */
 import { describe, expect, test } from 'vitest';
 import { clientAddress, createIpAllowlist, normalizeAddress } from '../../src/ingest/client-ip.js';
 

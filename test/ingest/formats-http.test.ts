@@ -1,5 +1,5 @@
 /**
- * Sender formats through the real server (CONTRACT §4, §4.4): a TradingView alert arrives as
+ * Sender formats through the real server (docs/http-api.md#webhook-ingest, docs/http-api.md#signal-body): a TradingView alert arrives as
  * `text/plain` with numbers as strings and is stored as a native signal; an unrendered
  * placeholder is a 400 naming its field; the passphrase never reaches the stored signal;
  * TradersPost signals map as documented in src/ingest/formats/traderspost.ts; unknown fields

@@ -1,4 +1,4 @@
-/** The tradingview and traderspost mappings to native-shaped objects (CONTRACT §4.4), as tables. */
+/** The tradingview and traderspost mappings to native-shaped objects (docs/http-api.md#signal-body), as tables. */
 import { describe, expect, test } from 'vitest';
 import { TRADERSPOST_EXAMPLE, fromTradersPost } from '../../src/ingest/formats/traderspost.js';
 import { TRADINGVIEW_EXAMPLE_ALERT, fromTradingView } from '../../src/ingest/formats/tradingview.js';

@@ -1,5 +1,5 @@
 /**
- * Intake limits and refusals through the real server (CONTRACT §3, §4.2, §4.3): the per-source
+ * Intake limits and refusals through the real server (docs/configuration.md#config-file, docs/http-api.md#idempotency-keys, docs/http-api.md#webhook-responses): the per-source
  * rate limit with Retry-After, the body limit (declared and chunked), required keys, body-hash
  * deduplication, and the refused-deliveries record at GET /admin/deliveries (shape, order,
  * request ids, newest 1000 kept).

@@ -1,5 +1,5 @@
 /**
- * CONTRACT §8: secrets never appear in logs, stored payloads, events, status, deliveries or
+ * docs/guarantees.md#secrets: secrets never appear in logs, stored payloads, events, status, deliveries or
  * errors. Every scheme is exercised through the real server (accepted and refused, passphrase
  * in valid and invalid bodies, bearer and X-Api-Key tokens, admin and read tokens), then every
  * configured secret value is searched for in the captured log, the raw bytes of the SQLite
@@ -229,7 +229,7 @@ beforeAll(async () => {
   evidence.files.push(...readDbFiles(dir, 'closed'));
 });
 
-describe('no secret anywhere (CONTRACT §8)', () => {
+describe('no secret anywhere (docs/guarantees.md#secrets)', () => {
   test('every scheme was exercised, accepted and refused', () => {
     for (const status of [200, 202, 400, 401, 403, 422]) expect(evidence.statuses).toContain(status);
     expect(evidence.statuses.length).toBeGreaterThanOrEqual(40);

@@ -1,5 +1,5 @@
 /**
- * Crash safety (CONTRACT §8): sluice is killed with SIGKILL five times during a stream of 500
+ * Crash safety (docs/guarantees.md#durability): sluice is killed with SIGKILL five times during a stream of 500
  * deliveries and restarted each time. Every delivery that was answered 2xx ends final, and the
  * mock broker holds at most one order per key.
  */

@@ -1,5 +1,5 @@
 /**
- * A restart on the same database (CONTRACT §5): the mode is kept, `accepted` signals resume,
+ * A restart on the same database (docs/execution.md#recovery-after-a-crash): the mode is kept, `accepted` signals resume,
  * and `executing` ones are reconciled by client_order_id without a second order — whether the
  * crash came after the broker took the order or before.
  */

@@ -1,5 +1,5 @@
 /**
- * SIGTERM with requests in flight (CONTRACT §8): intake stops, in-flight work finishes, the
+ * SIGTERM with requests in flight (docs/guarantees.md#shutdown): intake stops, in-flight work finishes, the
  * process exits 0, and every signal that was answered 2xx is there after a restart.
  */
 import { expect, test } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Several sluice processes on one PostgreSQL database (CONTRACT §1, §8): the same delivery at
+ * Several sluice processes on one PostgreSQL database (docs/README.md#what-sluice-is, docs/guarantees.md#several-instances-on-postgresql): the same delivery at
  * all of them at once executes once; an instance killed while it holds executing work is taken
  * over after its lease without a second order; a mode change on one is obeyed by the others for
  * the very next signal.

@@ -1,5 +1,5 @@
 /**
- * Alerts (CONTRACT §3 `alerts`, §7): a Slack-compatible `{text}` POST per mode change and breaker
+ * Alerts (docs/configuration.md#alerts, docs/guarantees.md#event-log): a Slack-compatible `{text}` POST per mode change and breaker
  * transition, fed from the event log at least once with a stored consumer offset. Retried with
  * `alerts.backoff` until the receiver confirms (2xx); a confirmed alert is never sent again after
  * a restart; history before the first start is not news; a receiver that is down never holds up

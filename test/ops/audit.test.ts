@@ -1,5 +1,5 @@
 /**
- * `GET /admin/audit/verify` (CONTRACT §6, §7): the hash chain of an untouched log verifies with
+ * `GET /admin/audit/verify` (docs/http-api.md#audit, docs/guarantees.md#event-log): the hash chain of an untouched log verifies with
  * its entry count and head hash; a row changed or removed behind sluice's back (through the
  * SQLite file, with the server stopped) is reported at the first bad sequence number after a
  * restart on the same file.

@@ -1,5 +1,5 @@
 /**
- * The end of an event stream (CONTRACT §6 `GET /admin/events/stream`, §8 shutdown): a client
+ * The end of an event stream (docs/http-api.md#event-stream `GET /admin/events/stream`, docs/guarantees.md#shutdown): a client
  * that goes away leaves nothing running behind it, and a shutdown ends open streams instead of
  * waiting for them until the deadline. A file of its own: the first check counts the process's
  * active timers, which no other test's streams may disturb.

@@ -1,5 +1,5 @@
 /**
- * The event log over HTTP (CONTRACT §6, §7): `GET /admin/events/stream` as server-sent events
+ * The event log over HTTP (docs/http-api.md#event-stream, docs/guarantees.md#event-log): `GET /admin/events/stream` as server-sent events
  * (`id` = seq, one plain message per event) seen live by a real EventSource client, resumed
  * exactly with `Last-Event-ID`, readable with the read token, and complete and in order for a
  * reader that stalls while hundreds of events are written; `GET /admin/events` pages with

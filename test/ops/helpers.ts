@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the operations tests (CONTRACT §6, §7): a config with exactly the `default`
+ * Shared pieces of the operations tests (docs/http-api.md#operator-api, docs/guarantees.md#event-log): a config with exactly the `default`
  * token source and the order limits off, the event log's wire shape, a reader for the REST tail,
  * and a small server-sent-events reader over a raw `fetch` body (for `Last-Event-ID` resumes and
  * slow readers, where the exact bytes on the wire matter).

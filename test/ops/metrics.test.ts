@@ -1,5 +1,5 @@
 /**
- * `GET /metrics` (CONTRACT §6): auth as the admin GETs (admin or read token, 401 without), the
+ * `GET /metrics` (docs/http-api.md#metrics): auth as the admin GETs (admin or read token, 401 without), the
  * Prometheus text format checked by `promtool check metrics`, and the counters, histograms and
  * scrape-time gauges moving with real deliveries, signals and mode changes.
  */

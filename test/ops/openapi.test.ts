@@ -1,8 +1,8 @@
 /**
- * `GET /openapi.json` (CONTRACT §6): a valid OpenAPI 3.1 document that lists every route the
- * contract names and every route of the route table, and whose every path and method exists on
- * the running app. Also the read-only token (§6): every documented GET works with it, every
- * documented POST answers 403 `forbidden`.
+ * `GET /openapi.json` (docs/http-api.md#openapi): a valid OpenAPI 3.1 document that lists every
+ * route docs/http-api.md names and every route of the route table, and whose every path and method
+ * exists on the running app. Also the read-only token (docs/http-api.md#operator-api): every
+ * documented GET works with it, every documented POST answers 403 `forbidden`.
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -10,8 +10,8 @@ import { ROUTES } from '../../src/http/openapi.js';
 import { ADMIN_TOKEN, WEBHOOK_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
 import { READ_TOKEN, bearer, opsConfig, readJson, sendFinal } from './helpers.js';
 
-/** CONTRACT §6's table, plus the webhook route of §4, exactly as the contract spells them. */
-const CONTRACT_ROUTES = [
+/** The operator routes of docs/http-api.md#operator-api plus the webhook route, exactly as the docs spell them. */
+const DOCUMENTED_ROUTES = [
   'POST /webhooks/{source}',
   'GET /healthz',
   'GET /readyz',
@@ -126,9 +126,9 @@ describe('GET /openapi.json', () => {
     expect(validator.version).toBe('3.1');
   });
 
-  test("documents every route of the contract (§6 and POST /webhooks/{source}) and of the route table", () => {
+  test('documents every route of docs/http-api.md (operator API and POST /webhooks/{source}) and of the route table', () => {
     const documented = new Set(operations().map((op) => `${op.method.toUpperCase()} ${op.path}`));
-    for (const route of CONTRACT_ROUTES) expect(documented, route).toContain(route);
+    for (const route of DOCUMENTED_ROUTES) expect(documented, route).toContain(route);
     for (const route of ROUTES) expect(documented, `${route.method} ${route.path}`).toContain(`${route.method.toUpperCase()} ${route.path}`);
     expect(documented.size).toBe(ROUTES.length);
   });
