@@ -13,7 +13,7 @@ import { isFinalStatus, OPERATOR_SOURCE } from '../domain/types.js';
 import { isStoreUnavailable } from '../store/errors.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { lazyChild } from '../telemetry/logger.js';
-import { gateSignal } from './gate.js';
+import { decideWithBreaker } from './gate.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { Attempt, ExecutionResult, Fill, SignalRecord, Store } from '../store/store.js';
 import { onFailure, onSuccess, type BreakerState, type BreakerStep } from '../domain/breaker.js';
@@ -316,7 +316,7 @@ export class Executor {
       decide: (state, breaker) =>
         connector === null
           ? { decision: unknownConnector(record.connector), breaker: null }
-          : gateSignal(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
+          : decideWithBreaker(record.signal, state, breaker, connector.capabilities, policy, this.deps.execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
     });
     if (gated.kind === 'blocked') return gated.by;
     if (gated.kind === 'skipped') return null;
