@@ -2,7 +2,8 @@
  * The executor on a real SQLite store with a connector scripted per call (harness.ts): what a
  * signal ends as for each way the connector answers, the breaker, recovery at start, lanes and
  * their bound, waiters, stopping, and a store failure in the middle of a signal. Time, random and
- * backoff sleeps are injected: nothing here waits for a backoff or reads the wall clock.
+ * backoff sleeps are injected: no backoff is waited out, and no assertion depends on how long
+ * anything took.
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -13,8 +14,8 @@ import { DAY, T0, must, openHarness, removeHarnessDirs, until, type Harness, typ
 
 let open: Harness[] = [];
 
-async function harness(opts: Parameters<typeof openHarness>[0] = {}): Promise<Harness> {
-  const h = await openHarness(opts);
+async function harness(...args: Parameters<typeof openHarness>): Promise<Harness> {
+  const h = await openHarness(...args);
   open.push(h);
   return h;
 }
@@ -40,6 +41,15 @@ async function statusOf(store: Store, signalId: string): Promise<string> {
 async function breaker(store: Store): Promise<{ state: string; consecutive_failures: number }> {
   const b = (await store.getBreakers())['broker'] ?? { state: 'closed', consecutive_failures: 0 };
   return { state: b.state, consecutive_failures: b.consecutive_failures };
+}
+
+/** Submits a signal whose placement the connector holds, once the order is out. */
+async function holdInFlight(h: Harness, instrument = 'AAPL'): Promise<SignalRecord> {
+  h.connector.hold();
+  const record = await h.accept({ instrument });
+  h.executor.submit(record);
+  await until(() => h.connector.inFlight.includes(instrument), 'the order in flight');
+  return record;
 }
 
 /** A few timer turns: long enough for anything that was going to happen next to happen. */
@@ -94,10 +104,39 @@ describe('one signal, each way the connector answers', () => {
       { n: 3, outcome: 'ok', error: null },
     ]);
     expect(h.connector.placedFor(record.client_order_id)).toHaveLength(3);
-    const backoff = { base_ms: 100, cap_ms: 1_000 };
+    const { backoff } = h.config.execution;
     expect(h.sleeps).toEqual([backoffDelay(1, backoff, () => 0.5), backoffDelay(2, backoff, () => 0.5)]);
     expect(await breaker(h.store)).toEqual({ state: 'closed', consecutive_failures: 0 });
   });
+
+  const answered: Array<{ name: string; step: Step; status: string; result: Record<string, unknown> }> = [
+    {
+      name: 'the broker answers with a rejected order: failed, nothing booked',
+      step: { kind: 'ok', status: 'rejected' },
+      status: 'failed',
+      result: { status: 'rejected', filled_quantity: 0, fill_price: null },
+    },
+    {
+      name: 'the broker reports a fill without a price: executed as reported, not booked',
+      step: { kind: 'ok', status: 'filled', filled: 10, price: null },
+      status: 'executed',
+      result: { status: 'filled', filled_quantity: 10, fill_price: null },
+    },
+  ];
+  for (const c of answered) {
+    test(c.name, async () => {
+      const h = await harness();
+      await h.executor.start();
+      h.connector.script(c.step);
+      const record = await h.accept({ instrument: 'AAPL' });
+      const final = await h.run(record);
+
+      expect(final.status).toBe(c.status);
+      expect(final.result).toMatchObject(c.result);
+      expect(await positions(h.store)).toEqual([]);
+      expect((await h.store.getLedger('broker', DAY)).reserved_exposure).toBe(0);
+    });
+  }
 
   const ambiguous: Array<{ name: string; first: Step; calls: string[]; second: { outcome: string; error: null } }> = [
     {
@@ -256,9 +295,7 @@ describe('waitForFinal', () => {
   test('null when the time passes first; the signal still finishes', async () => {
     const h = await harness();
     await h.executor.start();
-    h.connector.hold();
-    const record = await h.accept({ instrument: 'AAPL' });
-    h.executor.submit(record);
+    const record = await holdInFlight(h);
     expect(await h.executor.waitForFinal(record.signal_id, 20)).toBeNull();
     const later = h.executor.waitForFinal(record.signal_id, 10_000);
     h.connector.release();
@@ -268,11 +305,8 @@ describe('waitForFinal', () => {
   test('null at once for every waiter when the executor stops, and for any waiter after', async () => {
     const h = await harness();
     await h.executor.start();
-    h.connector.hold();
-    const record = await h.accept({ instrument: 'AAPL' });
-    h.executor.submit(record);
+    const record = await holdInFlight(h);
     const waiting = [h.executor.waitForFinal(record.signal_id, 60_000), h.executor.waitForFinal(record.signal_id, 60_000)];
-    await until(() => h.connector.inFlight.length === 1, 'the order in flight');
     const stopped = h.executor.stop(10_000);
     expect(await Promise.all(waiting)).toEqual([null, null]);
     expect(await h.executor.waitForFinal(record.signal_id, 60_000)).toBeNull();
@@ -285,12 +319,9 @@ describe('stop', () => {
   test('waits for the signal in flight; queued and later signals stay accepted for the next start', async () => {
     const h = await harness({ execution: { concurrency: 1 } });
     await h.executor.start();
-    h.connector.hold();
-    const inFlight = await h.accept({ instrument: 'AAPL' });
+    const inFlight = await holdInFlight(h);
     const queued = await h.accept({ instrument: 'AAPL' });
-    h.executor.submit(inFlight);
     h.executor.submit(queued);
-    await until(() => h.connector.inFlight.length === 1, 'the order in flight');
 
     let done = false;
     const stopped = h.executor.stop(60_000).then((finished) => {
@@ -314,10 +345,7 @@ describe('stop', () => {
   test('gives up at the deadline (false) while the signal is still in flight', async () => {
     const h = await harness();
     await h.executor.start();
-    h.connector.hold();
-    const record = await h.accept({ instrument: 'AAPL' });
-    h.executor.submit(record);
-    await until(() => h.connector.inFlight.length === 1, 'the order in flight');
+    const record = await holdInFlight(h);
     expect(await h.executor.stop(20)).toBe(false);
     expect(await statusOf(h.store, record.signal_id)).toBe('executing');
     // Let it finish before the store closes.
@@ -330,8 +358,9 @@ describe('a store failure', () => {
   test('in the middle of a signal (after the broker took the order) is retried later: recovered by client_order_id, one order, booked once', async () => {
     let lock: Database.Database | null = null;
     const failures: unknown[] = [];
-    const h = await harness({
-      deps: {
+    const h = await harness(
+      {},
+      {
         onStoreFailure: (err) => {
           failures.push(err);
           lock?.exec('ROLLBACK');
@@ -339,7 +368,7 @@ describe('a store failure', () => {
           lock = null;
         },
       },
-    });
+    );
     await h.executor.start();
     // The database is locked by another connection while the order is out: the executor's next
     // write waits out SQLite's busy timeout and fails, as in an outage.

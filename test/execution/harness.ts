@@ -1,21 +1,23 @@
 /**
  * For the executor's unit tests: a connector scripted per call (ok, transient failure, ambiguous
  * timeout, permanent refusal, throw) that keeps its own order book, and an Executor on a real
- * SQLite store in a temp dir with an injected clock, random and sleep, so that nothing waits on
- * backoff and nothing depends on the wall clock.
+ * SQLite store in a temp dir with an injected clock, random and sleep, so that no backoff is
+ * waited out and nothing depends on the wall clock.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import * as v from 'valibot';
-import { configSchema } from '../../src/config/schema.js';
+import { configSchema, type FileConfig } from '../../src/config/schema.js';
 import { failure, success, type CallResult, type Connector, type OrderRequest } from '../../src/connectors/connector.js';
+import { MOCK_CAPABILITIES } from '../../src/connectors/mock.js';
 import type { ConnectorCapabilities, Order, OrderStatus, Position, Signal } from '../../src/domain/types.js';
 import { Executor, type ExecutorDeps } from '../../src/execution/executor.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import type { SignalRecord, Store } from '../../src/store/store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
+import { e2eConfig } from '../helpers/connectors.js';
 
 /** How the connector answers one `place` call. */
 export type Step =
@@ -36,14 +38,8 @@ export interface Call {
   key: string;
 }
 
-const CAPABILITIES: ConnectorCapabilities = {
-  order_types: ['market', 'limit', 'stop', 'stop_limit'],
-  brackets: false,
-  fractional: true,
-  short: true,
-  lookup: true,
-  positions: false,
-};
+/** The mock broker's, but its positions are not asked for: nothing here reconciles them. */
+const CAPABILITIES: ConnectorCapabilities = { ...MOCK_CAPABILITIES, positions: false };
 
 export class ScriptedConnector implements Connector {
   readonly type = 'scripted';
@@ -154,55 +150,41 @@ export const T0 = new Date('2026-11-23T15:00:00.000Z');
 export const DAY = '2026-11-23';
 
 export interface Harness {
+  config: FileConfig;
   store: Store;
   path: string;
   connector: ScriptedConnector;
   executor: Executor;
   /** Every backoff the executor asked to sleep, in ms (the sleep itself returns at once). */
   sleeps: number[];
-  storeFailures: unknown[];
   errors: Array<{ component: string; message: string }>;
   /** Records an accepted signal, like ingest does. */
   accept(signal: Partial<Signal> & { instrument: string }): Promise<SignalRecord>;
   /** Submits and waits for the final record. */
   run(record: SignalRecord): Promise<SignalRecord>;
-  /** A new Executor on the same store (the previous one stopped or "crashed"). */
-  restart(overrides?: Partial<ExecutorDeps>): Executor;
   close(): Promise<void>;
 }
 
 export interface HarnessOptions {
   execution?: Record<string, unknown>;
   policy?: Record<string, unknown>;
-  deps?: Partial<ExecutorDeps>;
 }
 
 const dirs: string[] = [];
 let keys = 0;
 
-export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
+export async function openHarness(opts: HarnessOptions = {}, overrides: Partial<ExecutorDeps> = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-exec-'));
   dirs.push(dir);
   const path = join(dir, 'sluice.db');
   const store = createSqliteStore({ path });
   await store.initMode('enabled', T0);
-  const config = v.parse(configSchema, {
-    policy: {
-      max_signal_age_seconds: null,
-      max_orders_per_minute: null,
-      max_order_notional: null,
-      max_position_notional: { default: null },
-      max_gross_exposure: null,
-      max_daily_loss: null,
-      ...opts.policy,
-    },
-    execution: { max_attempts: 5, backoff: { base_ms: 100, cap_ms: 1_000 }, ...opts.execution },
-  });
+  // Limits off, so that only what a test is about can refuse a signal.
+  const config = v.parse(configSchema, e2eConfig({ connector: 'broker', connectors: {}, ...opts }));
   const connector = new ScriptedConnector('broker');
   const sleeps: number[] = [];
-  const storeFailures: unknown[] = [];
   const errors: Array<{ component: string; message: string }> = [];
-  const deps = (): ExecutorDeps => ({
+  const deps: ExecutorDeps = {
     store,
     connectors: new Map([[connector.name, connector]]),
     policy: config.policy,
@@ -217,16 +199,15 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
       sleeps.push(ms);
     },
     onError: (component, message) => errors.push({ component, message }),
-    onStoreFailure: (err) => storeFailures.push(err),
-    ...opts.deps,
-  });
+    ...overrides,
+  };
   const h: Harness = {
+    config,
     store,
     path,
     connector,
-    executor: new Executor(deps()),
+    executor: new Executor(deps),
     sleeps,
-    storeFailures,
     errors,
     async accept(signal) {
       keys += 1;
@@ -252,10 +233,6 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     async run(record) {
       h.executor.submit(record);
       return must(await h.executor.waitForFinal(record.signal_id, 10_000), `final record of ${record.signal_id}`);
-    },
-    restart(overrides = {}) {
-      h.executor = new Executor({ ...deps(), ...overrides });
-      return h.executor;
     },
     async close() {
       await h.executor.stop(5_000);

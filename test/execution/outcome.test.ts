@@ -143,56 +143,36 @@ describe('failsSignal: an order the broker ended unfilled fails its signal', () 
 });
 
 describe('settlePlacement', () => {
+  const placed = (o: Partial<Order>, n: number, outcome: 'ok' | 'adopted' = 'ok'): PlaceOutcome => ({ ok: true, order: order(o), adopted: outcome === 'adopted', attempt: { n, outcome } });
+  /** The result of a placed order: what the broker said, under the signal's client_order_id. */
+  const result = (status: string, filled: number, price: number | null) => ({ connector: 'broker', client_order_id: 'tv-key-1', order_id: 'o-1', status, filled_quantity: filled, fill_price: price });
+  const attempt = (n: number, outcome: string) => ({ n, at: AT.toISOString(), outcome, error: null });
+
   const cases: { name: string; outcome: PlaceOutcome; want: Settlement }[] = [
     {
       name: 'placed and filled: executed, the fill booked, the settling attempt stamped',
-      outcome: { ok: true, order: order(), adopted: false, attempt: { n: 1, outcome: 'ok' } },
-      want: {
-        status: 'executed',
-        result: { connector: 'broker', client_order_id: 'tv-key-1', order_id: 'o-1', status: 'filled', filled_quantity: 10, fill_price: 100 },
-        fill: { side: 'buy', quantity: 10, price: 100 },
-        attempt: { n: 1, at: AT.toISOString(), outcome: 'ok', error: null },
-      },
+      outcome: placed({}, 1),
+      want: { status: 'executed', result: result('filled', 10, 100), fill: { side: 'buy', quantity: 10, price: 100 }, attempt: attempt(1, 'ok') },
     },
     {
       name: 'adopted after earlier attempts: the attempt number continues',
-      outcome: { ok: true, order: order({ side: 'sell' }), adopted: true, attempt: { n: 3, outcome: 'adopted' } },
-      want: {
-        status: 'executed',
-        result: { connector: 'broker', client_order_id: 'tv-key-1', order_id: 'o-1', status: 'filled', filled_quantity: 10, fill_price: 100 },
-        fill: { side: 'sell', quantity: 10, price: 100 },
-        attempt: { n: 3, at: AT.toISOString(), outcome: 'adopted', error: null },
-      },
+      outcome: placed({ side: 'sell' }, 3, 'adopted'),
+      want: { status: 'executed', result: result('filled', 10, 100), fill: { side: 'sell', quantity: 10, price: 100 }, attempt: attempt(3, 'adopted') },
     },
     {
       name: 'accepted, not filled yet: executed without a fill',
-      outcome: { ok: true, order: order({ status: 'accepted', filled_quantity: 0, fill_price: null }), adopted: false, attempt: { n: 1, outcome: 'ok' } },
-      want: {
-        status: 'executed',
-        result: { connector: 'broker', client_order_id: 'tv-key-1', order_id: 'o-1', status: 'accepted', filled_quantity: 0, fill_price: null },
-        fill: null,
-        attempt: { n: 1, at: AT.toISOString(), outcome: 'ok', error: null },
-      },
+      outcome: placed({ status: 'accepted', filled_quantity: 0, fill_price: null }, 1),
+      want: { status: 'executed', result: result('accepted', 0, null), fill: null, attempt: attempt(1, 'ok') },
     },
     {
       name: 'the broker rejected the order it answered with: failed, nothing booked',
-      outcome: { ok: true, order: order({ status: 'rejected', filled_quantity: 0, fill_price: null }), adopted: false, attempt: { n: 2, outcome: 'ok' } },
-      want: {
-        status: 'failed',
-        result: { connector: 'broker', client_order_id: 'tv-key-1', order_id: 'o-1', status: 'rejected', filled_quantity: 0, fill_price: null },
-        fill: null,
-        attempt: { n: 2, at: AT.toISOString(), outcome: 'ok', error: null },
-      },
+      outcome: placed({ status: 'rejected', filled_quantity: 0, fill_price: null }, 2),
+      want: { status: 'failed', result: result('rejected', 0, null), fill: null, attempt: attempt(2, 'ok') },
     },
     {
       name: 'an unusable fill is reported as is but not booked',
-      outcome: { ok: true, order: order({ fill_price: null }), adopted: false, attempt: { n: 1, outcome: 'ok' } },
-      want: {
-        status: 'executed',
-        result: { connector: 'broker', client_order_id: 'tv-key-1', order_id: 'o-1', status: 'filled', filled_quantity: 10, fill_price: null },
-        fill: null,
-        attempt: { n: 1, at: AT.toISOString(), outcome: 'ok', error: null },
-      },
+      outcome: placed({ fill_price: null }, 1),
+      want: { status: 'executed', result: result('filled', 10, null), fill: null, attempt: attempt(1, 'ok') },
     },
     {
       name: 'gave up: failed with the reason, no attempt (failed ones are recorded as they happen)',
