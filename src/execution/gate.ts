@@ -1,6 +1,6 @@
 /**
- * The gate as the executor runs it: the guardrails' `decide` plus the circuit breaker, in one
- * pure function evaluated inside the store's gate transaction. An open breaker whose
+ * `decideWithBreaker`: the guardrails' `decide` plus the circuit breaker, in one pure function
+ * that the store's atomic `gateSignal` evaluates inside its transaction. An open breaker whose
  * half-open time has come lets exactly one risk-adding order through as the probe; this
  * function claims it (the store writes the claimed state in the same transaction as the
  * decision, so two workers can never both become the probe).
@@ -18,7 +18,7 @@ export interface GateVerdict {
   breaker: BreakerStep | null;
 }
 
-export function gateSignal(
+export function decideWithBreaker(
   signal: Signal,
   stored: StoredGateState,
   breaker: BreakerState,

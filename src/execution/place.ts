@@ -30,6 +30,8 @@ export interface PlaceDeps {
  */
 export type PlaceOutcome = { ok: true; order: Order; adopted: boolean; attempt: { n: number; outcome: 'ok' | 'adopted' } } | { ok: false; reason: string };
 
+export type CancelOutcome = { ok: true; cancelled: number } | { ok: false; reason: string };
+
 /** A connector that throws has a bug; treat it as ambiguous so that an order is never lost. */
 async function guarded<T>(call: () => Promise<CallResult<T>>): Promise<CallResult<T>> {
   try {
@@ -43,7 +45,7 @@ async function guarded<T>(call: () => Promise<CallResult<T>>): Promise<CallResul
  * Cancels the instrument's open orders with the same backoff for transient failures. A cancel
  * is idempotent, so there is no ambiguity to resolve: it is simply sent again.
  */
-export async function cancelWithRetries(deps: PlaceDeps, connector: Connector, instrument: string): Promise<{ ok: true; cancelled: number } | { ok: false; reason: string }> {
+export async function cancelWithRetries(deps: PlaceDeps, connector: Connector, instrument: string): Promise<CancelOutcome> {
   let lastReason = 'no attempt made';
   const lastAttempt = deps.firstAttempt + deps.maxAttempts - 1;
   for (let n = deps.firstAttempt; n <= lastAttempt; n += 1) {

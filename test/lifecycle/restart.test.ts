@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { gateSignal } from '../../src/execution/gate.js';
+import { decideWithBreaker } from '../../src/execution/gate.js';
 import { clientOrderId, newSignalId } from '../../src/ingest/ingest.js';
 import { MOCK_CAPABILITIES } from '../../src/connectors/mock.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
@@ -60,7 +60,7 @@ describe('restart on the same database', () => {
         lease_until: new Date(now.getTime() + 30_000),
         trading_day: now.toISOString().slice(0, 10),
         order_rate_cap: policy.max_orders_per_minute,
-        decide: (state, breaker) => gateSignal(signal, state, breaker, MOCK_CAPABILITIES, policy, { half_open_after_seconds: null }, now),
+        decide: (state, breaker) => decideWithBreaker(signal, state, breaker, MOCK_CAPABILITIES, policy, { half_open_after_seconds: null }, now),
       });
       if (g.kind !== 'executing') throw new Error(`gate: ${g.kind}`);
       return g.decision;

@@ -1,0 +1,131 @@
+/**
+ * Outcome policy, pure: what a signal's end looks like in the store. The order a decision
+ * places; the settlement (status, result, fill, settling attempt) of a placement, a cancel, a
+ * no-op or an error; the sane-fill rule (only usable numbers are booked); which order statuses
+ * fail a signal; and how long a signal whose store call failed waits before it is tried again.
+ */
+import type { OrderRequest } from '../connectors/connector.js';
+import type { Decision, Order, OrderStatus } from '../domain/types.js';
+import type { Attempt, ExecutionResult, Fill, SignalRecord } from '../store/store.js';
+import type { CancelOutcome, PlaceOutcome } from './place.js';
+
+/** What `store.finishSignal` records for one signal. */
+export interface Settlement {
+  status: 'executed' | 'failed';
+  result: ExecutionResult;
+  fill: Fill | null;
+  /** The attempt that settled it: a success (failed attempts are recorded as they happen). */
+  attempt?: Attempt;
+}
+
+/** Whom a result names: the connector that was asked and the signal's client_order_id. */
+export interface SettlementTarget {
+  connector: string;
+  client_order_id: string;
+}
+
+/** The order a decision places, or null when it places none (cancel, no-op). */
+export function orderRequest(record: SignalRecord, decision: Decision): OrderRequest | null {
+  if (decision.side === null || decision.quantity === null) return null;
+  const { signal } = record;
+  const request: OrderRequest = {
+    client_order_id: record.client_order_id,
+    signal_id: record.signal_id,
+    instrument: record.instrument,
+    side: decision.side,
+    quantity: decision.quantity,
+    order_type: signal.order_type,
+    time_in_force: signal.time_in_force,
+    signal,
+  };
+  if (signal.limit_price !== undefined) request.limit_price = signal.limit_price;
+  if (signal.stop_price !== undefined) request.stop_price = signal.stop_price;
+  if (signal.take_profit !== undefined) request.take_profit = signal.take_profit;
+  if (signal.stop_loss !== undefined) request.stop_loss = signal.stop_loss;
+  const reference = decision.reference_price ?? signal.price;
+  if (reference !== undefined && reference !== null) request.reference_price = reference;
+  return request;
+}
+
+/** The decision for a signal whose connector is not configured (the config changed since). */
+export function unknownConnectorDecision(name: string): Decision {
+  return {
+    allowed: false,
+    failures: [{ rule: 'connector_capability', code: 'connector_unknown', limit: 'a configured connector', actual: name, message: `connector "${name}" is not configured` }],
+    quantity: null,
+    side: null,
+    exit: false,
+    trimmed: false,
+    reserved_notional: 0,
+    reference_price: null,
+  };
+}
+
+/**
+ * The fill to book, or null. A connector's numbers are an edge like any other: only a finite,
+ * positive quantity at a finite, positive price is booked into the ledger.
+ */
+export function saneFill(order: Order): Fill | null {
+  const { filled_quantity: quantity, fill_price: price } = order;
+  if (!Number.isFinite(quantity) || quantity <= 0 || price === null || !Number.isFinite(price) || price <= 0) return null;
+  return { side: order.side, quantity, price };
+}
+
+/** The connector reported a fill it cannot have made (worth an error log: it is not booked). */
+export function isUnusableFill(order: Order): boolean {
+  return saneFill(order) === null && order.filled_quantity !== 0;
+}
+
+const ENDED_UNFILLED: ReadonlySet<OrderStatus> = new Set<OrderStatus>(['rejected', 'canceled', 'expired']);
+
+/**
+ * An order the broker ended (rejected, canceled, expired) fails its signal unless something of
+ * it filled: a partial fill moved the position, so the signal executed.
+ */
+export function failsSignal(order: Order): boolean {
+  return ENDED_UNFILLED.has(order.status) && saneFill(order) === null;
+}
+
+/** What a placement through the retry loop ends as; `at` stamps the settling attempt. */
+export function settlePlacement(target: SettlementTarget, outcome: PlaceOutcome, at: Date): Settlement {
+  if (!outcome.ok) return errorSettlement(target, outcome.reason);
+  const { order } = outcome;
+  const result: ExecutionResult = {
+    connector: target.connector,
+    client_order_id: target.client_order_id,
+    order_id: order.order_id,
+    status: order.status,
+    filled_quantity: order.filled_quantity,
+    fill_price: order.fill_price,
+  };
+  const attempt: Attempt = { n: outcome.attempt.n, at: at.toISOString(), outcome: outcome.attempt.outcome, error: null };
+  return { status: failsSignal(order) ? 'failed' : 'executed', result, fill: saneFill(order), attempt };
+}
+
+/** What a cancel of the instrument's open orders ends as. */
+export function settleCancel(target: SettlementTarget, outcome: CancelOutcome): Settlement {
+  if (!outcome.ok) return errorSettlement(target, outcome.reason);
+  return { status: 'executed', result: emptyResult(target, 'canceled'), fill: null };
+}
+
+/** Nothing was to be ordered (close when flat, target already reached): that is the outcome. */
+export function noOrderSettlement(target: SettlementTarget): Settlement {
+  return { status: 'executed', result: emptyResult(target, 'no_op'), fill: null };
+}
+
+/** Failed with the reason the connector (or the executor) gave. */
+export function errorSettlement(target: SettlementTarget, error: string): Settlement {
+  return { status: 'failed', result: { ...emptyResult(target, 'error'), error }, fill: null };
+}
+
+function emptyResult(target: SettlementTarget, status: string): ExecutionResult {
+  return { connector: target.connector, client_order_id: target.client_order_id, order_id: null, status, filled_quantity: 0, fill_price: null };
+}
+
+/**
+ * The wait before the n-th consecutive retry of a signal whose store call failed (the database
+ * may be down): doubling from 500 ms, at most 30 s.
+ */
+export function storeRetryDelay(failures: number): number {
+  return Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+}

@@ -1,0 +1,228 @@
+/**
+ * The per-signal pipeline: gate (decide + reserve, one store transaction) → place through the
+ * one retry loop → finish (book the fill, release the reservation, switch to exit_only on a
+ * daily-loss breach: one store transaction). Also the recovery of a signal found `executing`
+ * after a crash or a takeover: the connector is asked by client_order_id before anything is
+ * placed again.
+ */
+import type { Connector } from '../connectors/connector.js';
+import { onFailure, onSuccess, type BreakerState, type BreakerStep } from '../domain/breaker.js';
+import { OPERATOR_SOURCE, type Decision } from '../domain/types.js';
+import { tradingDay } from '../guardrails/trading-time.js';
+import type { SignalRecord } from '../store/store.js';
+import { lazyChild } from '../telemetry/logger.js';
+import type { ExecutorDeps } from './executor-deps.js';
+import { decideWithBreaker } from './gate.js';
+import type { Leases } from './leases.js';
+import {
+  errorSettlement,
+  isUnusableFill,
+  noOrderSettlement,
+  orderRequest,
+  settleCancel,
+  settlePlacement,
+  unknownConnectorDecision,
+  type Settlement,
+  type SettlementTarget,
+} from './outcome.js';
+import { cancelWithRetries, placeWithRetries, type PlaceDeps, type PlaceOutcome } from './place.js';
+
+/** How many older signals a lane takes over in a row before it pauses (see `process`). */
+const MAX_TAKEOVERS = 20;
+
+export class SignalRunner {
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly deps: ExecutorDeps,
+    private readonly leases: Pick<Leases, 'withLease' | 'isClaimed'>,
+    /** Told about every record this runner saw final (the waiters). */
+    private readonly onFinal: (record: SignalRecord) => void,
+  ) {
+    this.sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /**
+   * One signal. An older signal of the same lane that is still `accepted` (queued at another
+   * instance, or orphaned) is executed first, here: arrival order per lane holds across
+   * instances, and the gate's conditional update makes sure only one instance runs it.
+   */
+  async process(signalId: string): Promise<void> {
+    for (let takeovers = 0; ; takeovers += 1) {
+      const record = await this.deps.store.getSignal(signalId);
+      if (record === null) return;
+      if (record.status === 'executing') {
+        // Only a signal this instance claimed; one executing elsewhere is not ours to touch.
+        if (this.leases.isClaimed(signalId)) await this.leases.withLease(signalId, () => this.recoverExecuting(record));
+        return;
+      }
+      if (record.status !== 'accepted') return this.onFinal(record);
+      const blockedBy = await this.gateAndRun(record);
+      if (blockedBy === null) return;
+      if (takeovers >= MAX_TAKEOVERS) {
+        await this.sleep(100);
+        takeovers = 0;
+      }
+      const older = await this.deps.store.getSignal(blockedBy);
+      if (older !== null && older.status === 'accepted') await this.gateAndRun(older);
+    }
+  }
+
+  /**
+   * Recovery of a signal found `executing` (after a crash, or a lease takeover): whatever was
+   * sent may have landed, so the connector is asked by client_order_id before placing again.
+   */
+  async recoverExecuting(record: SignalRecord): Promise<void> {
+    const connector = this.deps.connectors.get(record.connector);
+    if (connector === undefined) {
+      // The configuration lost the connector this order went to: nobody can be asked about it.
+      const error = `connector "${record.connector}" is not configured any more; the order cannot be looked up`;
+      this.deps.logger.error({ signal_id: record.signal_id }, error);
+      return this.finish(record, errorSettlement({ connector: record.connector, client_order_id: record.client_order_id }, error));
+    }
+    const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id });
+    if (record.signal.action === 'cancel' && record.decision !== null) {
+      // A cancel is safe to repeat: send it again and finish with its real outcome.
+      log.warn('recovering an executing cancel: sending it again');
+      return this.execute(record, connector, record.decision, false);
+    }
+    const request = record.decision === null ? null : orderRequest(record, record.decision);
+    if (request === null) {
+      // Nothing was to be ordered (close when flat, target reached): finishing it is harmless.
+      log.warn('recovering an executing signal that placed no order');
+      return this.finish(record, noOrderSettlement(target(record, connector)));
+    }
+    log.warn({ client_order_id: record.client_order_id }, 'recovering an executing signal: looking its order up by client_order_id');
+    const previous = await this.deps.store.listAttempts(record.signal_id);
+    const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: true });
+    return this.settle(record, connector, outcome);
+  }
+
+  /** Gates and, when allowed, executes; returns the id of an older signal that must go first, or null. */
+  private async gateAndRun(record: SignalRecord): Promise<string | null> {
+    const { store, policy, now, execution } = this.deps;
+    const connector = this.deps.connectors.get(record.connector) ?? null;
+    const at = now();
+    const gated = await store.gateSignal({
+      signal_id: record.signal_id,
+      connector: record.connector,
+      instrument: record.instrument,
+      now: at,
+      owner: this.deps.owner,
+      lease_until: new Date(at.getTime() + execution.lease_seconds * 1000),
+      trading_day: tradingDay(at, policy.trading_day_tz),
+      order_rate_cap: policy.max_orders_per_minute,
+      decide: (state, breaker) =>
+        connector === null
+          ? { decision: unknownConnectorDecision(record.connector), breaker: null }
+          : decideWithBreaker(record.signal, state, breaker, connector.capabilities, policy, execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
+    });
+    if (gated.kind === 'blocked') return gated.by;
+    if (gated.kind === 'skipped') return null;
+    const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id });
+    this.deps.metrics.signals.inc({ status: gated.kind });
+    if (gated.kind === 'rejected') {
+      for (const failure of gated.decision.failures) this.deps.metrics.rejections.inc({ rule: failure.rule });
+      this.observeFinal(gated.record);
+      log.info({ failures: gated.decision.failures }, 'signal rejected by guardrails');
+      this.onFinal(gated.record);
+      return null;
+    }
+    const { decision } = gated;
+    if (connector === null) return null; // unreachable: an unknown connector is always rejected
+    log.info({ side: decision.side, quantity: decision.quantity, exit: decision.exit }, 'signal executing');
+    // Untouched since it was received: it has no attempts yet (an operator's retry touches it).
+    const fresh = record.updated_at === record.received_at;
+    await this.leases.withLease(record.signal_id, () => this.execute(gated.record, connector, decision, fresh));
+    return null;
+  }
+
+  private async execute(record: SignalRecord, connector: Connector, decision: Decision, fresh: boolean): Promise<void> {
+    // Attempts continue their numbering after a retry or a crash; a fresh signal has none.
+    const previous = fresh ? 0 : (await this.deps.store.listAttempts(record.signal_id)).length;
+    if (record.signal.action === 'cancel') {
+      const outcome = await cancelWithRetries(this.placeDeps(record, previous + 1), connector, record.instrument);
+      return this.finish(record, settleCancel(target(record, connector), outcome));
+    }
+    const request = orderRequest(record, decision);
+    // close when flat, target already reached: nothing to order, and that is the outcome.
+    if (request === null) return this.finish(record, noOrderSettlement(target(record, connector)));
+    // After earlier attempts (an operator's retry, a crash) the order is looked up first: one of
+    // them may have landed.
+    const outcome = await placeWithRetries(this.placeDeps(record, previous + 1), connector, request, { lookupFirst: previous > 0 });
+    return this.settle(record, connector, outcome);
+  }
+
+  private settle(record: SignalRecord, connector: Connector, outcome: PlaceOutcome): Promise<void> {
+    if (outcome.ok) {
+      if (isUnusableFill(outcome.order)) this.deps.logger.error({ signal_id: record.signal_id, order: outcome.order }, 'connector reported an unusable fill; not booked');
+      this.deps.metrics.connectorCalls.inc({ connector: record.connector, outcome: outcome.attempt.outcome });
+    }
+    return this.finish(record, settlePlacement(target(record, connector), outcome, this.deps.now()));
+  }
+
+  /** executing → executed | failed in one store step, which also applies the daily-loss switch. */
+  private async finish(record: SignalRecord, settlement: Settlement): Promise<void> {
+    const { store, policy, now, logger } = this.deps;
+    const at = now();
+    const finished = await store.finishSignal({
+      signal_id: record.signal_id,
+      ...settlement,
+      now: at,
+      trading_day: tradingDay(at, policy.trading_day_tz),
+      max_daily_loss: policy.max_daily_loss,
+    });
+    const { status, result } = settlement;
+    logger.info({ signal_id: record.signal_id, request_id: record.request_id, status, result }, `signal ${status}`);
+    this.deps.metrics.signals.inc({ status });
+    this.observeFinal(finished.record);
+    if (finished.mode_changed !== null) {
+      logger.warn({ realized_pnl_today: finished.realized_pnl_today, limit: policy.max_daily_loss }, 'daily loss limit breached: switched to exit_only');
+    }
+    this.onFinal(finished.record);
+  }
+
+  private placeDeps(record: SignalRecord, firstAttempt: number): PlaceDeps {
+    const { store, execution, now } = this.deps;
+    return {
+      now,
+      backoff: execution.backoff,
+      maxAttempts: execution.max_attempts,
+      random: this.deps.random ?? Math.random,
+      sleep: this.sleep,
+      firstAttempt,
+      recordAttempt: (n: number, outcome: string, error: string | null) => {
+        this.deps.metrics.connectorCalls.inc({ connector: record.connector, outcome });
+        return store.recordAttempt(record.signal_id, { n, at: now().toISOString(), outcome, error });
+      },
+      onError: (message: string) => this.deps.onError?.(`connector:${record.connector}`, message, record.signal_id),
+      onTransientFailure: (reason: string) =>
+        this.reportBreaker(record.connector, (s) => onFailure(s, now(), execution.breaker), `transient failure: ${reason}`),
+      onAnswer: () => this.reportBreaker(record.connector, (s) => onSuccess(s, now()), 'connector answered'),
+    };
+  }
+
+  /** Applies a breaker step to the stored breaker state, which every instance shares. */
+  private async reportBreaker(connector: string, step: (s: BreakerState) => BreakerStep, reason: string): Promise<void> {
+    const seen: { transition: BreakerStep['transition'] } = { transition: null };
+    const next = await this.deps.store.updateBreaker(
+      connector,
+      (s) => {
+        const result = step(s);
+        seen.transition = result.transition;
+        return result;
+      },
+      this.deps.now(),
+      reason,
+    );
+    if (seen.transition !== null) this.deps.logger.warn({ connector, breaker: next, reason }, `breaker ${seen.transition}`);
+  }
+
+  private observeFinal(record: SignalRecord): void {
+    this.deps.metrics.executionSeconds.observe({ status: record.status }, Math.max(0, (Date.parse(record.updated_at) - Date.parse(record.received_at)) / 1000));
+  }
+}
+
+function target(record: SignalRecord, connector: Connector): SettlementTarget {
+  return { connector: connector.name, client_order_id: record.client_order_id };
+}

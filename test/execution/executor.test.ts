@@ -1,0 +1,395 @@
+/**
+ * The executor on a real SQLite store with a connector scripted per call (harness.ts): what a
+ * signal ends as for each way the connector answers, the breaker, recovery at start, lanes and
+ * their bound, waiters, stopping, and a store failure in the middle of a signal. Time, random and
+ * backoff sleeps are injected: no backoff is waited out, and no assertion depends on how long
+ * anything took.
+ */
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, test } from 'vitest';
+import { backoffDelay } from '../../src/domain/backoff.js';
+import type { Decision } from '../../src/domain/types.js';
+import type { SignalRecord, Store } from '../../src/store/store.js';
+import { DAY, T0, must, openHarness, removeHarnessDirs, until, type Harness, type Step } from './harness.js';
+
+let open: Harness[] = [];
+
+async function harness(...args: Parameters<typeof openHarness>): Promise<Harness> {
+  const h = await openHarness(...args);
+  open.push(h);
+  return h;
+}
+
+afterEach(async () => {
+  for (const h of open) await h.close();
+  open = [];
+  removeHarnessDirs();
+});
+
+async function attempts(store: Store, signalId: string): Promise<Array<{ n: number; outcome: string; error: string | null }>> {
+  return (await store.listAttempts(signalId)).map(({ n, outcome, error }) => ({ n, outcome, error }));
+}
+
+async function positions(store: Store): Promise<Array<{ instrument: string; quantity: number }>> {
+  return (await store.getLedger('broker', DAY)).positions.map(({ instrument, quantity }) => ({ instrument, quantity }));
+}
+
+async function statusOf(store: Store, signalId: string): Promise<string> {
+  return must(await store.getSignal(signalId), signalId).status;
+}
+
+async function breaker(store: Store): Promise<{ state: string; consecutive_failures: number }> {
+  const b = (await store.getBreakers())['broker'] ?? { state: 'closed', consecutive_failures: 0 };
+  return { state: b.state, consecutive_failures: b.consecutive_failures };
+}
+
+/** Submits a signal whose placement the connector holds, once the order is out. */
+async function holdInFlight(h: Harness, instrument = 'AAPL'): Promise<SignalRecord> {
+  h.connector.hold();
+  const record = await h.accept({ instrument });
+  h.executor.submit(record);
+  await until(() => h.connector.inFlight.includes(instrument), 'the order in flight');
+  return record;
+}
+
+/** A few timer turns: long enough for anything that was going to happen next to happen. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+describe('one signal, each way the connector answers', () => {
+  test('placed and filled: executed, the fill booked, the reservation released', async () => {
+    const h = await harness();
+    await h.executor.start();
+    const record = await h.accept({ instrument: 'AAPL', quantity: 10, price: 100 });
+    const final = await h.run(record);
+
+    expect(final).toEqual(await h.store.getSignal(record.signal_id));
+    expect(final.status).toBe('executed');
+    expect(final.result).toEqual({ connector: 'broker', client_order_id: record.client_order_id, order_id: 'broker-1', status: 'filled', filled_quantity: 10, fill_price: 100 });
+    expect(await attempts(h.store, record.signal_id)).toEqual([{ n: 1, outcome: 'ok', error: null }]);
+    const ledger = await h.store.getLedger('broker', DAY);
+    expect(ledger.positions).toEqual([expect.objectContaining({ instrument: 'AAPL', quantity: 10, avg_price: 100 })]);
+    expect(ledger.reserved_exposure).toBe(0);
+    expect(h.connector.calls).toEqual([{ op: 'place', key: record.client_order_id }]);
+  });
+
+  test('a permanent refusal: failed with the broker’s message, nothing booked, tried once', async () => {
+    const h = await harness();
+    await h.executor.start();
+    h.connector.script({ kind: 'permanent', reason: 'insufficient buying power' });
+    const record = await h.accept({ instrument: 'AAPL' });
+    const final = await h.run(record);
+
+    expect(final.status).toBe('failed');
+    expect(final.result).toMatchObject({ status: 'error', order_id: null, error: 'insufficient buying power' });
+    expect(await attempts(h.store, record.signal_id)).toEqual([{ n: 1, outcome: 'permanent', error: 'insufficient buying power' }]);
+    expect(await positions(h.store)).toEqual([]);
+    expect((await h.store.getLedger('broker', DAY)).reserved_exposure).toBe(0);
+    expect(h.sleeps).toEqual([]);
+    // A refusal is an answer from a working broker: no strike against the breaker.
+    expect(await breaker(h.store)).toEqual({ state: 'closed', consecutive_failures: 0 });
+    expect(h.errors).toContainEqual({ component: 'connector:broker', message: 'insufficient buying power' });
+  });
+
+  test('transient failures, then success: executed, attempts numbered, backoff between them', async () => {
+    const h = await harness();
+    await h.executor.start();
+    h.connector.script({ kind: 'transient' }, { kind: 'transient' }, { kind: 'ok' });
+    const record = await h.accept({ instrument: 'AAPL' });
+    const final = await h.run(record);
+
+    expect(final.status).toBe('executed');
+    expect(await attempts(h.store, record.signal_id)).toEqual([
+      { n: 1, outcome: 'retryable', error: '503 service unavailable' },
+      { n: 2, outcome: 'retryable', error: '503 service unavailable' },
+      { n: 3, outcome: 'ok', error: null },
+    ]);
+    expect(h.connector.placedFor(record.client_order_id)).toHaveLength(3);
+    const { backoff } = h.config.execution;
+    expect(h.sleeps).toEqual([backoffDelay(1, backoff, () => 0.5), backoffDelay(2, backoff, () => 0.5)]);
+    expect(await breaker(h.store)).toEqual({ state: 'closed', consecutive_failures: 0 });
+  });
+
+  const answered: Array<{ name: string; step: Step; status: string; result: Record<string, unknown> }> = [
+    {
+      name: 'the broker answers with a rejected order: failed, nothing booked',
+      step: { kind: 'ok', status: 'rejected' },
+      status: 'failed',
+      result: { status: 'rejected', filled_quantity: 0, fill_price: null },
+    },
+    {
+      name: 'the broker reports a fill without a price: executed as reported, not booked',
+      step: { kind: 'ok', status: 'filled', filled: 10, price: null },
+      status: 'executed',
+      result: { status: 'filled', filled_quantity: 10, fill_price: null },
+    },
+  ];
+  for (const c of answered) {
+    test(c.name, async () => {
+      const h = await harness();
+      await h.executor.start();
+      h.connector.script(c.step);
+      const record = await h.accept({ instrument: 'AAPL' });
+      const final = await h.run(record);
+
+      expect(final.status).toBe(c.status);
+      expect(final.result).toMatchObject(c.result);
+      expect(await positions(h.store)).toEqual([]);
+      expect((await h.store.getLedger('broker', DAY)).reserved_exposure).toBe(0);
+    });
+  }
+
+  const ambiguous: Array<{ name: string; first: Step; calls: string[]; second: { outcome: string; error: null } }> = [
+    {
+      name: 'an ambiguous timeout whose order landed: looked up and adopted, never placed twice',
+      first: { kind: 'ambiguous', landed: true },
+      calls: ['place', 'getOrder'],
+      second: { outcome: 'adopted', error: null },
+    },
+    {
+      name: 'an ambiguous timeout whose order did not land: looked up, then placed again under the same client_order_id',
+      first: { kind: 'ambiguous', landed: false },
+      calls: ['place', 'getOrder', 'place'],
+      second: { outcome: 'ok', error: null },
+    },
+    {
+      name: 'a connector that throws is taken as ambiguous: looked up, then placed again',
+      first: { kind: 'throws', message: 'boom' },
+      calls: ['place', 'getOrder', 'place'],
+      second: { outcome: 'ok', error: null },
+    },
+  ];
+  for (const c of ambiguous) {
+    test(c.name, async () => {
+      const h = await harness();
+      await h.executor.start();
+      h.connector.script(c.first);
+      const record = await h.accept({ instrument: 'AAPL' });
+      const final = await h.run(record);
+
+      expect(final.status).toBe('executed');
+      expect(h.connector.calls.map((call) => call.op)).toEqual(c.calls);
+      expect(new Set(h.connector.calls.map((call) => call.key))).toEqual(new Set([record.client_order_id]));
+      const recorded = await attempts(h.store, record.signal_id);
+      expect(recorded).toEqual([
+        { n: 1, outcome: 'ambiguous', error: c.first.kind === 'throws' ? 'connector threw: boom' : 'timed out after sending' },
+        { n: 2, ...c.second },
+      ]);
+      expect(h.connector.orders.size).toBe(1);
+      expect(await positions(h.store)).toEqual([{ instrument: 'AAPL', quantity: 10 }]);
+    });
+  }
+});
+
+describe('the breaker', () => {
+  test('opens after failure_threshold transient failures; a later increase is rejected breaker_open without a call', async () => {
+    const h = await harness({ execution: { max_attempts: 3, breaker: { failure_threshold: 3 } } });
+    await h.executor.start();
+    h.connector.script({ kind: 'transient' }, { kind: 'transient' }, { kind: 'transient' });
+    const first = await h.accept({ instrument: 'AAPL' });
+    const failed = await h.run(first);
+    expect(failed.status).toBe('failed');
+    expect(failed.result?.error).toBe('gave up after 3 attempts: 503 service unavailable');
+    expect(await breaker(h.store)).toEqual({ state: 'open', consecutive_failures: 3 });
+
+    const later = await h.accept({ instrument: 'MSFT' });
+    const rejected = await h.run(later);
+    expect(rejected.status).toBe('rejected');
+    expect(rejected.decision?.failures.map((f) => f.rule)).toContain('breaker_open');
+    expect(h.connector.calls.filter((call) => call.key === later.client_order_id)).toEqual([]);
+    expect(await attempts(h.store, later.signal_id)).toEqual([]);
+  });
+});
+
+/** What a crashed instance left: the signal gated to `executing` under its lease, then nothing. */
+async function leftExecuting(store: Store, record: SignalRecord): Promise<void> {
+  const decision: Decision = { allowed: true, failures: [], quantity: 10, side: 'buy', exit: false, trimmed: false, reserved_notional: 1000, reference_price: 100 };
+  const gated = await store.gateSignal({
+    signal_id: record.signal_id,
+    connector: record.connector,
+    instrument: record.instrument,
+    now: T0,
+    owner: 'crashed-instance',
+    lease_until: new Date(T0.getTime() + 30_000),
+    trading_day: DAY,
+    order_rate_cap: null,
+    decide: () => ({ decision, breaker: null }),
+  });
+  if (gated.kind !== 'executing') throw new Error(`gate: ${gated.kind}`);
+}
+
+describe('recovery at start', () => {
+  for (const landed of [true, false]) {
+    test(`a signal found executing (its order ${landed ? 'landed' : 'never sent'}) is recovered by client_order_id before a newer signal of its lane runs`, async () => {
+      const h = await harness();
+      const older = await h.accept({ instrument: 'AAPL' });
+      await leftExecuting(h.store, older);
+      if (landed) h.connector.book({ client_order_id: older.client_order_id, instrument: 'AAPL', side: 'buy', quantity: 10, reference_price: 100 }, 'filled');
+      const newer = await h.accept({ instrument: 'AAPL' });
+      const finals = Promise.all([h.executor.waitForFinal(older.signal_id, 10_000), h.executor.waitForFinal(newer.signal_id, 10_000)]);
+      await h.executor.start();
+      const [a, b] = await finals;
+
+      expect(a?.status).toBe('executed');
+      expect(b?.status).toBe('executed');
+      expect(h.connector.calls).toEqual([
+        { op: 'getOrder', key: older.client_order_id },
+        ...(landed ? [] : [{ op: 'place', key: older.client_order_id }]),
+        { op: 'place', key: newer.client_order_id },
+      ]);
+      expect(await attempts(h.store, older.signal_id)).toEqual([{ n: 1, outcome: landed ? 'adopted' : 'ok', error: null }]);
+      expect(a?.result?.order_id).toBe('broker-1');
+      expect(await positions(h.store)).toEqual([{ instrument: 'AAPL', quantity: 20 }]);
+    });
+  }
+});
+
+describe('lanes', () => {
+  test('arrival order within a lane holds under concurrency; one signal of a lane at a time', async () => {
+    const h = await harness({ execution: { concurrency: 4 } });
+    await h.executor.start();
+    const perLane = new Map<string, number>();
+    h.connector.onPlace = (request) => {
+      const n = h.connector.inFlight.filter((i) => i === request.instrument).length;
+      perLane.set(request.instrument, Math.max(perLane.get(request.instrument) ?? 0, n));
+    };
+    h.connector.hold();
+    const records: SignalRecord[] = [];
+    // Quantities vary how many event-loop turns each placement takes, so the lanes interleave.
+    for (let i = 0; i < 12; i += 1) records.push(await h.accept({ instrument: i % 2 === 0 ? 'AAPL' : 'MSFT', quantity: 1 + ((i * 7) % 5) }));
+    const finals = Promise.all(records.map((r) => h.executor.waitForFinal(r.signal_id, 10_000)));
+    for (const r of records) h.executor.submit(r);
+    await until(() => h.connector.inFlight.length === 2, 'both lanes placing');
+    h.connector.release();
+    expect((await finals).map((r) => r?.status)).toEqual(records.map(() => 'executed'));
+
+    for (const instrument of ['AAPL', 'MSFT']) {
+      const arrival = records.filter((r) => r.instrument === instrument).map((r) => r.client_order_id);
+      const placed = h.connector.calls.filter((c) => arrival.includes(c.key)).map((c) => c.key);
+      expect(placed).toEqual(arrival);
+    }
+    expect(Object.fromEntries(perLane)).toEqual({ AAPL: 1, MSFT: 1 });
+    expect(h.connector.maxInFlight).toBe(2);
+  });
+
+  test('lanes of different instruments run in parallel, up to execution.concurrency', async () => {
+    const h = await harness({ execution: { concurrency: 2 } });
+    await h.executor.start();
+    h.connector.hold();
+    const records: SignalRecord[] = [];
+    for (const instrument of ['AAPL', 'MSFT', 'NVDA', 'TSLA']) records.push(await h.accept({ instrument }));
+    const finals = Promise.all(records.map((r) => h.executor.waitForFinal(r.signal_id, 10_000)));
+    for (const r of records) h.executor.submit(r);
+
+    await until(() => h.connector.inFlight.length === 2, 'two lanes placing');
+    await settle();
+    expect([...h.connector.inFlight].sort()).toEqual(['AAPL', 'MSFT']);
+    const waiting = records.slice(2);
+    expect(await Promise.all(waiting.map((r) => statusOf(h.store, r.signal_id)))).toEqual(['accepted', 'accepted']);
+    h.connector.release();
+    expect((await finals).map((r) => r?.status)).toEqual(['executed', 'executed', 'executed', 'executed']);
+    expect(h.connector.maxInFlight).toBe(2);
+  });
+});
+
+describe('waitForFinal', () => {
+  test('null when the time passes first; the signal still finishes', async () => {
+    const h = await harness();
+    await h.executor.start();
+    const record = await holdInFlight(h);
+    expect(await h.executor.waitForFinal(record.signal_id, 20)).toBeNull();
+    const later = h.executor.waitForFinal(record.signal_id, 10_000);
+    h.connector.release();
+    expect((await later)?.status).toBe('executed');
+  });
+
+  test('null at once for every waiter when the executor stops, and for any waiter after', async () => {
+    const h = await harness();
+    await h.executor.start();
+    const record = await holdInFlight(h);
+    const waiting = [h.executor.waitForFinal(record.signal_id, 60_000), h.executor.waitForFinal(record.signal_id, 60_000)];
+    const stopped = h.executor.stop(10_000);
+    expect(await Promise.all(waiting)).toEqual([null, null]);
+    expect(await h.executor.waitForFinal(record.signal_id, 60_000)).toBeNull();
+    h.connector.release();
+    expect(await stopped).toBe(true);
+  });
+});
+
+describe('stop', () => {
+  test('waits for the signal in flight; queued and later signals stay accepted for the next start', async () => {
+    const h = await harness({ execution: { concurrency: 1 } });
+    await h.executor.start();
+    const inFlight = await holdInFlight(h);
+    const queued = await h.accept({ instrument: 'AAPL' });
+    h.executor.submit(queued);
+
+    let done = false;
+    const stopped = h.executor.stop(60_000).then((finished) => {
+      done = true;
+      return finished;
+    });
+    await settle();
+    expect(done).toBe(false);
+    h.connector.release();
+    expect(await stopped).toBe(true);
+    expect(await statusOf(h.store, inFlight.signal_id)).toBe('executed');
+    expect(await statusOf(h.store, queued.signal_id)).toBe('accepted');
+
+    const after = await h.accept({ instrument: 'MSFT' });
+    h.executor.submit(after);
+    await settle();
+    expect(await statusOf(h.store, after.signal_id)).toBe('accepted');
+    expect(h.connector.calls).toEqual([{ op: 'place', key: inFlight.client_order_id }]);
+  });
+
+  test('gives up at the deadline (false) while the signal is still in flight', async () => {
+    const h = await harness();
+    await h.executor.start();
+    const record = await holdInFlight(h);
+    expect(await h.executor.stop(20)).toBe(false);
+    expect(await statusOf(h.store, record.signal_id)).toBe('executing');
+    // Let it finish before the store closes.
+    h.connector.release();
+    await until(async () => (await statusOf(h.store, record.signal_id)) === 'executed', 'the signal to finish');
+  });
+});
+
+describe('a store failure', () => {
+  test('in the middle of a signal (after the broker took the order) is retried later: recovered by client_order_id, one order, booked once', async () => {
+    let lock: Database.Database | null = null;
+    const failures: unknown[] = [];
+    const h = await harness(
+      {},
+      {
+        onStoreFailure: (err) => {
+          failures.push(err);
+          lock?.exec('ROLLBACK');
+          lock?.close();
+          lock = null;
+        },
+      },
+    );
+    await h.executor.start();
+    // The database is locked by another connection while the order is out: the executor's next
+    // write waits out SQLite's busy timeout and fails, as in an outage.
+    h.connector.onPlace = () => {
+      if (failures.length > 0 || lock !== null) return;
+      lock = new Database(h.path);
+      lock.exec('BEGIN EXCLUSIVE');
+    };
+    const record = await h.accept({ instrument: 'AAPL' });
+    h.executor.submit(record);
+    const final = must(await h.executor.waitForFinal(record.signal_id, 25_000), 'the final record');
+
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ code: expect.stringMatching(/^SQLITE_BUSY/) });
+    expect(h.errors.map((e) => e.component)).toContain('executor');
+    expect(final.status).toBe('executed');
+    expect(h.connector.calls).toEqual([
+      { op: 'place', key: record.client_order_id },
+      { op: 'getOrder', key: record.client_order_id },
+    ]);
+    expect(await attempts(h.store, record.signal_id)).toEqual([{ n: 1, outcome: 'adopted', error: null }]);
+    expect(await positions(h.store)).toEqual([{ instrument: 'AAPL', quantity: 10 }]);
+  }, 30_000);
+});
