@@ -115,8 +115,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     const record = await deps.store.retrySignal(id, 'operator', deps.now());
     if (record === null) throw new AppError('conflict', `signal ${id} is ${existing.status}; only a failed signal can be retried`);
     c.get('logger').warn({ signal_id: id }, 'signal retried by operator');
-    deps.metrics.signals.inc({ status: 'accepted' });
-    deps.executor.submit(record);
+    deps.submitAccepted(record);
     return c.json(signalView(record), 202);
   });
 

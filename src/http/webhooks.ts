@@ -25,10 +25,7 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     sources: deps.sources,
     logger: deps.logger,
     now: deps.now,
-    submit: (record) => {
-      metrics.signals.inc({ status: 'accepted' });
-      deps.executor.submit(record);
-    },
+    submit: deps.submitAccepted,
     waitForFinal: (id, ms) => deps.executor.waitForFinal(id, ms),
     spool: deps.spool,
     database: { failed: (err) => deps.database.failed(err) },

@@ -34,7 +34,7 @@ export interface IngestDeps {
   sources: ReadonlyMap<string, IngestSource>;
   logger: Logger;
   now: () => Date;
-  /** Hands a newly recorded signal to the executor. */
+  /** Hands a newly recorded signal to the executor (and counts it as accepted). */
   submit: (record: SignalRecord) => void;
   /** Resolves with the signal once final, or null when `ms` passed first. */
   waitForFinal: (signalId: string, ms: number) => Promise<SignalRecord | null>;

@@ -62,8 +62,8 @@ export async function flattenPositions(deps: Deps, input: { reason: string; requ
         request_id: input.requestId,
         received_at: now,
       });
-      if (recorded.kind === 'inserted') deps.metrics.signals.inc({ status: 'accepted' });
-      deps.executor.submit(recorded.record);
+      // The key holds this flatten's own id, so the signal is always new.
+      if (recorded.kind === 'inserted') deps.submitAccepted(recorded.record);
       out.push({ signal_id: recorded.record.signal_id, connector: name, instrument: position.instrument, quantity: position.quantity, status: recorded.record.status });
     }
   }
