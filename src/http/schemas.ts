@@ -134,7 +134,7 @@ export const breakerResetResponse = v.object({ connector: v.string(), breaker })
 export const faultsResponse = v.object({ connector: v.string(), faults: v.object({ latency_ms: v.number(), failure_rate: v.number(), timeout_rate: v.number() }) });
 export const healthResponse = v.object({ status: v.string() });
 
-/** The schema above and the type `getStatus` returns must be the same shape: a compile-time check. */
+/** The schema above and the type `statusReader` reads must be the same shape: a compile-time check. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const statusSchemaMatches: Same<v.InferOutput<typeof statusResponse>, StatusView> = true;
 void statusSchemaMatches;
