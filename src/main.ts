@@ -151,7 +151,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
 
-  // Intake is open; execution starts after executing signals were reconciled (docs/execution.md#recovery-after-a-crash).
+  // Intake is open; execution starts after executing signals were recovered (docs/execution.md#recovery-after-a-crash).
   const reconcilerDeps = { store, connectors, logger, now, degraded, recentErrors };
   try {
     await executor.start(() => checkConnectors(reconcilerDeps));
@@ -187,7 +187,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const finished = await executor.stop(Math.max(0, deadline - Date.now()));
-      if (!finished) logger.warn('in-flight signals did not finish before the deadline; they are reconciled at the next start');
+      if (!finished) logger.warn('in-flight signals did not finish before the deadline; they are recovered at the next start');
       await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
       server.closeAllConnections();
       await Promise.race([alertsStopped, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);

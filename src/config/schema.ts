@@ -203,7 +203,7 @@ const execution = obj({
   concurrency: v.optional(positiveInt, 64),
   /**
    * How long an instance holds an executing signal without renewing it; after that another
-   * instance takes it over (reconciling by client_order_id first).
+   * instance takes it over (recovering it by client_order_id first).
    */
   lease_seconds: v.optional(positiveNumber, 30),
 });
