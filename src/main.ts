@@ -119,7 +119,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     executor.submit(record);
   };
 
-  const spool = config.degraded.on_database_down === 'spool' ? new Spool(config.degraded.spool_dir, config.degraded.spool_max_bytes) : null;
+  const spool = config.degraded.on_database_down === 'spool' ? new Spool({ dir: config.degraded.spool_dir, maxBytes: config.degraded.spool_max_bytes, logger }) : null;
   spool?.open();
   /** Spooled deliveries go into the database through the normal path, then to the executor. */
   let replaying: Promise<void> | null = null;
