@@ -78,7 +78,7 @@ export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
 }
 
 /** The wire shape: `{"error":{"code","message","request_id", …}}`. */
-export function errorBody(err: AppError, requestId: string): { error: Record<string, unknown> } {
+function errorBody(err: AppError, requestId: string): { error: Record<string, unknown> } {
   return {
     error: {
       code: err.code,
