@@ -7,7 +7,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Deps } from './deps.js';
 import { adminRoutes } from './http/admin.js';
 import type { AppEnv } from './http/context.js';
-import { AppError, errorBody, isAppError } from './http/errors.js';
+import { AppError, errorResponse, isAppError } from './http/errors.js';
 import { eventRoutes } from './http/events.js';
 import { healthRoutes } from './http/health.js';
 import { buildOpenApi } from './http/openapi.js';
@@ -45,12 +45,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   });
 
   app.notFound((c) => {
-    const err = new AppError('not_found', `no route ${c.req.method} ${c.req.path}`);
-    return c.json(errorBody(err, c.get('requestId')), 404);
+    return errorResponse(c, new AppError('not_found', `no route ${c.req.method} ${c.req.path}`));
   });
 
   app.onError(async (err, c) => {
-    const requestId = c.get('requestId');
     let appError: AppError;
     if (isAppError(err)) {
       appError = err;
@@ -66,12 +64,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       deps.recentErrors.add({ at: deps.now().toISOString(), component: 'http', message: (err as Error).message, signal_id: null });
       appError = new AppError('internal', 'internal error; see the server log with this request_id');
     }
-    if (appError === err && appError.cause !== undefined) {
-      c.get('logger').error({ err: appError.cause ?? appError, code: appError.code }, appError.message);
-    }
-    if (appError.retryAfter !== undefined) c.header('Retry-After', String(appError.retryAfter));
-    if (appError.code === 'shutting_down') c.header('Connection', 'close');
-    return c.json(errorBody(appError, requestId), appError.status);
+    return errorResponse(c, appError);
   });
   return app;
 }

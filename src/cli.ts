@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start': {
       // Handlers first: a signal during start-up (recovery can take a while) still exits 0 —
-      // everything acknowledged is in the database and reconciled at the next start.
+      // everything acknowledged is in the database and recovered at the next start.
       let running: Awaited<ReturnType<typeof startSluice>> | null = null;
       const stop = (signal: string) => {
         if (running === null) process.exit(0);

@@ -12,7 +12,7 @@ import type { DatabaseHealth } from './ops/database-health.js';
 import type { DegradedState } from './ops/degraded.js';
 import type { Metrics } from './telemetry/metrics.js';
 import type { RecentErrors } from './telemetry/recent-errors.js';
-import type { Store } from './store/store.js';
+import type { SignalRecord, Store } from './store/store.js';
 
 export interface Lifecycle {
   /** Set on SIGTERM/SIGINT: intake answers 503 shutting_down from then on. */
@@ -28,7 +28,13 @@ export interface Deps {
   store: Store;
   connectors: ReadonlyMap<string, Connector>;
   sources: ReadonlyMap<string, IngestSource>;
-  executor: Executor;
+  /** Only to wait for outcomes: signals reach the executor through `submitAccepted`. */
+  executor: Pick<Executor, 'waitForFinal'>;
+  /**
+   * The one way a signal that just became `accepted` (a delivery, a spool replay, an operator's
+   * retry, a flatten) reaches the executor: counted, then queued, so the two cannot diverge.
+   */
+  submitAccepted: (record: SignalRecord) => void;
   recentErrors: RecentErrors;
   degraded: DegradedState;
   metrics: Metrics;

@@ -31,7 +31,7 @@ import { checkConnectors, startReconciler } from './ops/reconciler.js';
 import { RecentErrors } from './telemetry/recent-errors.js';
 import { openStore } from './store/open.js';
 import { guardPostgresDriverDefect } from './store/postgres/driver-guard.js';
-import type { Store } from './store/store.js';
+import type { SignalRecord, Store } from './store/store.js';
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -114,7 +114,12 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     onError: (component, message, signalId) => recentErrors.add({ at: now().toISOString(), component, message, signal_id: signalId }),
   });
 
-  const spool = config.degraded.on_database_down === 'spool' ? new Spool(config.degraded.spool_dir, config.degraded.spool_max_bytes) : null;
+  const submitAccepted = (record: SignalRecord): void => {
+    metrics.signals.inc({ status: 'accepted' });
+    executor.submit(record);
+  };
+
+  const spool = config.degraded.on_database_down === 'spool' ? new Spool({ dir: config.degraded.spool_dir, maxBytes: config.degraded.spool_max_bytes, logger }) : null;
   spool?.open();
   /** Spooled deliveries go into the database through the normal path, then to the executor. */
   let replaying: Promise<void> | null = null;
@@ -130,16 +135,13 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     const n = await spool.replay(
       (input) => store.recordSignal(input),
       (outcome) => {
-        if (outcome.kind === 'inserted') {
-          metrics.signals.inc({ status: 'accepted' });
-          executor.submit(outcome.record);
-        }
+        if (outcome.kind === 'inserted') submitAccepted(outcome.record);
       },
     );
     logger.info({ replayed: n }, 'spool replayed into the database');
   };
   const database = new DatabaseHealth({ store, degraded, logger, now, onRecovered: replaySpool });
-  const deps: Deps = { config, logger, store, connectors, sources, executor, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
+  const deps: Deps = { config, logger, store, connectors, sources, executor, submitAccepted, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
   metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0 });
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
@@ -149,7 +151,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
 
-  // Intake is open; execution starts after executing signals were reconciled (docs/execution.md#recovery-after-a-crash).
+  // Intake is open; execution starts after executing signals were recovered (docs/execution.md#recovery-after-a-crash).
   const reconcilerDeps = { store, connectors, logger, now, degraded, recentErrors };
   try {
     await executor.start(() => checkConnectors(reconcilerDeps));
@@ -185,7 +187,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const finished = await executor.stop(Math.max(0, deadline - Date.now()));
-      if (!finished) logger.warn('in-flight signals did not finish before the deadline; they are reconciled at the next start');
+      if (!finished) logger.warn('in-flight signals did not finish before the deadline; they are recovered at the next start');
       await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
       server.closeAllConnections();
       await Promise.race([alertsStopped, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);

@@ -18,10 +18,8 @@ export interface Config extends FileConfig {
   log_level: string;
   /** SLUICE_INSTANCE_ID: this instance's name in execution leases (generated when unset). */
   instance_id: string | null;
-  production: boolean;
   /** Secrets generated at this start; printed once so that a first-time user can use them. */
   generated: { admin_token?: string; webhook_secret?: string };
-  config_path: string | null;
 }
 
 /** A configuration problem found at start; `problems` name each key and what was expected. */
@@ -110,9 +108,7 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
     test_mode: testMode === '1',
     log_level: env.LOG_LEVEL ?? 'info',
     instance_id: env.SLUICE_INSTANCE_ID === undefined || env.SLUICE_INSTANCE_ID === '' ? null : env.SLUICE_INSTANCE_ID,
-    production,
     generated,
-    config_path: configPath,
   };
 }
 

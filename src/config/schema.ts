@@ -19,11 +19,6 @@ const positiveNumber = v.pipe(
   v.finite(expected('a positive number')),
   v.gtValue(0, expected('a positive number')),
 );
-const nonNegativeNumber = v.pipe(
-  v.number(expected('a number ≥ 0')),
-  v.finite(expected('a number ≥ 0')),
-  v.minValue(0, expected('a number ≥ 0')),
-);
 const positiveInt = v.pipe(
   v.number(expected('a positive integer')),
   v.integer(expected('a positive integer')),
@@ -85,7 +80,6 @@ const secret = v.union(
 const secrets = v.pipe(v.array(secret, expected('a list of secrets')), v.minLength(1, expected('at least one secret')));
 
 export const AUTH_SCHEMES = ['standard-webhooks', 'hmac', 'stripe', 'github', 'token', 'passphrase', 'none'] as const;
-export type AuthScheme = (typeof AUTH_SCHEMES)[number];
 
 const auth = v.variant(
   'scheme',
@@ -203,7 +197,7 @@ const execution = obj({
   concurrency: v.optional(positiveInt, 64),
   /**
    * How long an instance holds an executing signal without renewing it; after that another
-   * instance takes it over (reconciling by client_order_id first).
+   * instance takes it over (recovering it by client_order_id first).
    */
   lease_seconds: v.optional(positiveNumber, 30),
 });

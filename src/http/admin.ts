@@ -10,8 +10,8 @@ import { tradingDay } from '../guardrails/trading-time.js';
 import { isMockConnector, type MockConnector } from '../connectors/mock.js';
 import { breakerView, initialBreaker, resetBreaker } from '../domain/breaker.js';
 import { verifyAuditChain } from '../ops/audit.js';
-import { cancelOpenOrders, flattenPositions } from '../ops/flatten.js';
-import { getStatus } from '../ops/status.js';
+import { cancelOpenOrders, flattenPositions, type CancelDeps, type FlattenDeps } from '../ops/flatten.js';
+import { statusReader } from '../ops/status.js';
 import { parseInput, parseJsonBody } from './body.js';
 import type { AppEnv } from './context.js';
 import { AppError } from './errors.js';
@@ -67,24 +67,44 @@ export const faultsBody = v.strictObject({
 
 export function adminRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const getStatus = statusReader({
+    store: deps.store,
+    connectors: deps.connectors,
+    now: deps.now,
+    database: deps.database,
+    degraded: deps.degraded,
+    recentErrors: deps.recentErrors,
+    spool: deps.spool,
+    testMode: deps.config.test_mode,
+    version: deps.version,
+    startedAt: deps.lifecycle.startedAt,
+  });
+  const cancelDeps: CancelDeps = { store: deps.store, connectors: deps.connectors };
+  const flattenDeps: FlattenDeps = {
+    store: deps.store,
+    connectors: deps.connectors,
+    now: deps.now,
+    tradingDayTz: deps.config.policy.trading_day_tz,
+    submit: deps.submitAccepted,
+  };
 
-  app.get('/status', async (c) => c.json(await getStatus(deps)));
+  app.get('/status', async (c) => c.json(await getStatus()));
 
   app.post('/mode', async (c) => {
     const body = await parseJsonBody(c.req.raw, modeBody);
     await deps.store.setMode(body.mode, body.reason, 'operator', deps.now());
     c.get('logger').warn({ mode: body.mode, reason: body.reason }, 'mode changed by operator');
     if (body.cancel_open_orders) {
-      const cancelled = await cancelOpenOrders(deps);
+      const cancelled = await cancelOpenOrders(cancelDeps);
       await deps.store.appendEvent({ type: 'orders.cancelled', data: { reason: body.reason, actor: 'operator', cancelled } });
     }
-    return c.json(await getStatus(deps));
+    return c.json(await getStatus());
   });
 
   app.post('/flatten', async (c) => {
     const body = await parseJsonBody(c.req.raw, flattenBody);
     c.get('logger').warn({ reason: body.reason }, 'flatten requested by operator');
-    const signals = await flattenPositions(deps, { reason: body.reason, requestId: c.get('requestId') });
+    const signals = await flattenPositions(flattenDeps, { reason: body.reason, requestId: c.get('requestId') });
     return c.json({ status: 'accepted', signals }, 202);
   });
 
@@ -115,8 +135,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     const record = await deps.store.retrySignal(id, 'operator', deps.now());
     if (record === null) throw new AppError('conflict', `signal ${id} is ${existing.status}; only a failed signal can be retried`);
     c.get('logger').warn({ signal_id: id }, 'signal retried by operator');
-    deps.metrics.signals.inc({ status: 'accepted' });
-    deps.executor.submit(record);
+    deps.submitAccepted(record);
     return c.json(signalView(record), 202);
   });
 

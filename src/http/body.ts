@@ -1,24 +1,25 @@
 /** Reading request bodies: the raw bytes exactly once, never past the limit. */
 import * as v from 'valibot';
 import type { ValidationIssue } from '../domain/types.js';
+import type { BodyRead } from '../ingest/ingest.js';
 import { AppError } from './errors.js';
 
 /**
- * The raw body, refusing with 413 as soon as it passes `limit` bytes: a declared
- * Content-Length over the limit is refused before reading, and a chunked body is counted
- * while it streams so nothing past the limit is buffered.
+ * The raw body, or `ok: false` as soon as it passes `limit` bytes: a declared Content-Length
+ * over the limit is refused before reading, and a chunked body is counted while it streams so
+ * nothing past the limit is buffered.
  */
-export async function readBodyLimited(req: Request, limit: number): Promise<Uint8Array> {
-  const tooLarge = () => new AppError('payload_too_large', `the body is larger than ${limit} bytes`);
+export async function readBodyLimited(req: Request, limit: number): Promise<BodyRead> {
+  const tooLarge: BodyRead = { ok: false, limit_bytes: limit };
   const declared = req.headers.get('content-length');
   if (declared !== null) {
-    if (Number(declared) > limit) throw tooLarge();
+    if (Number(declared) > limit) return tooLarge;
     // HTTP framing guarantees exactly Content-Length bytes: read them in one go. (Touching
     // `req.body` first would make @hono/node-server build a full web Request and lose its
     // fast path, which costs more than everything else a delivery does.)
-    return new Uint8Array(await req.arrayBuffer());
+    return { ok: true, bytes: new Uint8Array(await req.arrayBuffer()) };
   }
-  if (req.body === null) return new Uint8Array(0);
+  if (req.body === null) return { ok: true, bytes: new Uint8Array(0) };
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -28,7 +29,7 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
     total += value.byteLength;
     if (total > limit) {
       await reader.cancel();
-      throw tooLarge();
+      return tooLarge;
     }
     chunks.push(value);
   }
@@ -38,7 +39,7 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
     out.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return out;
+  return { ok: true, bytes: out };
 }
 
 /** Parses a JSON request body against a valibot schema, or throws 400 invalid_request with issues. */

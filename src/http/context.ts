@@ -5,7 +5,5 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     logger: Logger;
-    /** Set by adminAuth: `admin` may write, `read` may only GET. */
-    role: 'admin' | 'read';
   };
 }

@@ -2,23 +2,13 @@
  * One error type, one HTTP mapping. Every refusal sluice answers has a code from `ErrorCode`;
  * the status for each code is fixed here and only here (docs/http-api.md#webhook-responses, docs/http-api.md#operator-api).
  */
+import type { Context } from 'hono';
 import type { ValidationIssue } from '../domain/types.js';
+import type { Refusal, RefusalCode } from '../ingest/ingest.js';
+import type { AppEnv } from './context.js';
 
-export type ErrorCode =
-  | 'invalid_signal'
-  | 'invalid_request'
-  | 'missing_idempotency_key'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'unknown_source'
-  | 'not_found'
-  | 'conflict'
-  | 'idempotency_key_reused'
-  | 'payload_too_large'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'shutting_down'
-  | 'internal';
+/** Ingest's refusal codes are error codes too, so `ERROR_STATUS` must give each a status. */
+export type ErrorCode = RefusalCode | 'invalid_request' | 'not_found' | 'conflict' | 'shutting_down' | 'internal';
 
 export const ERROR_STATUS = {
   invalid_signal: 400,
@@ -68,8 +58,27 @@ export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
 }
 
+/** An ingest refusal as the one error type: its status comes from `ERROR_STATUS`. */
+export function refusalError(refusal: Refusal): AppError {
+  return new AppError(refusal.code, refusal.message, {
+    ...(refusal.issues === undefined ? {} : { issues: refusal.issues }),
+    ...(refusal.retry_after_seconds === undefined ? {} : { retryAfter: refusal.retry_after_seconds }),
+    ...(refusal.details === undefined ? {} : { details: refusal.details }),
+    ...(refusal.cause === undefined ? {} : { cause: refusal.cause }),
+  });
+}
+
+/** Renders an error answer: body, status, `Retry-After`, and `Connection: close` while shutting down. */
+export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
+  // The cause (a store failure behind a 503) goes to the log, never to the client.
+  if (err.cause !== undefined) c.get('logger').error({ err: err.cause, code: err.code }, err.message);
+  if (err.retryAfter !== undefined) c.header('Retry-After', String(err.retryAfter));
+  if (err.code === 'shutting_down') c.header('Connection', 'close');
+  return c.json(errorBody(err, c.get('requestId')), err.status);
+}
+
 /** The wire shape: `{"error":{"code","message","request_id", …}}`. */
-export function errorBody(err: AppError, requestId: string): { error: Record<string, unknown> } {
+function errorBody(err: AppError, requestId: string): { error: Record<string, unknown> } {
   return {
     error: {
       code: err.code,

@@ -33,14 +33,10 @@ export function adminAuth(opts: { adminToken: string; readToken: string | null }
     const header = c.req.header('authorization');
     const token = header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
     if (token === undefined) throw new AppError('unauthorized', 'a bearer token is required');
-    if (safeEqual(token, opts.adminToken)) {
-      c.set('role', 'admin');
-    } else if (opts.readToken !== null && safeEqual(token, opts.readToken)) {
-      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new AppError('forbidden', 'the read-only token cannot change anything');
-      c.set('role', 'read');
-    } else {
-      throw new AppError('unauthorized', 'invalid bearer token');
-    }
+    const admin = safeEqual(token, opts.adminToken);
+    const reader = !admin && opts.readToken !== null && safeEqual(token, opts.readToken);
+    if (!admin && !reader) throw new AppError('unauthorized', 'invalid bearer token');
+    if (reader && c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new AppError('forbidden', 'the read-only token cannot change anything');
     await next();
   };
 }

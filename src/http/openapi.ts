@@ -35,8 +35,8 @@ export const ROUTES: Route[] = [
     auth: 'source',
     body: nativeSignalSchema,
     responses: {
-      202: { description: 'new signal, durably recorded (or deferred to the spool while the database is down)', schema: s.acceptedResponse },
-      200: { description: 'finished within Prefer: wait, or a duplicate (Idempotent-Replayed: true)', schema: s.finalResponse },
+      202: { description: 'new signal, durably recorded (or deferred to the spool while the database is down)', schema: s.webhook202Response },
+      200: { description: 'finished within Prefer: wait, or a duplicate (Idempotent-Replayed: true)', schema: s.webhook200Response },
       400: err('invalid_signal or missing_idempotency_key'),
       401: err('unauthorized'),
       403: err('forbidden: client address not allowed'),

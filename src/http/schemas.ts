@@ -24,6 +24,9 @@ export const acceptedResponse = v.object({ signal_id: v.string(), status: v.lite
 export const finalResponse = v.object({ signal_id: v.string(), status, decision: v.nullable(json), result: v.nullable(json) });
 export const duplicateResponse = v.object({ signal_id: v.string(), status: v.literal('duplicate'), original_status: status });
 export const deferredResponse = v.object({ status: v.literal('deferred'), delivery_id: v.string() });
+/** `POST /webhooks/{source}` answers 202 with a new signal or a deferred delivery, 200 with an outcome or a duplicate. */
+export const webhook202Response = v.union([acceptedResponse, deferredResponse]);
+export const webhook200Response = v.union([finalResponse, duplicateResponse]);
 
 const ruleFailure = v.object({ rule: v.string(), code: v.optional(v.string()), limit: v.unknown(), actual: v.unknown(), message: v.string() });
 export const decisionView = v.object({
@@ -134,7 +137,7 @@ export const breakerResetResponse = v.object({ connector: v.string(), breaker })
 export const faultsResponse = v.object({ connector: v.string(), faults: v.object({ latency_ms: v.number(), failure_rate: v.number(), timeout_rate: v.number() }) });
 export const healthResponse = v.object({ status: v.string() });
 
-/** The schema above and the type `getStatus` returns must be the same shape: a compile-time check. */
+/** The schema above and the type `statusReader` reads must be the same shape: a compile-time check. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const statusSchemaMatches: Same<v.InferOutput<typeof statusResponse>, StatusView> = true;
 void statusSchemaMatches;

@@ -2,10 +2,10 @@
 import { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Deps } from '../deps.js';
-import { ingestDelivery, type IngestDeps } from '../ingest/ingest.js';
+import { ingestDelivery, type IngestDeps, type IngestResult } from '../ingest/ingest.js';
 import { readBodyLimited } from './body.js';
 import type { AppEnv } from './context.js';
-import { AppError } from './errors.js';
+import { AppError, errorResponse, refusalError } from './errors.js';
 import { signalView } from './views.js';
 
 const MAX_WAIT_SECONDS = 30;
@@ -25,10 +25,7 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     sources: deps.sources,
     logger: deps.logger,
     now: deps.now,
-    submit: (record) => {
-      metrics.signals.inc({ status: 'accepted' });
-      deps.executor.submit(record);
-    },
+    submit: deps.submitAccepted,
     waitForFinal: (id, ms) => deps.executor.waitForFinal(id, ms),
     spool: deps.spool,
     database: { failed: (err) => deps.database.failed(err) },
@@ -48,16 +45,19 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
       metrics.ingestSeconds.observe({ outcome }, (performance.now() - started) / 1000);
       if (unknownFields > 0) metrics.unknownFields.inc({ source: label }, unknownFields);
     };
+    if (deps.lifecycle.shuttingDown) {
+      observe('shutting_down');
+      return errorResponse(c, new AppError('shutting_down', 'sluice is shutting down; retry against another instance or later'));
+    }
+    let remoteAddress = '';
     try {
-      if (deps.lifecycle.shuttingDown) throw new AppError('shutting_down', 'sluice is shutting down; retry against another instance or later');
-      if (!deps.sources.has(sourceName)) throw new AppError('unknown_source', `no source named "${sourceName}"`);
-      let remoteAddress = '';
-      try {
-        remoteAddress = getConnInfo(c).remote.address ?? '';
-      } catch {
-        // Not behind @hono/node-server (app.request in tests): no socket address.
-      }
-      const result = await ingestDelivery(ingestDeps, {
+      remoteAddress = getConnInfo(c).remote.address ?? '';
+    } catch {
+      // Not behind @hono/node-server (app.request in tests): no socket address.
+    }
+    let result: IngestResult;
+    try {
+      result = await ingestDelivery(ingestDeps, {
         source: sourceName,
         headers: c.req.raw.headers,
         readBody: () => readBodyLimited(c.req.raw, deps.config.server.body_limit_bytes),
@@ -65,24 +65,28 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
         requestId: c.get('requestId'),
         waitMs: parsePreferWait(c.req.header('prefer')) ?? deps.config.execution.wait_ms,
       });
-      switch (result.kind) {
-        case 'accepted':
-          observe('accepted', result.unknown_fields);
-          return c.json({ signal_id: result.record.signal_id, status: 'accepted', idempotency_key: result.record.idempotency_key }, 202);
-        case 'final':
-          observe('accepted', result.unknown_fields);
-          return c.json({ signal_id: result.record.signal_id, status: result.record.status, decision: signalView(result.record).decision, result: result.record.result }, 200);
-        case 'duplicate':
-          observe('duplicate');
-          c.header('Idempotent-Replayed', 'true');
-          return c.json({ signal_id: result.record.signal_id, status: 'duplicate', original_status: result.record.status }, 200);
-        case 'deferred':
-          observe('deferred');
-          return c.json({ status: 'deferred', delivery_id: result.delivery_id }, 202);
-      }
     } catch (err) {
-      observe(err instanceof AppError ? err.code : 'internal');
+      // A throw is a bug (refusals are values): app.onError answers it.
+      observe('internal');
       throw err;
+    }
+    switch (result.kind) {
+      case 'accepted':
+        observe('accepted', result.unknown_fields);
+        return c.json({ signal_id: result.record.signal_id, status: 'accepted', idempotency_key: result.record.idempotency_key }, 202);
+      case 'final':
+        observe('accepted', result.unknown_fields);
+        return c.json({ signal_id: result.record.signal_id, status: result.record.status, decision: signalView(result.record).decision, result: result.record.result }, 200);
+      case 'duplicate':
+        observe('duplicate');
+        c.header('Idempotent-Replayed', 'true');
+        return c.json({ signal_id: result.record.signal_id, status: 'duplicate', original_status: result.record.status }, 200);
+      case 'deferred':
+        observe('deferred');
+        return c.json({ status: 'deferred', delivery_id: result.delivery_id }, 202);
+      case 'refused':
+        observe(result.code);
+        return errorResponse(c, refusalError(result));
     }
   });
   return app;

@@ -9,9 +9,8 @@ import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/schema.js';
 import type { ValidationIssue } from '../domain/types.js';
 import { canonicalJson } from '../events/chain.js';
-import { AppError } from '../http/errors.js';
 import type { NewSignal, RecordOutcome, SignalRecord, Store } from '../store/store.js';
-import type { Verifier } from './auth/verifier.js';
+import type { AuthOutcome, Verifier } from './auth/verifier.js';
 import { mapFormat } from './formats/index.js';
 import { findPlaceholders, parseNativeSignal } from './formats/native.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -35,7 +34,7 @@ export interface IngestDeps {
   sources: ReadonlyMap<string, IngestSource>;
   logger: Logger;
   now: () => Date;
-  /** Hands a newly recorded signal to the executor. */
+  /** Hands a newly recorded signal to the executor (and counts it as accepted). */
   submit: (record: SignalRecord) => void;
   /** Resolves with the signal once final, or null when `ms` passed first. */
   waitForFinal: (signalId: string, ms: number) => Promise<SignalRecord | null>;
@@ -46,22 +45,51 @@ export interface IngestDeps {
   database: { failed: (err: unknown) => void };
 }
 
+/** The raw body, or how large it may be when the sender's was larger. */
+export type BodyRead = { ok: true; bytes: Uint8Array } | { ok: false; limit_bytes: number };
+
 export interface DeliveryInput {
   source: string;
   headers: Headers;
   /** Reads the raw body (once, within the limit); called only after the client address passed. */
-  readBody: () => Promise<Uint8Array>;
+  readBody: () => Promise<BodyRead>;
   remoteAddress: string;
   requestId: string;
   /** How long the caller will wait for the outcome (Prefer: wait=N or execution.wait_ms). */
   waitMs: number;
 }
 
+export type RefusalCode =
+  | 'unknown_source'
+  | 'forbidden'
+  | 'payload_too_large'
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'invalid_signal'
+  | 'missing_idempotency_key'
+  | 'idempotency_key_reused'
+  | 'unavailable';
+
+/** A delivery sluice does not take, and why; the HTTP layer picks the status from `code`. */
+export interface Refusal {
+  kind: 'refused';
+  code: RefusalCode;
+  message: string;
+  issues?: ValidationIssue[];
+  /** When the sender may try again (rate limited, database unavailable). */
+  retry_after_seconds?: number;
+  /** Fields the answer carries besides code and message (the signal a reused key belongs to). */
+  details?: Record<string, unknown>;
+  /** The store failure behind `unavailable`, for the log only. */
+  cause?: unknown;
+}
+
 export type IngestResult =
   | { kind: 'accepted'; record: SignalRecord; unknown_fields: number }
   | { kind: 'final'; record: SignalRecord; unknown_fields: number }
   | { kind: 'duplicate'; record: SignalRecord }
-  | { kind: 'deferred'; delivery_id: string };
+  | { kind: 'deferred'; delivery_id: string }
+  | Refusal;
 
 /** Deepest JSON nesting a signal may have; deeper bodies are refused before any recursion. */
 const MAX_DEPTH = 32;
@@ -70,19 +98,21 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Promise<IngestResult> {
   const source = deps.sources.get(input.source);
-  if (source === undefined) throw new AppError('unknown_source', `no source named "${input.source}"`);
+  if (source === undefined) return { kind: 'refused', code: 'unknown_source', message: `no source named "${input.source}"` };
   const log = lazyChild(deps.logger, { request_id: input.requestId, source: source.name });
   const now = deps.now();
-  const refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues: ValidationIssue[] = [], excerpt = ''): AppError => {
+  const refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues: ValidationIssue[] = [], excerpt = ''): Refusal => {
     log.warn({ reason, issues }, 'delivery refused');
     deps.recordRefusal(source.name, input.requestId, reason, issues, excerpt);
-    return new AppError(code, message, issues.length > 0 ? { issues } : {});
+    return { kind: 'refused', code, message, ...(issues.length > 0 ? { issues } : {}) };
   };
 
   const client = source.clientAddress(input.remoteAddress, input.headers);
-  if (!source.allowIp(client)) throw refuse('forbidden', `client address ${client} not in allow_ips`, 'client address not allowed');
+  if (!source.allowIp(client)) return refuse('forbidden', `client address ${client} not in allow_ips`, 'client address not allowed');
   // allow_ips comes first (docs/http-api.md#client-address): a refused client's body is never read.
-  const rawBody = await input.readBody();
+  const read = await input.readBody();
+  if (!read.ok) return { kind: 'refused', code: 'payload_too_large', message: `the body is larger than ${read.limit_bytes} bytes` };
+  const rawBody = read.bytes;
 
   let text: string | undefined;
   let body: unknown;
@@ -101,32 +131,39 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
 
   // Only hmac touches the store here (its nonces); with the database down it cannot tell a
   // replay, so it answers 503 rather than spool something it could not check.
-  const auth = await unavailableOnStoreError(deps, () => source.verifier.verify({ source: source.name, headers: input.headers, rawBody, body, now }));
-  if (!auth.ok) throw refuse('unauthorized', auth.reason, 'authentication failed');
+  let auth: AuthOutcome;
+  try {
+    auth = await source.verifier.verify({ source: source.name, headers: input.headers, rawBody, body, now });
+  } catch (err) {
+    // Verifiers answer bad input with a value: a throw is the store failing under them.
+    deps.database.failed(err);
+    return unavailable(err);
+  }
+  if (!auth.ok) return refuse('unauthorized', auth.reason, 'authentication failed');
 
   // The limit is the sender's: counted after authentication, so junk cannot use up its allowance.
   if (source.rateLimiter !== null) {
     const wait = source.rateLimiter.take(now.getTime());
     if (wait > 0) {
-      log.warn({ retry_after_seconds: Math.ceil(wait / 1000) }, 'delivery rate limited');
-      throw new AppError('rate_limited', `source "${source.name}" is over its rate limit`, { retryAfter: Math.ceil(wait / 1000) });
+      const retryAfter = Math.ceil(wait / 1000);
+      log.warn({ retry_after_seconds: retryAfter }, 'delivery rate limited');
+      return { kind: 'refused', code: 'rate_limited', message: `source "${source.name}" is over its rate limit`, retry_after_seconds: retryAfter };
     }
   }
 
-
-  if (body === undefined) throw refuse('invalid_signal', 'invalid JSON', 'body is not a valid JSON object', [{ path: '', message: parseError ?? 'invalid JSON' }]);
+  if (body === undefined) return refuse('invalid_signal', 'invalid JSON', 'body is not a valid JSON object', [{ path: '', message: parseError ?? 'invalid JSON' }]);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw refuse('invalid_signal', 'not an object', 'body must be a JSON object', [{ path: '', message: 'expected a JSON object' }], excerptOf(body));
+    return refuse('invalid_signal', 'not an object', 'body must be a JSON object', [{ path: '', message: 'expected a JSON object' }], excerptOf(body));
   }
   // The passphrase is removed before the body is stored, hashed, logged or passed on.
   const clean: Record<string, unknown> = { ...(body as Record<string, unknown>) };
   if (auth.strip_field !== undefined) delete clean[auth.strip_field];
 
   const placeholders = findPlaceholders(clean);
-  if (placeholders.length > 0) throw refuse('invalid_signal', 'unrendered placeholder', 'the signal holds unrendered {{placeholders}}', placeholders, excerptOf(clean));
+  if (placeholders.length > 0) return refuse('invalid_signal', 'unrendered placeholder', 'the signal holds unrendered {{placeholders}}', placeholders, excerptOf(clean));
 
   const native = parseNativeSignal(mapFormat(source.config.format, clean));
-  if (!native.ok) throw refuse('invalid_signal', 'invalid signal', 'the signal is not valid', native.issues, excerptOf(clean));
+  if (!native.ok) return refuse('invalid_signal', 'invalid signal', 'the signal is not valid', native.issues, excerptOf(clean));
   const { signal, unknown_fields } = native;
 
   const fingerprint = createHash('sha256').update(canonicalJson(clean)).digest('hex');
@@ -134,12 +171,12 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     input.headers.get('idempotency-key') ?? auth.idempotency_key ?? headerKey(input.headers) ?? signal.id ?? null;
   // Control characters (NUL above all) cannot be stored as text by PostgreSQL: refused here.
   if (explicitKey !== null && (explicitKey.length === 0 || explicitKey.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(explicitKey))) {
-    throw refuse('invalid_signal', 'bad idempotency key', 'the idempotency key is invalid', [
+    return refuse('invalid_signal', 'bad idempotency key', 'the idempotency key is invalid', [
       { path: 'Idempotency-Key', message: `expected 1-${MAX_KEY_LENGTH} printable characters` },
     ]);
   }
   if (explicitKey === null && source.config.require_idempotency_key) {
-    throw refuse('missing_idempotency_key', 'no idempotency key', 'this source requires an idempotency key (Idempotency-Key header or the body id)');
+    return refuse('missing_idempotency_key', 'no idempotency key', 'this source requires an idempotency key (Idempotency-Key header or the body id)');
   }
   const key = explicitKey ?? `sha256:${fingerprint}`;
 
@@ -169,11 +206,11 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     // A bad value is a bug to surface; anything else means the database is unavailable.
     if (isDataError(err)) throw err;
     deps.database.failed(err);
-    if (deps.spool === null) throw unavailable(err);
+    if (deps.spool === null) return unavailable(err);
     const spooled = deps.spool.append(newSignal);
     if (!spooled.ok) {
       log.error({ reason: spooled.reason }, 'database down and the spool refused the delivery');
-      throw unavailable(err);
+      return unavailable(err);
     }
     log.warn({ delivery_id: spooled.delivery_id, idempotency_key: key, err }, 'database down: delivery spooled');
     return { kind: 'deferred', delivery_id: spooled.delivery_id };
@@ -183,9 +220,12 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     case 'conflict':
       log.warn({ idempotency_key: key, signal_id: outcome.record.signal_id }, 'idempotency key reused with another body');
       deps.recordRefusal(source.name, input.requestId, 'idempotency key reused', [], excerptOf(clean));
-      throw new AppError('idempotency_key_reused', 'this idempotency key was used for a different body', {
+      return {
+        kind: 'refused',
+        code: 'idempotency_key_reused',
+        message: 'this idempotency key was used for a different body',
         details: { idempotency_key: key, signal_id: outcome.record.signal_id },
-      });
+      };
     case 'duplicate':
       log.info({ signal_id: outcome.record.signal_id, idempotency_key: key }, 'duplicate delivery');
       return { kind: 'duplicate', record: outcome.record };
@@ -201,19 +241,8 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   }
 }
 
-function unavailable(cause: unknown): AppError {
-  return new AppError('unavailable', 'the database is unavailable; retry later', { retryAfter: 5, cause });
-}
-
-/** A store failure is the database being unavailable, never an input error and never a 500. */
-async function unavailableOnStoreError<T>(deps: IngestDeps, fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    deps.database.failed(err);
-    throw unavailable(err);
-  }
+function unavailable(cause: unknown): Refusal {
+  return { kind: 'refused', code: 'unavailable', message: 'the database is unavailable; retry later', retry_after_seconds: 5, cause };
 }
 
 function headerKey(headers: Headers): string | null {

@@ -7,17 +7,69 @@
  * ever sees signals from the database.
  *
  * Lines hold the validated signal (passphrase already removed), never the raw body or headers,
- * so no secret reaches the disk.
+ * so no secret reaches the disk. A line is checked again when it is read back: a file on disk
+ * is input like any other.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
+import * as v from 'valibot';
 import type { NewSignal, RecordOutcome } from '../store/store.js';
+import { parseNativeSignal } from './formats/native.js';
 
 /** One spooled delivery: the store input exactly as ingest built it (dates as ISO strings). */
 interface SpoolLine extends Omit<NewSignal, 'received_at'> {
   delivery_id: string;
   received_at: string;
+}
+
+const nonEmpty = v.pipe(v.string(), v.minLength(1));
+/** A spooled line read back: the store input, with the signal checked by the one native schema. */
+const spoolLineSchema = v.object({
+  delivery_id: nonEmpty,
+  signal_id: nonEmpty,
+  source: nonEmpty,
+  idempotency_key: nonEmpty,
+  key_kind: v.picklist(['explicit', 'body_hash']),
+  window_ms: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  fingerprint: nonEmpty,
+  connector: nonEmpty,
+  instrument: nonEmpty,
+  client_order_id: nonEmpty,
+  signal: v.pipe(
+    v.unknown(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const parsed = parseNativeSignal(dataset.value);
+      if (parsed.ok) return parsed.signal;
+      for (const issue of parsed.issues) addIssue({ message: `${issue.path}: ${issue.message}` });
+      return NEVER;
+    }),
+  ),
+  request_id: nonEmpty,
+  received_at: v.pipe(
+    v.string(),
+    v.check((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO time'),
+    v.transform((s) => new Date(s)),
+  ),
+});
+
+type ParsedLine = { ok: true; input: NewSignal } | { ok: false; reason: string };
+
+/** Parses and checks one spooled line; never throws. */
+export function parseSpoolLine(raw: string): ParsedLine {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+  }
+  const parsed = v.safeParse(spoolLineSchema, json);
+  if (!parsed.success) {
+    return { ok: false, reason: parsed.issues.map((i) => `${v.getDotPath(i) ?? ''}: ${i.message}`).join('; ') };
+  }
+  const { delivery_id: _id, ...input } = parsed.output;
+  return { ok: true, input };
 }
 
 export type SpoolAppend = { ok: true; delivery_id: string } | { ok: false; reason: string };
@@ -31,11 +83,17 @@ export class Spool {
   private bytes = 0;
   private current: { path: string; fd: number; lines: number } | null = null;
 
-  constructor(
-    private readonly dir: string,
-    private readonly maxBytes: number,
-    private readonly maxSegmentLines = 1000,
-  ) {}
+  private readonly dir: string;
+  private readonly maxBytes: number;
+  private readonly maxSegmentLines: number;
+  private readonly logger: Logger;
+
+  constructor(opts: { dir: string; maxBytes: number; logger: Logger; maxSegmentLines?: number }) {
+    this.dir = opts.dir;
+    this.maxBytes = opts.maxBytes;
+    this.logger = opts.logger;
+    this.maxSegmentLines = opts.maxSegmentLines ?? 1000;
+  }
 
   /** Counts what a previous run left behind; call once at start. */
   open(): void {
@@ -86,7 +144,8 @@ export class Spool {
    * Replays every segment, oldest first, through `record` (the store's recordSignal) and hands
    * each newly recorded signal to `submitted`. A segment is deleted only after all its lines are
    * recorded; if `record` throws (the database went away again) replay stops and resumes later
-   * from the start of that segment, which dedupe makes harmless.
+   * from the start of that segment, which dedupe makes harmless. A line that is not a valid
+   * delivery is logged with its segment and line number and skipped.
    */
   async replay(record: (input: NewSignal) => Promise<RecordOutcome>, submitted: (outcome: RecordOutcome) => void): Promise<number> {
     this.closeCurrent();
@@ -94,22 +153,24 @@ export class Spool {
     for (const name of this.segments()) {
       const path = join(this.dir, name);
       const text = readFileSync(path, 'utf8');
-      const lines = text.split('\n').filter((l) => l.trim() !== '');
-      for (const raw of lines) {
-        let parsed: SpoolLine;
-        try {
-          parsed = JSON.parse(raw) as SpoolLine;
-        } catch {
-          // A torn last line from a crash mid-append was never acknowledged: skip it.
+      const lines = text.split('\n');
+      let count = 0;
+      for (const [index, raw] of lines.entries()) {
+        if (raw.trim() === '') continue;
+        count += 1;
+        const parsed = parseSpoolLine(raw);
+        if (!parsed.ok) {
+          // A torn last line from a crash mid-append was never acknowledged; anything else is
+          // damage to the file. Either way it cannot be recorded.
+          this.logger.error({ segment: name, line: index + 1, reason: parsed.reason }, `spool line ${name}:${index + 1} is not a valid delivery: skipped`);
           continue;
         }
-        const { delivery_id: _id, received_at, ...rest } = parsed;
-        submitted(await record({ ...rest, received_at: new Date(received_at) }));
+        submitted(await record(parsed.input));
         replayed += 1;
       }
       unlinkSync(path);
       this.bytes = Math.max(0, this.bytes - Buffer.byteLength(text));
-      this.pendingCount = Math.max(0, this.pendingCount - lines.length);
+      this.pendingCount = Math.max(0, this.pendingCount - count);
     }
     return replayed;
   }

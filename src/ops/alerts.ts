@@ -36,7 +36,7 @@ export function alertMessage(e: EventRecord): { text: string } {
 }
 
 export interface AlertDeps {
-  store: Store;
+  store: Pick<Store, 'subscribe' | 'getCursor' | 'setCursor' | 'lastEventSeq' | 'listEvents'>;
   logger: Logger;
   webhookUrl: string;
   backoff: { base_ms: number; cap_ms: number };

@@ -2,7 +2,7 @@
 import type { Store } from '../store/store.js';
 import { createChainVerifier, type ChainVerdict } from '../events/chain.js';
 
-export async function verifyAuditChain(store: Store, pageSize = 5000): Promise<ChainVerdict> {
+export async function verifyAuditChain(store: Pick<Store, 'listEvents'>, pageSize = 5000): Promise<ChainVerdict> {
   const verifier = createChainVerifier();
   let after = 0;
   for (;;) {

@@ -18,8 +18,8 @@ export class DatabaseHealth {
 
   constructor(
     private readonly deps: {
-      store: Store;
-      degraded: DegradedState;
+      store: Pick<Store, 'ping'>;
+      degraded: Pick<DegradedState, 'enter' | 'exit'>;
       logger: Logger;
       now: () => Date;
       onRecovered: () => Promise<void>;

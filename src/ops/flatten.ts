@@ -5,10 +5,26 @@
  * survives a crash like any signal. `cancelOpenOrders` cancels each connector's open orders.
  */
 import { createHash } from 'node:crypto';
-import type { Deps } from '../deps.js';
+import type { Connector } from '../connectors/connector.js';
 import { OPERATOR_SOURCE, type Position, type Signal } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import { clientOrderId, newSignalId } from '../ingest/ingest.js';
+import type { SignalRecord, Store } from '../store/store.js';
+
+export interface FlattenDeps {
+  store: Pick<Store, 'getLedger' | 'recordSignal' | 'appendEvent'>;
+  connectors: ReadonlyMap<string, Connector>;
+  now: () => Date;
+  /** `policy.trading_day_tz`: the day whose ledger holds the positions. */
+  tradingDayTz: string;
+  /** The one accept-and-submit path (`Deps.submitAccepted`). */
+  submit: (record: SignalRecord) => void;
+}
+
+export interface CancelDeps {
+  store: Pick<Store, 'listInstruments'>;
+  connectors: ReadonlyMap<string, Connector>;
+}
 
 export interface FlattenedSignal {
   signal_id: string;
@@ -19,18 +35,18 @@ export interface FlattenedSignal {
 }
 
 /** Positions to close: the connector's own when it reports them, else sluice's ledger. */
-async function positionsOf(deps: Deps, name: string): Promise<Position[]> {
+async function positionsOf(deps: FlattenDeps, name: string): Promise<Position[]> {
   const connector = deps.connectors.get(name);
   if (connector?.capabilities.positions === true) {
     // A connector that throws is a bug in it: fall back to the ledger rather than fail the flatten.
     const reported = await connector.getPositions().catch((err: unknown) => ({ ok: false as const, reason: String(err) }));
     if (reported.ok) return reported.value;
   }
-  const ledger = await deps.store.getLedger(name, tradingDay(deps.now(), deps.config.policy.trading_day_tz));
+  const ledger = await deps.store.getLedger(name, tradingDay(deps.now(), deps.tradingDayTz));
   return ledger.positions;
 }
 
-export async function flattenPositions(deps: Deps, input: { reason: string; requestId: string }): Promise<FlattenedSignal[]> {
+export async function flattenPositions(deps: FlattenDeps, input: { reason: string; requestId: string }): Promise<FlattenedSignal[]> {
   const now = deps.now();
   const out: FlattenedSignal[] = [];
   // Each flatten is its own: keyed by an id of ours, never by the caller's X-Request-Id.
@@ -62,8 +78,8 @@ export async function flattenPositions(deps: Deps, input: { reason: string; requ
         request_id: input.requestId,
         received_at: now,
       });
-      if (recorded.kind === 'inserted') deps.metrics.signals.inc({ status: 'accepted' });
-      deps.executor.submit(recorded.record);
+      // The key holds this flatten's own id, so the signal is always new.
+      if (recorded.kind === 'inserted') deps.submit(recorded.record);
       out.push({ signal_id: recorded.record.signal_id, connector: name, instrument: position.instrument, quantity: position.quantity, status: recorded.record.status });
     }
   }
@@ -71,7 +87,7 @@ export async function flattenPositions(deps: Deps, input: { reason: string; requ
   return out;
 }
 
-export async function cancelOpenOrders(deps: Deps): Promise<Array<{ connector: string; instrument: string; cancelled: number | null; error?: string }>> {
+export async function cancelOpenOrders(deps: CancelDeps): Promise<Array<{ connector: string; instrument: string; cancelled: number | null; error?: string }>> {
   const out: Array<{ connector: string; instrument: string; cancelled: number | null; error?: string }> = [];
   for (const connector of deps.connectors.values()) {
     for (const instrument of await deps.store.listInstruments(connector.name)) {

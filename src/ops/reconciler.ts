@@ -1,24 +1,49 @@
 /**
- * The periodic connector check (docs/execution.md#position-reconciliation, docs/execution.md#connectors): every `reconcile_interval_seconds`, each
- * connector's positions are reconciled into the ledger (drift → degraded until a check finds
- * none) and a connector that says its account cannot trade (Alpaca `trading_blocked` /
- * `account_blocked`) opens its breaker.
+ * Position reconciliation (docs/execution.md#position-reconciliation, docs/execution.md#connectors):
+ * the connector is the source of truth. At start and every `reconcile_interval_seconds`, each
+ * connector's positions are adopted into the ledger (drift → degraded until a check finds none),
+ * and a connector that says its account cannot trade (Alpaca `trading_blocked` /
+ * `account_blocked`) opens its breaker. "Reconcile" in sluice means this and nothing else.
  */
 import type { Logger } from 'pino';
 import type { Connector } from '../connectors/connector.js';
 import { tripBreaker } from '../domain/breaker.js';
-import { reconcileConnector } from '../execution/reconcile.js';
+import type { PositionDrift } from '../domain/ledger.js';
 import type { Store } from '../store/store.js';
-import type { DegradedState } from './degraded.js';
 import type { RecentErrors } from '../telemetry/recent-errors.js';
+import type { DegradedState } from './degraded.js';
 
 export interface ReconcilerDeps {
-  store: Store;
+  store: Pick<Store, 'updateBreaker' | 'countExecuting' | 'reconcilePositions'>;
   connectors: ReadonlyMap<string, Connector>;
   logger: Logger;
   now: () => Date;
-  degraded: DegradedState;
-  recentErrors: RecentErrors;
+  degraded: Pick<DegradedState, 'enter' | 'exit'>;
+  recentErrors: Pick<RecentErrors, 'add'>;
+}
+
+export type ReconcileOutcome = { kind: 'skipped'; reason: string } | { kind: 'checked'; drift: PositionDrift[] } | { kind: 'error'; reason: string };
+
+/**
+ * Asks one connector for its positions and has the store adopt them, but only while nothing of
+ * that connector is in flight (an order between the broker's fill and our booking would look
+ * like drift).
+ */
+export async function reconcileConnector(deps: Pick<ReconcilerDeps, 'store' | 'logger' | 'now'>, connector: Connector): Promise<ReconcileOutcome> {
+  if (!connector.capabilities.positions) return { kind: 'skipped', reason: 'connector reports no positions' };
+  if ((await deps.store.countExecuting(connector.name)) > 0) return { kind: 'skipped', reason: 'orders in flight' };
+  let reported;
+  try {
+    reported = await connector.getPositions();
+  } catch (err) {
+    return { kind: 'error', reason: `getPositions threw: ${(err as Error).message}` };
+  }
+  if (!reported.ok) return { kind: 'error', reason: reported.reason };
+  // Re-check: an order may have started while we asked.
+  if ((await deps.store.countExecuting(connector.name)) > 0) return { kind: 'skipped', reason: 'orders in flight' };
+  const drift = await deps.store.reconcilePositions(connector.name, reported.value, deps.now());
+  if (drift.length > 0) deps.logger.warn({ connector: connector.name, drift }, 'position drift: adopted the connector positions');
+  return { kind: 'checked', drift };
 }
 
 /** One pass over every connector. Never throws: a failing connector is reported and skipped. */

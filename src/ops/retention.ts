@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js';
 
 const BATCH = 1_000;
 
-export async function pruneOnce(deps: { store: Store; now: () => Date }, days: number): Promise<number> {
+export async function pruneOnce(deps: { store: Pick<Store, 'pruneSignals'>; now: () => Date }, days: number): Promise<number> {
   const before = new Date(deps.now().getTime() - days * 86_400_000);
   let total = 0;
   for (;;) {
@@ -19,7 +19,7 @@ export async function pruneOnce(deps: { store: Store; now: () => Date }, days: n
 }
 
 /** Runs a pass shortly after start and then every hour, until stopped. */
-export function startRetention(deps: { store: Store; logger: Logger; now: () => Date }, days: number, everyMs = 3_600_000): { stop: () => void } {
+export function startRetention(deps: { store: Pick<Store, 'pruneSignals'>; logger: Logger; now: () => Date }, days: number, everyMs = 3_600_000): { stop: () => void } {
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   const run = async () => {

@@ -1,9 +1,26 @@
 /** `GET /admin/status` (docs/http-api.md#status): one read of everything an operator checks first. */
-import type { Deps } from '../deps.js';
+import type { Connector } from '../connectors/connector.js';
 import { breakerView, initialBreaker, type BreakerView } from '../domain/breaker.js';
 import type { Mode, SignalStatus } from '../domain/types.js';
-import type { RecentError } from '../telemetry/recent-errors.js';
-import type { DegradedEntry } from './degraded.js';
+import type { Spool } from '../ingest/spool.js';
+import type { Store } from '../store/store.js';
+import type { RecentErrors, RecentError } from '../telemetry/recent-errors.js';
+import type { DatabaseHealth } from './database-health.js';
+import type { DegradedEntry, DegradedState } from './degraded.js';
+
+export interface StatusDeps {
+  store: Pick<Store, 'getMode' | 'lastSignal' | 'queueStats' | 'getBreakers'>;
+  connectors: ReadonlyMap<string, Connector>;
+  now: () => Date;
+  database: Pick<DatabaseHealth, 'failed'>;
+  degraded: Pick<DegradedState, 'list'>;
+  recentErrors: Pick<RecentErrors, 'list'>;
+  /** Null when `degraded.on_database_down: reject`. */
+  spool: Pick<Spool, 'pending'> | null;
+  testMode: boolean;
+  version: string;
+  startedAt: Date;
+}
 
 /** The body of `GET /admin/status` (its OpenAPI schema in http/schemas.ts is checked against this type). */
 export interface StatusView {
@@ -22,25 +39,31 @@ export interface StatusView {
   uptime_seconds: number;
 }
 
-async function readStored(deps: Deps) {
-  const [mode, last, queue, breakers] = await Promise.all([deps.store.getMode(), deps.store.lastSignal(), deps.store.queueStats(), deps.store.getBreakers()]);
+async function readStored(store: StatusDeps['store']) {
+  const [mode, last, queue, breakers] = await Promise.all([store.getMode(), store.lastSignal(), store.queueStats(), store.getBreakers()]);
   return { mode, last, queue, breakers };
 }
+type Stored = Awaited<ReturnType<typeof readStored>>;
 
-/** The last status read from the store, per app, for answering while the database is down. */
-const lastGood = new WeakMap<Deps, Awaited<ReturnType<typeof readStored>>>();
+/** The status reader of one app: it keeps the last values it read, to answer while the database is down. */
+export function statusReader(deps: StatusDeps): () => Promise<StatusView> {
+  let lastGood: Stored | null = null;
+  return async () => {
+    let stored: Stored;
+    try {
+      stored = await readStored(deps.store);
+      lastGood = stored;
+    } catch (err) {
+      // The database is down: answer with what was last read, and say so in `degraded`.
+      deps.database.failed(err);
+      stored = lastGood ?? { mode: { mode: 'enabled', reason: null, changed_at: deps.startedAt.toISOString() }, last: null, queue: { accepted: 0, executing: 0, oldest_accepted_at: null }, breakers: {} };
+    }
+    return statusView(deps, stored);
+  };
+}
 
-export async function getStatus(deps: Deps): Promise<StatusView> {
+function statusView(deps: StatusDeps, stored: Stored): StatusView {
   const now = deps.now();
-  let stored: Awaited<ReturnType<typeof readStored>>;
-  try {
-    stored = await readStored(deps);
-    lastGood.set(deps, stored);
-  } catch (err) {
-    // The database is down: answer with what was last read, and say so in `degraded`.
-    deps.database.failed(err);
-    stored = lastGood.get(deps) ?? { mode: { mode: 'enabled', reason: null, changed_at: deps.lifecycle.startedAt.toISOString() }, last: null, queue: { accepted: 0, executing: 0, oldest_accepted_at: null }, breakers: {} };
-  }
   const { mode, last, queue, breakers: storedBreakers } = stored;
   const degraded: DegradedEntry[] = deps.degraded.list();
   const pending = deps.spool?.pending ?? 0;
@@ -58,7 +81,7 @@ export async function getStatus(deps: Deps): Promise<StatusView> {
     mode: mode.mode,
     mode_reason: mode.reason,
     mode_changed_at: mode.changed_at,
-    test_mode: deps.config.test_mode,
+    test_mode: deps.testMode,
     degraded,
     breakers,
     last_signal: last === null ? null : { signal_id: last.signal_id, source: last.source, status: last.status, received_at: last.received_at },
@@ -68,8 +91,8 @@ export async function getStatus(deps: Deps): Promise<StatusView> {
       executing: queue.executing,
       oldest_accepted_age_seconds: queue.oldest_accepted_at === null ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(queue.oldest_accepted_at)) / 1000)),
     },
-    spool: { pending: deps.spool?.pending ?? 0 },
+    spool: { pending },
     version: deps.version,
-    uptime_seconds: Math.round((now.getTime() - deps.lifecycle.startedAt.getTime()) / 1000),
+    uptime_seconds: Math.round((now.getTime() - deps.startedAt.getTime()) / 1000),
   };
 }

@@ -24,7 +24,7 @@ export const LAYERS: ReadonlyArray<readonly string[]> = [
   ['http'],
   ['app'],
   ['main'],
-  ['cli', 'bench'],
+  ['cli'],
 ];
 
 const layerOf = new Map(LAYERS.flatMap((areas, level) => areas.map((a) => [a, level] as const)));

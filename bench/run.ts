@@ -13,10 +13,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
-const DIST = new URL('..', import.meta.url).pathname;
+/** Compiled to build/bench/ (tsconfig.bench.json); sluice itself runs from the shipped dist/. */
+const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
+const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
 const ADMIN = 'bench-admin-token';
 const KEY = randomBytes(24);
 const SECRET = `whsec_${KEY.toString('base64')}`;
@@ -222,7 +225,7 @@ async function bench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   console.log(`sluice benchmark — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
   console.log(`${ROUNDS} rounds × ${SECONDS} s per scenario, ${CONNECTIONS} connections (duplicate storm: 50), loopback\n`);
-  const ceiling = await start([join(DIST, 'bench', 'ceiling.js')], {}, /"url":"(http:\/\/[^"]+)"/);
+  const ceiling = await start([CEILING], {}, /"url":"(http:\/\/[^"]+)"/);
   const sluice = await startSluice(dir);
   const scenarios: Scenario[] = ['unique', 'duplicate storm', 'mixed 80/20'];
   const rows: Array<{ scenario: Scenario; s: Figures[]; c: Figures[]; executedPerSec: number[]; queueEnd: number[] }> = [];
