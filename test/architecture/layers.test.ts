@@ -43,7 +43,9 @@ export interface Import {
 /** Relative import specifiers of one source file (static, re-exports and dynamic). */
 export function importsOf(file: string, source: string): Import[] {
   const out: Import[] = [];
-  for (const m of source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)'(\.{1,2}\/[^']+)'/gm)) {
+  // Comments may quote an import (`from '../x.js'`); only code counts.
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  for (const m of code.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)'(\.{1,2}\/[^']+)'/gm)) {
     const spec = m[1];
     if (spec === undefined) continue;
     out.push({ from: file, to: normalize(join(dirname(file), spec)).replace(/\.js$/, '.ts') });
@@ -130,6 +132,8 @@ describe('the layer rule', () => {
       "const d = await import('./d.js');",
       "import './e.js';",
       "import { pino } from 'pino';",
+      "/** not this: import { f } from './f.js'; */",
+      "// nor this: from './g.js'",
     ].join('\n');
     expect(importsOf('x/y.ts', source).map((i) => i.to)).toEqual(['x/a.ts', 'b/b.ts', 'x/c.ts', 'x/d.ts', 'x/e.ts']);
   });
