@@ -370,19 +370,6 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
         expect(aapl.pages).toEqual([2, 2]);
       });
 
-      test('listSignalsByStatus is oldest first, only that status, bounded by limit', async () => {
-        const a = await record(s());
-        const b = await record(s());
-        const c = await record(s());
-        const d = await record(s());
-        await s().gateSignal(gateInput(b, allow()));
-        await s().gateSignal(gateInput(d, allow()));
-
-        expect((await s().listSignalsByStatus('accepted', 10)).map((r) => r.signal_id)).toEqual([a.signal_id, c.signal_id]);
-        expect((await s().listSignalsByStatus('executing', 10)).map((r) => r.signal_id)).toEqual([b.signal_id, d.signal_id]);
-        expect((await s().listSignalsByStatus('accepted', 1)).map((r) => r.signal_id)).toEqual([a.signal_id]);
-      });
-
       test('lastSignal and queueStats reflect the newest signal and the queue', async () => {
         expect(await s().lastSignal()).toBeNull();
         expect(await s().queueStats()).toEqual({ accepted: 0, executing: 0, oldest_accepted_at: null });
@@ -496,7 +483,7 @@ export function storeContractTests(name: string, open: () => Promise<OpenedStore
           if (o.kind === 'rejected') expect(o.decision.failures[0]?.actual).toBe(1100);
         }
         expect((await s().getLedger('mock', DAY)).reserved_exposure).toBe(1000);
-        expect((await s().listSignalsByStatus('executing', 100)).length).toBe(10);
+        expect((await s().listSignals({ status: 'executing', limit: 100 })).items).toHaveLength(10);
       });
 
       test('the decide callback reads the stored state: mode, position, prices, exposure, reservations, PnL, order rate', async () => {

@@ -612,13 +612,6 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       });
     },
 
-    listSignalsByStatus(status, limit) {
-      return reconnecting(async () => {
-        const rows = await db.select().from(t.signals).where(eq(t.signals.status, status)).orderBy(asc(t.signals.seq)).limit(limit);
-        return rows.map(signalRecordFromRow);
-      });
-    },
-
     lastSignal() {
       return reconnecting(async () => {
         const [row] = await db.select().from(t.signals).orderBy(desc(t.signals.seq)).limit(1);

@@ -1,0 +1,104 @@
+/** The mock broker's books on SQLite: an order and its fill in one writer job. */
+import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import type { Position } from '../../domain/types.js';
+import type { MockBrokerStore, MockOrderRecord } from '../contract/mock-broker.js';
+import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, planMockFill } from '../plans/mock-broker.js';
+import { isoFromMs, mockOrderCursor, orderFromMockRow, pageOf, parseMockOrderCursor } from '../records.js';
+import { ph, type SqliteContext } from './context.js';
+import * as t from './schema.js';
+
+export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
+  const { db, writer } = ctx;
+  const q = {
+    order: db
+      .select()
+      .from(t.mockOrders)
+      .where(and(eq(t.mockOrders.connector, ph('connector')), eq(t.mockOrders.client_order_id, ph('client_order_id'))))
+      .prepare(),
+    insertOrder: db
+      .insert(t.mockOrders)
+      .values({
+        connector: ph('connector'),
+        client_order_id: ph('client_order_id'),
+        order_id: ph('order_id'),
+        instrument: ph('instrument'),
+        side: ph('side'),
+        quantity: ph('quantity'),
+        order_type: ph('order_type'),
+        limit_price: ph('limit_price'),
+        status: ph('status'),
+        filled_quantity: ph('filled_quantity'),
+        fill_price: ph('fill_price'),
+        created_at: ph('created_at'),
+      })
+      .prepare(),
+    position: db
+      .select()
+      .from(t.mockPositions)
+      .where(and(eq(t.mockPositions.connector, ph('connector')), eq(t.mockPositions.instrument, ph('instrument'))))
+      .prepare(),
+    upsertPosition: db
+      .insert(t.mockPositions)
+      .values({ connector: ph('connector'), instrument: ph('instrument'), quantity: ph('quantity'), avg_price: ph('avg_price') })
+      .onConflictDoUpdate({ target: [t.mockPositions.connector, t.mockPositions.instrument], set: { quantity: sql`excluded.quantity`, avg_price: sql`excluded.avg_price` } })
+      .prepare(),
+  };
+
+  return {
+    placeOrder(connector, order, now) {
+      return writer.run(() => {
+        const existing = q.order.get({ connector, client_order_id: order.client_order_id });
+        if (existing !== undefined) return { created: false, order: orderFromMockRow(existing) };
+        q.insertOrder.run(mockOrderRow(connector, order, now));
+        const next = mockOrderFills(order) ? planMockFill(q.position.get({ connector, instrument: order.instrument }) ?? null, order) : null;
+        if (next !== null) q.upsertPosition.run({ connector, instrument: order.instrument, ...next });
+        return { created: true, order };
+      });
+    },
+
+    async getOrder(connector, clientOrderId) {
+      const row = q.order.get({ connector, client_order_id: clientOrderId });
+      return row === undefined ? null : orderFromMockRow(row);
+    },
+
+    async listOrders(connector, limit, cursor) {
+      const after = parseMockOrderCursor(cursor);
+      const rows = db
+        .select()
+        .from(t.mockOrders)
+        .where(
+          and(
+            eq(t.mockOrders.connector, connector),
+            after === null
+              ? undefined
+              : or(lt(t.mockOrders.created_at, after.created_at), and(eq(t.mockOrders.created_at, after.created_at), lt(t.mockOrders.client_order_id, after.client_order_id))),
+          ),
+        )
+        .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
+        .limit(limit + 1)
+        .all();
+      return pageOf(
+        rows,
+        limit,
+        (row): MockOrderRecord => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) }),
+        (row) => mockOrderCursor(row.created_at, row.client_order_id),
+      );
+    },
+
+    cancelOpenOrders(connector, instrument) {
+      return writer.run(
+        () =>
+          db
+            .update(t.mockOrders)
+            .set({ status: 'canceled' })
+            .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.instrument, instrument), inArray(t.mockOrders.status, OPEN_ORDER_STATUSES)))
+            .run().changes,
+      );
+    },
+
+    async getPositions(connector) {
+      const rows = db.select().from(t.mockPositions).where(eq(t.mockPositions.connector, connector)).orderBy(asc(t.mockPositions.instrument)).all();
+      return rows.filter((r) => r.quantity !== 0).map((r): Position => ({ instrument: r.instrument, quantity: r.quantity, avg_price: r.avg_price }));
+    },
+  };
+}
