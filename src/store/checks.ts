@@ -26,7 +26,8 @@ export class StoredRecordError extends Error {
 
 const finite = v.pipe(v.number(), v.finite());
 const nullableFinite = v.nullable(finite);
-const object = v.record(v.string(), v.unknown());
+/** A JSON object (not an array, not null). */
+const object = v.custom<Record<string, unknown>>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'expected an object');
 
 const signalSchema = v.looseObject({
   id: v.optional(v.string()),
