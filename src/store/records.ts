@@ -11,8 +11,9 @@ import { StoredRecordError, checkBreaker, checkCursor, checkDecision, checkEvent
 import type { Attempt } from './contract/finish.js';
 import type { EventRecord } from './contract/events.js';
 import type { RefusedDelivery } from './contract/deliveries.js';
+import type { MockOrderRecord } from './contract/mock-broker.js';
 import type { ModeState } from './contract/runtime.js';
-import type { Page, SignalRecord } from './contract/signals.js';
+import type { Page, QueueStats, SignalRecord } from './contract/signals.js';
 
 /** Milliseconds since the epoch → ISO-8601 UTC, the form every record carries. */
 export const isoFromMs = (ms: number): string => new Date(ms).toISOString();
@@ -52,6 +53,16 @@ export function signalRecordFromRow(row: SignalRow): SignalRecord {
     signal: checkSignal(row.signal, at('signal')),
     decision: row.decision === null ? null : checkDecision(row.decision, at('decision')),
     result: row.result === null ? null : checkResult(row.result, at('result')),
+  };
+}
+
+/** queueStats from the per-status counts of accepted and executing signals. */
+export function queueStatsFromRows(rows: ReadonlyArray<{ status: SignalStatus; n: number; oldest: number | null }>): QueueStats {
+  const accepted = rows.find((r) => r.status === 'accepted');
+  return {
+    accepted: accepted?.n ?? 0,
+    executing: rows.find((r) => r.status === 'executing')?.n ?? 0,
+    oldest_accepted_at: accepted?.oldest == null ? null : isoFromMs(accepted.oldest),
   };
 }
 
@@ -146,6 +157,16 @@ export function pageOf<R, T>(rows: R[], limit: number, map: (row: R) => T, curso
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return { items: page.map(map), next_cursor: rows.length > limit && last !== undefined ? cursorOf(last) : null };
+}
+
+/** A page of mock orders from `limit + 1` rows read newest first. */
+export function mockOrderPage(rows: Array<MockOrderRow & { created_at: number }>, limit: number): Page<MockOrderRecord> {
+  return pageOf(
+    rows,
+    limit,
+    (row) => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) }),
+    (row) => mockOrderCursor(row.created_at, row.client_order_id),
+  );
 }
 
 /** The columns of a `deliveries` row (both dialects). */

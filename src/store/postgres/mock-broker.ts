@@ -1,9 +1,10 @@
 /** The mock broker's books on PostgreSQL: first insert of a client_order_id wins; positions are row-locked. */
-import { and, asc, desc, eq, inArray, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import type { Position } from '../../domain/types.js';
-import type { MockBrokerStore, MockOrderRecord } from '../contract/mock-broker.js';
+import type { MockBrokerStore } from '../contract/mock-broker.js';
 import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, planMockFill } from '../plans/mock-broker.js';
-import { isoFromMs, mockOrderCursor, orderFromMockRow, pageOf, parseMockOrderCursor } from '../records.js';
+import { mockOrderPage, orderFromMockRow } from '../records.js';
+import { mockOrderFilter } from '../filters.js';
 import type { PgContext } from './context.js';
 import * as t from './schema.js';
 
@@ -46,26 +47,13 @@ export function pgMockBroker(ctx: PgContext): MockBrokerStore {
 
     listOrders(connector, limit, cursor) {
       return reconnecting(async () => {
-        const after = parseMockOrderCursor(cursor);
         const rows = await db
           .select()
           .from(t.mockOrders)
-          .where(
-            and(
-              eq(t.mockOrders.connector, connector),
-              after === null
-                ? undefined
-                : or(lt(t.mockOrders.created_at, after.created_at), and(eq(t.mockOrders.created_at, after.created_at), lt(t.mockOrders.client_order_id, after.client_order_id))),
-            ),
-          )
+          .where(mockOrderFilter(t.mockOrders, connector, cursor))
           .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
           .limit(limit + 1);
-        return pageOf(
-          rows,
-          limit,
-          (row): MockOrderRecord => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) }),
-          (row) => mockOrderCursor(row.created_at, row.client_order_id),
-        );
+        return mockOrderPage(rows, limit);
       });
     },
 

@@ -3,7 +3,8 @@ import { and, asc, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { QueueStats, RecordOutcome, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
 import { newSignalRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
-import { isoFromMs, pageOf, signalRecordFromRow as toRecord } from '../records.js';
+import { signalFilter } from '../filters.js';
+import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
 import { toNumberOrNull, type PgContext } from './context.js';
 import * as t from './schema.js';
 
@@ -56,15 +57,10 @@ export function pgSignals(ctx: PgContext): SignalStore {
 
     listSignals(query) {
       return reconnecting(async () => {
-        const conds = [];
-        if (query.status !== undefined) conds.push(eq(t.signals.status, query.status));
-        if (query.source !== undefined) conds.push(eq(t.signals.source, query.source));
-        if (query.instrument !== undefined) conds.push(eq(t.signals.instrument, query.instrument));
-        if (query.cursor !== undefined) conds.push(lt(t.signals.seq, Number(query.cursor)));
         const rows = await db
           .select()
           .from(t.signals)
-          .where(and(...conds))
+          .where(signalFilter(t.signals, query))
           .orderBy(desc(t.signals.seq))
           .limit(query.limit + 1);
         return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
@@ -85,12 +81,7 @@ export function pgSignals(ctx: PgContext): SignalStore {
           .from(t.signals)
           .where(inArray(t.signals.status, ['accepted', 'executing']))
           .groupBy(t.signals.status);
-        const accepted = rows.find((r) => r.status === 'accepted');
-        return {
-          accepted: accepted?.n ?? 0,
-          executing: rows.find((r) => r.status === 'executing')?.n ?? 0,
-          oldest_accepted_at: accepted?.oldest == null ? null : isoFromMs(accepted.oldest),
-        };
+        return queueStatsFromRows(rows);
       });
     },
 

@@ -1,9 +1,10 @@
 /** The mock broker's books on SQLite: an order and its fill in one writer job. */
-import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Position } from '../../domain/types.js';
-import type { MockBrokerStore, MockOrderRecord } from '../contract/mock-broker.js';
+import type { MockBrokerStore } from '../contract/mock-broker.js';
 import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, planMockFill } from '../plans/mock-broker.js';
-import { isoFromMs, mockOrderCursor, orderFromMockRow, pageOf, parseMockOrderCursor } from '../records.js';
+import { mockOrderPage, orderFromMockRow } from '../records.js';
+import { mockOrderFilter } from '../filters.js';
 import { ph, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
@@ -62,27 +63,14 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
     },
 
     async listOrders(connector, limit, cursor) {
-      const after = parseMockOrderCursor(cursor);
       const rows = db
         .select()
         .from(t.mockOrders)
-        .where(
-          and(
-            eq(t.mockOrders.connector, connector),
-            after === null
-              ? undefined
-              : or(lt(t.mockOrders.created_at, after.created_at), and(eq(t.mockOrders.created_at, after.created_at), lt(t.mockOrders.client_order_id, after.client_order_id))),
-          ),
-        )
+        .where(mockOrderFilter(t.mockOrders, connector, cursor))
         .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
         .limit(limit + 1)
         .all();
-      return pageOf(
-        rows,
-        limit,
-        (row): MockOrderRecord => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) }),
-        (row) => mockOrderCursor(row.created_at, row.client_order_id),
-      );
+      return mockOrderPage(rows, limit);
     },
 
     cancelOpenOrders(connector, instrument) {
