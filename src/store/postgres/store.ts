@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL store (postgres.js + drizzle): the production store, shared by any number of
  * sluice instances on one database. Each verb is one READ COMMITTED transaction that includes
- * the event-log entries it implies (appended last, see appendEvents). Where instances can race,
+ * the event-log entries it implies (appended last, see transact.ts). Where instances can race,
  * the transaction serializes on the lock chosen for that point:
  *
  * - event log: advisory lock (one key per schema), taken last by every appending transaction and
@@ -13,7 +13,8 @@
  *   (every gate of a connector, on every instance, reads exposure and reserves in turn).
  * - updateBreaker: the same per-connector advisory lock, so a half-open probe claimed by a gate
  *   and a breaker step never overwrite each other (before the first step there is no row).
- * - setMode / initMode: an advisory lock for the mode (before the first write there is no row).
+ * - setMode / initMode, and a finish whose losing fill may trip the daily-loss limit: an
+ *   advisory lock for the mode (before the first write there is no row).
  * - finishSignal: row lock on the signal, so the fill is booked once; retrySignal, renewLeases:
  *   conditional UPDATEs (row locks held for one statement).
  * - claimExpired: row locks with `SELECT … FOR UPDATE SKIP LOCKED`, so claimers split the rows.

@@ -3,15 +3,25 @@
  * and breaker writes follow plans/runtime.ts; the writer job is their transaction.
  */
 import { like, lt } from 'drizzle-orm';
+import { initialBreaker } from '../../domain/breaker.js';
 import type { RuntimeStore } from '../contract/runtime.js';
 import { planBreakerStep, planInitMode, planModeWrite } from '../plans/runtime.js';
 import { BREAKER_PREFIX, breakersFromRows, cursorFromState, cursorKey, DEFAULT_MODE } from '../records.js';
-import { applyBreakerPlan, applyModePlan, DURABLE, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
+import { applyBreakerPlan, applyModePlan, DURABLE, ph, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
 import * as t from './schema.js';
-import { initialBreaker } from '../../domain/breaker.js';
 
 export function sqliteRuntime(ctx: SqliteContext): RuntimeStore {
   const { db, writer } = ctx;
+  // Every HMAC delivery remembers its nonce: prepared once, like the other hot-path writes.
+  const q = {
+    expireNonces: db.delete(t.nonces).where(lt(t.nonces.expires_at, ph('now'))).prepare(),
+    insertNonce: db
+      .insert(t.nonces)
+      .values({ source: ph('source'), nonce: ph('nonce'), expires_at: ph('expires_at') })
+      .onConflictDoNothing()
+      .returning({ nonce: t.nonces.nonce })
+      .prepare(),
+  };
   return {
     async getMode() {
       return readMode(ctx) ?? DEFAULT_MODE;
@@ -52,9 +62,8 @@ export function sqliteRuntime(ctx: SqliteContext): RuntimeStore {
 
     rememberNonce(source, nonce, expiresAt, now) {
       return writer.run(() => {
-        db.delete(t.nonces).where(lt(t.nonces.expires_at, now.getTime())).run();
-        const inserted = db.insert(t.nonces).values({ source, nonce, expires_at: expiresAt.getTime() }).onConflictDoNothing().returning({ nonce: t.nonces.nonce }).get();
-        return inserted !== undefined;
+        q.expireNonces.run({ now: now.getTime() });
+        return q.insertNonce.get({ source, nonce, expires_at: expiresAt.getTime() }) !== undefined;
       }, DURABLE);
     },
   };
