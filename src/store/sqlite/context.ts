@@ -19,8 +19,12 @@ import type { GroupCommitWriter } from './writer.js';
 export type SqliteDb = BetterSQLite3Database<typeof t>;
 
 export const ph = (name: string) => sql.placeholder(name);
+/** `{ a: ph('a'), b: ph('b') }`: a prepared statement's values, each bound by its own name. */
+export function phs<K extends string>(...names: K[]): Record<K, ReturnType<typeof ph>> {
+  return Object.fromEntries(names.map((name) => [name, ph(name)])) as Record<K, ReturnType<typeof ph>>;
+}
 /** A placeholder where drizzle's `set()` wants SQL rather than a Placeholder. */
-export const phs = (name: string) => sql`${sql.placeholder(name)}`;
+export const phSql = (name: string) => sql`${sql.placeholder(name)}`;
 
 /** Jobs whose result a client is told: their batch commits with an fsync (see writer.ts). */
 export const DURABLE = { durable: true };
@@ -31,7 +35,7 @@ export function prepareShared(db: SqliteDb) {
     state: db.select().from(t.runtimeState).where(eq(t.runtimeState.key, ph('key'))).prepare(),
     upsertState: db
       .insert(t.runtimeState)
-      .values({ key: ph('key'), value: ph('value'), updated_at: ph('updated_at') })
+      .values(phs('key', 'value', 'updated_at'))
       .onConflictDoUpdate({ target: t.runtimeState.key, set: { value: sql`excluded.value`, updated_at: sql`excluded.updated_at` } })
       .prepare(),
     position: db

@@ -3,7 +3,7 @@ import { desc, lt, sql } from 'drizzle-orm';
 import type { DeliveryStore } from '../contract/deliveries.js';
 import { planRefusedDelivery } from '../plans/deliveries.js';
 import { pageOf, refusedDeliveryFromRow } from '../records.js';
-import { ph, type SqliteContext } from './context.js';
+import { ph, phs, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
 export function sqliteDeliveries(ctx: SqliteContext): DeliveryStore {
@@ -11,7 +11,7 @@ export function sqliteDeliveries(ctx: SqliteContext): DeliveryStore {
   const q = {
     insert: db
       .insert(t.deliveries)
-      .values({ at: ph('at'), source: ph('source'), reason: ph('reason'), issues: ph('issues'), request_id: ph('request_id'), body_excerpt: ph('body_excerpt') })
+      .values(phs('at', 'source', 'reason', 'issues', 'request_id', 'body_excerpt'))
       .prepare(),
     // Counted in rows, not by seq arithmetic: the newest `keep` rows stay whatever the gaps.
     keepNewest: db

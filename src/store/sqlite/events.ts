@@ -9,7 +9,7 @@ import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
 import type { EventRecord, EventStore } from '../contract/events.js';
 import type { TimedEvent } from '../plans/events.js';
 import { eventRecordFromRow } from '../records.js';
-import { ph, type SqliteContext, type SqliteDb } from './context.js';
+import { ph, phs, type SqliteContext, type SqliteDb } from './context.js';
 import * as t from './schema.js';
 import type { WriterHooks } from './writer.js';
 
@@ -17,7 +17,7 @@ export function createSqliteEventLog(db: SqliteDb) {
   const q = {
     insertEvent: db
       .insert(t.events)
-      .values({ seq: ph('seq'), at: ph('at'), type: ph('type'), signal_id: ph('signal_id'), data: ph('data'), prev_hash: ph('prev_hash'), hash: ph('hash') })
+      .values(phs('seq', 'at', 'type', 'signal_id', 'data', 'prev_hash', 'hash'))
       .prepare(),
     head: db.select({ seq: t.events.seq, hash: t.events.hash }).from(t.events).orderBy(desc(t.events.seq)).limit(1).prepare(),
   };

@@ -6,7 +6,7 @@ import { asc, eq, sql } from 'drizzle-orm';
 import type { Attempt, FinishOutcome, FinishStore } from '../contract/finish.js';
 import { fillToBook, mayTripDailyLoss, planAttempt, planDailyLoss, planFill, planFinish } from '../plans/finish.js';
 import { attemptFromRow, signalRecordFromRow as toRecord } from '../records.js';
-import { applyModePlan, ph, phs, readMode, readPnl, type SqliteContext } from './context.js';
+import { applyModePlan, ph, phs, phSql, readMode, readPnl, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
 export function sqliteFinish(ctx: SqliteContext): FinishStore {
@@ -14,18 +14,18 @@ export function sqliteFinish(ctx: SqliteContext): FinishStore {
   const q = {
     insertAttempt: db
       .insert(t.attempts)
-      .values({ signal_id: ph('signal_id'), n: ph('n'), at: ph('at'), outcome: ph('outcome'), error: ph('error') })
+      .values(phs('signal_id', 'n', 'at', 'outcome', 'error'))
       .prepare(),
     attemptsOf: db.select().from(t.attempts).where(eq(t.attempts.signal_id, ph('signal_id'))).orderBy(asc(t.attempts.n), asc(t.attempts.id)).prepare(),
     finishUpdate: db
       .update(t.signals)
-      .set({ status: phs('status'), result: phs('result'), updated_at: phs('updated_at'), lease_owner: null, lease_until: null })
+      .set({ status: phSql('status'), result: phSql('result'), updated_at: phSql('updated_at'), lease_owner: null, lease_until: null })
       .where(eq(t.signals.id, ph('id')))
       .prepare(),
     deleteReservation: db.delete(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare(),
     upsertPosition: db
       .insert(t.positions)
-      .values({ connector: ph('connector'), instrument: ph('instrument'), quantity: ph('quantity'), avg_price: ph('avg_price'), last_price: ph('last_price'), updated_at: ph('updated_at') })
+      .values(phs('connector', 'instrument', 'quantity', 'avg_price', 'last_price', 'updated_at'))
       .onConflictDoUpdate({
         target: [t.positions.connector, t.positions.instrument],
         set: { quantity: sql`excluded.quantity`, avg_price: sql`excluded.avg_price`, last_price: sql`excluded.last_price`, updated_at: sql`excluded.updated_at` },
@@ -33,7 +33,7 @@ export function sqliteFinish(ctx: SqliteContext): FinishStore {
       .prepare(),
     addPnl: db
       .insert(t.pnlDays)
-      .values({ connector: ph('connector'), day: ph('day'), realized: ph('realized') })
+      .values(phs('connector', 'day', 'realized'))
       .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + excluded.realized` } })
       .prepare(),
   };

@@ -8,7 +8,7 @@ import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
 import { isGateable, planGate, planGateAdmission } from '../plans/gate.js';
 import { signalRecordFromRow as toRecord } from '../records.js';
-import { applyBreakerPlan, ph, phs, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
+import { applyBreakerPlan, ph, phs, phSql, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
 export function sqliteGate(ctx: SqliteContext): GateStore {
@@ -42,19 +42,19 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
     gateUpdate: db
       .update(t.signals)
       .set({
-        status: phs('status'),
-        decision: phs('decision'),
-        decided_at: phs('decided_at'),
-        updated_at: phs('updated_at'),
-        order_side: phs('order_side'),
-        lease_owner: phs('lease_owner'),
-        lease_until: phs('lease_until'),
+        status: phSql('status'),
+        decision: phSql('decision'),
+        decided_at: phSql('decided_at'),
+        updated_at: phSql('updated_at'),
+        order_side: phSql('order_side'),
+        lease_owner: phSql('lease_owner'),
+        lease_until: phSql('lease_until'),
       })
       .where(and(eq(t.signals.id, ph('id')), eq(t.signals.status, 'accepted')))
       .prepare(),
     insertReservation: db
       .insert(t.reservations)
-      .values({ signal_id: ph('signal_id'), connector: ph('connector'), instrument: ph('instrument'), quantity: ph('quantity'), notional: ph('notional'), created_at: ph('created_at') })
+      .values(phs('signal_id', 'connector', 'instrument', 'quantity', 'notional', 'created_at'))
       .prepare(),
   };
 

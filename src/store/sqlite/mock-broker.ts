@@ -5,7 +5,7 @@ import type { MockBrokerStore } from '../contract/mock-broker.js';
 import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, planMockFill } from '../plans/mock-broker.js';
 import { mockOrderPage, orderFromMockRow } from '../records.js';
 import { mockOrderFilter } from '../filters.js';
-import { ph, type SqliteContext } from './context.js';
+import { ph, phs, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
 export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
@@ -18,20 +18,7 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
       .prepare(),
     insertOrder: db
       .insert(t.mockOrders)
-      .values({
-        connector: ph('connector'),
-        client_order_id: ph('client_order_id'),
-        order_id: ph('order_id'),
-        instrument: ph('instrument'),
-        side: ph('side'),
-        quantity: ph('quantity'),
-        order_type: ph('order_type'),
-        limit_price: ph('limit_price'),
-        status: ph('status'),
-        filled_quantity: ph('filled_quantity'),
-        fill_price: ph('fill_price'),
-        created_at: ph('created_at'),
-      })
+      .values(phs('connector', 'client_order_id', 'order_id', 'instrument', 'side', 'quantity', 'order_type', 'limit_price', 'status', 'filled_quantity', 'fill_price', 'created_at'))
       .prepare(),
     position: db
       .select()
@@ -40,7 +27,7 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
       .prepare(),
     upsertPosition: db
       .insert(t.mockPositions)
-      .values({ connector: ph('connector'), instrument: ph('instrument'), quantity: ph('quantity'), avg_price: ph('avg_price') })
+      .values(phs('connector', 'instrument', 'quantity', 'avg_price'))
       .onConflictDoUpdate({ target: [t.mockPositions.connector, t.mockPositions.instrument], set: { quantity: sql`excluded.quantity`, avg_price: sql`excluded.avg_price` } })
       .prepare(),
   };

@@ -7,7 +7,7 @@ import { initialBreaker } from '../../domain/breaker.js';
 import type { RuntimeStore } from '../contract/runtime.js';
 import { planBreakerStep, planInitMode, planModeWrite } from '../plans/runtime.js';
 import { BREAKER_PREFIX, breakersFromRows, cursorFromState, cursorKey, DEFAULT_MODE } from '../records.js';
-import { applyBreakerPlan, applyModePlan, DURABLE, ph, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
+import { applyBreakerPlan, applyModePlan, DURABLE, ph, phs, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
 export function sqliteRuntime(ctx: SqliteContext): RuntimeStore {
@@ -17,7 +17,7 @@ export function sqliteRuntime(ctx: SqliteContext): RuntimeStore {
     expireNonces: db.delete(t.nonces).where(lt(t.nonces.expires_at, ph('now'))).prepare(),
     insertNonce: db
       .insert(t.nonces)
-      .values({ source: ph('source'), nonce: ph('nonce'), expires_at: ph('expires_at') })
+      .values(phs('source', 'nonce', 'expires_at'))
       .onConflictDoNothing()
       .returning({ nonce: t.nonces.nonce })
       .prepare(),

@@ -5,7 +5,7 @@ import { signalAccepted, signalRetried } from '../plans/events.js';
 import { newSignalRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
 import { signalFilter } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
-import { DURABLE, ph, phs, type SqliteContext } from './context.js';
+import { DURABLE, ph, phs, phSql, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
 export function sqliteSignals(ctx: SqliteContext): SignalStore {
@@ -19,25 +19,10 @@ export function sqliteSignals(ctx: SqliteContext): SignalStore {
     // Writes on the hot path, prepared once.
     insertSignal: db
       .insert(t.signals)
-      .values({
-        id: ph('id'),
-        source: ph('source'),
-        idempotency_key: ph('idempotency_key'),
-        dedupe_key: ph('dedupe_key'),
-        key_kind: ph('key_kind'),
-        fingerprint: ph('fingerprint'),
-        status: 'accepted',
-        connector: ph('connector'),
-        instrument: ph('instrument'),
-        client_order_id: ph('client_order_id'),
-        signal: ph('signal'),
-        request_id: ph('request_id'),
-        received_at: ph('received_at'),
-        updated_at: ph('updated_at'),
-      })
+      .values({ ...phs('id', 'source', 'idempotency_key', 'dedupe_key', 'key_kind', 'fingerprint', 'connector', 'instrument', 'client_order_id', 'signal', 'request_id', 'received_at', 'updated_at'), status: 'accepted' })
       .returning()
       .prepare(),
-    rekey: db.update(t.signals).set({ dedupe_key: phs('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare(),
+    rekey: db.update(t.signals).set({ dedupe_key: phSql('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare(),
   };
 
   return {
