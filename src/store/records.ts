@@ -4,8 +4,7 @@
  * one set of pure functions turns either dialect's rows into what the Store contract returns;
  * every stored JSON document is checked on the way (checks.ts).
  */
-import type { BreakerState } from '../domain/breaker.js';
-import { initialBreaker } from '../domain/breaker.js';
+import { initialBreaker, type BreakerState } from '../domain/breaker.js';
 import type { Order, SignalStatus } from '../domain/types.js';
 import { StoredRecordError, checkBreaker, checkCursor, checkDecision, checkEventData, checkIssues, checkMode, checkResult, checkSignal } from './checks.js';
 import type { Attempt } from './contract/finish.js';
