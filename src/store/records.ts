@@ -1,10 +1,18 @@
 /**
  * Row → record conversion shared by both stores. The SQLite and PostgreSQL schemas have the same
  * tables and columns (times as integer ms, JSON documents as text, money as floating point), so
- * one set of pure functions turns either dialect's rows into what the Store contract returns.
+ * one set of pure functions turns either dialect's rows into what the Store contract returns;
+ * every stored JSON document is checked on the way (checks.ts).
  */
-import type { Decision, Order, Signal, SignalStatus } from '../domain/types.js';
-import type { EventRecord, ExecutionResult, Page, RefusedDelivery, SignalRecord } from './store.js';
+import { initialBreaker, type BreakerState } from '../domain/breaker.js';
+import type { Order, SignalStatus } from '../domain/types.js';
+import { StoredRecordError, checkBreaker, checkCursor, checkDecision, checkEventData, checkIssues, checkMode, checkResult, checkSignal } from './checks.js';
+import type { Attempt } from './contract/finish.js';
+import type { EventRecord } from './contract/events.js';
+import type { RefusedDelivery } from './contract/deliveries.js';
+import type { MockOrderRecord } from './contract/mock-broker.js';
+import type { ModeState } from './contract/runtime.js';
+import type { Page, QueueStats, SignalRecord } from './contract/signals.js';
 
 /** Milliseconds since the epoch → ISO-8601 UTC, the form every record carries. */
 export const isoFromMs = (ms: number): string => new Date(ms).toISOString();
@@ -28,6 +36,7 @@ export interface SignalRow {
 }
 
 export function signalRecordFromRow(row: SignalRow): SignalRecord {
+  const at = (field: string) => ({ table: 'signals', id: row.id, field });
   return {
     signal_id: row.id,
     source: row.source,
@@ -40,18 +49,60 @@ export function signalRecordFromRow(row: SignalRow): SignalRecord {
     request_id: row.request_id,
     received_at: isoFromMs(row.received_at),
     updated_at: isoFromMs(row.updated_at),
-    signal: JSON.parse(row.signal) as Signal,
-    decision: row.decision === null ? null : (JSON.parse(row.decision) as Decision),
-    result: row.result === null ? null : (JSON.parse(row.result) as ExecutionResult),
+    signal: checkSignal(row.signal, at('signal')),
+    decision: row.decision === null ? null : checkDecision(row.decision, at('decision')),
+    result: row.result === null ? null : checkResult(row.result, at('result')),
   };
+}
+
+/** queueStats from the per-status counts of accepted and executing signals. */
+export function queueStatsFromRows(rows: ReadonlyArray<{ status: SignalStatus; n: number; oldest: number | null }>): QueueStats {
+  const accepted = rows.find((r) => r.status === 'accepted');
+  return {
+    accepted: accepted?.n ?? 0,
+    executing: rows.find((r) => r.status === 'executing')?.n ?? 0,
+    oldest_accepted_at: accepted?.oldest == null ? null : isoFromMs(accepted.oldest),
+  };
+}
+
+export function attemptFromRow(r: { n: number; at: number; outcome: string; error: string | null }): Attempt {
+  return { n: r.n, at: isoFromMs(r.at), outcome: r.outcome, error: r.error };
 }
 
 /** An `events` row: the record with `data` still as its stored JSON text. */
 export type EventRow = Omit<EventRecord, 'data'> & { data: string };
 
 export function eventRecordFromRow(row: EventRow): EventRecord {
-  return { ...row, data: JSON.parse(row.data) as Record<string, unknown> };
+  return { ...row, data: checkEventData(row.data, { table: 'events', id: String(row.seq), field: 'data' }) };
 }
+
+// ── runtime_state: one key per document ───────────────────────────────────────────────────────
+
+export const MODE_KEY = 'mode';
+export const BREAKER_PREFIX = 'breaker:';
+export const breakerKey = (connector: string): string => `${BREAKER_PREFIX}${connector}`;
+export const cursorKey = (name: string): string => `cursor:${name}`;
+const state = (key: string) => ({ table: 'runtime_state', id: key, field: 'value' });
+
+export const modeFromState = (value: string | null): ModeState | null => (value === null ? null : checkMode(value, state(MODE_KEY)));
+
+/** The mode when none is stored yet. */
+export const DEFAULT_MODE: ModeState = { mode: 'enabled', reason: null, changed_at: new Date(0).toISOString() };
+
+/** A connector's stored breaker (null when none is stored: closed). */
+export const breakerFromState = (key: string, value: string | null): BreakerState | null => (value === null ? null : checkBreaker(value, state(key)));
+
+export const breakerOrInitial = (key: string, value: string | null): BreakerState => breakerFromState(key, value) ?? initialBreaker();
+
+export function breakersFromRows(rows: ReadonlyArray<{ key: string; value: string }>): Record<string, BreakerState> {
+  const out: Record<string, BreakerState> = {};
+  for (const row of rows) out[row.key.slice(BREAKER_PREFIX.length)] = checkBreaker(row.value, state(row.key));
+  return out;
+}
+
+export const cursorFromState = (key: string, value: string | null): number | null => (value === null ? null : checkCursor(value, state(key)));
+
+// ── mock broker, pages, deliveries ────────────────────────────────────────────────────────────
 
 /** The columns of a `mock_orders` row that an order is made of. */
 export interface MockOrderRow {
@@ -67,7 +118,11 @@ export interface MockOrderRow {
   fill_price: number | null;
 }
 
+const ORDER_STATUSES: ReadonlyArray<Order['status']> = ['new', 'accepted', 'partially_filled', 'filled', 'canceled', 'rejected', 'expired'];
+const isOrderStatus = (s: string): s is Order['status'] => (ORDER_STATUSES as readonly string[]).includes(s);
+
 export function orderFromMockRow(row: MockOrderRow): Order {
+  if (!isOrderStatus(row.status)) throw new StoredRecordError('mock_orders', row.client_order_id, 'status', `is not an order status: ${JSON.stringify(row.status)}`);
   return {
     client_order_id: row.client_order_id,
     order_id: row.order_id,
@@ -76,7 +131,7 @@ export function orderFromMockRow(row: MockOrderRow): Order {
     quantity: row.quantity,
     order_type: row.order_type,
     limit_price: row.limit_price,
-    status: row.status as Order['status'],
+    status: row.status,
     filled_quantity: row.filled_quantity,
     fill_price: row.fill_price,
   };
@@ -103,8 +158,19 @@ export function pageOf<R, T>(rows: R[], limit: number, map: (row: R) => T, curso
   return { items: page.map(map), next_cursor: rows.length > limit && last !== undefined ? cursorOf(last) : null };
 }
 
+/** A page of mock orders from `limit + 1` rows read newest first. */
+export function mockOrderPage(rows: Array<MockOrderRow & { created_at: number }>, limit: number): Page<MockOrderRecord> {
+  return pageOf(
+    rows,
+    limit,
+    (row) => ({ ...orderFromMockRow(row), created_at: isoFromMs(row.created_at) }),
+    (row) => mockOrderCursor(row.created_at, row.client_order_id),
+  );
+}
+
 /** The columns of a `deliveries` row (both dialects). */
 export interface DeliveryRow {
+  seq: number;
   at: number;
   source: string;
   reason: string;
@@ -118,7 +184,7 @@ export function refusedDeliveryFromRow(r: DeliveryRow): RefusedDelivery {
     at: isoFromMs(r.at),
     source: r.source,
     reason: r.reason,
-    issues: JSON.parse(r.issues) as RefusedDelivery['issues'],
+    issues: checkIssues(r.issues, { table: 'deliveries', id: String(r.seq), field: 'issues' }),
     request_id: r.request_id,
     body_excerpt: r.body_excerpt,
   };

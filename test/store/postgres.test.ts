@@ -39,12 +39,20 @@ if (POSTGRES_URL === undefined || POSTGRES_URL === '') {
   const open = (schema: string, o: Partial<PostgresStoreOptions> = {}): Promise<Store> =>
     createPostgresStore({ url, schema, max: 4, ...o });
 
-  storeContractTests('postgres', async () => {
+  storeContractTests('postgres', async ({ now }) => {
     const schema = freshSchema();
-    const store = await open(schema);
+    const store = await open(schema, { now });
+    const raw = postgres(url, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
     return {
       store,
+      raw: {
+        run: async (statement) => {
+          await raw.unsafe(statement);
+        },
+        query: async (statement) => [...(await raw.unsafe<Array<Record<string, unknown>>>(statement))],
+      },
       cleanup: async () => {
+        await raw.end({ timeout: 5 });
         await store.close();
         await dropSchema(schema);
       },

@@ -18,12 +18,23 @@ function freshDir(): string {
   return mkdtempSync(join(tmpdir(), 'sluice-sqlite-'));
 }
 
-storeContractTests('sqlite', async () => {
+storeContractTests('sqlite', async ({ now }) => {
   const dir = freshDir();
-  const store = createSqliteStore({ path: join(dir, 'sluice.db') });
+  const path = join(dir, 'sluice.db');
+  const store = createSqliteStore({ path, now });
+  // A connection of its own: what it commits, the store's connection reads.
+  const raw = new Database(path);
+  raw.pragma('busy_timeout = 5000');
   return {
     store,
+    raw: {
+      run: async (statement) => {
+        raw.prepare(statement).run();
+      },
+      query: async (statement) => raw.prepare(statement).all() as Array<Record<string, unknown>>,
+    },
     cleanup: async () => {
+      raw.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,69 @@
+/**
+ * Settling a signal: the attempt row (its time checked here, for both dialects), the fill booked
+ * into the position (domain/ledger.ts applyFill), the final status and result, the `signal.*`
+ * event, and the daily-loss mode switch (guardrails/daily-loss.ts).
+ */
+import { applyFill, type LedgerEntry } from '../../domain/ledger.js';
+import { tripsDailyLoss } from '../../guardrails/daily-loss.js';
+import type { Attempt, Fill, FinishInput } from '../contract/finish.js';
+import type { ModeState } from '../contract/runtime.js';
+import { signalAttempt, signalFinished, type TimedEvent } from './events.js';
+import { planModeWrite, type ModePlan } from './runtime.js';
+
+/** ISO-8601 date and time with `Z` or an offset, as `Date.toISOString()` writes it. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export interface AttemptPlan {
+  row: { signal_id: string; n: number; at: number; outcome: string; error: string | null };
+  event: TimedEvent;
+}
+
+/** Throws (before anything is written) when `attempt.at` is not a valid ISO time. */
+export function planAttempt(signalId: string, attempt: Attempt): AttemptPlan {
+  const at = ISO_TIME.test(attempt.at) ? Date.parse(attempt.at) : Number.NaN;
+  if (Number.isNaN(at)) throw new RangeError(`recordAttempt: invalid time ${JSON.stringify(attempt.at)} (expected ISO-8601 with offset)`);
+  return { row: { signal_id: signalId, n: attempt.n, at, outcome: attempt.outcome, error: attempt.error }, event: signalAttempt(signalId, attempt) };
+}
+
+/** Only a fill of a positive quantity is booked. */
+export const fillToBook = (input: Pick<FinishInput, 'fill'>): Fill | null => (input.fill !== null && input.fill.quantity > 0 ? input.fill : null);
+
+export interface FillPlan {
+  position: { quantity: number; avg_price: number; last_price: number; updated_at: number };
+  /** What this fill realized, added to the trading day's PnL. */
+  realized: number;
+}
+
+/** A fill against the current position (null or a flat row: none). The fill's price becomes the last price. */
+export function planFill(current: LedgerEntry | null, fill: Fill, now: Date): FillPlan {
+  const next = applyFill(current, fill);
+  return { position: { quantity: next.quantity, avg_price: next.avg_price, last_price: fill.price, updated_at: now.getTime() }, realized: next.realized_pnl };
+}
+
+export interface FinishPlan {
+  values: { status: FinishInput['status']; result: string; updated_at: number; lease_owner: null; lease_until: null };
+  event: TimedEvent;
+}
+
+/** executing → executed | failed: the lease is cleared with it. */
+export function planFinish(input: FinishInput): FinishPlan {
+  return {
+    values: { status: input.status, result: JSON.stringify(input.result), updated_at: input.now.getTime(), lease_owner: null, lease_until: null },
+    event: signalFinished(input),
+  };
+}
+
+/**
+ * Whether the mode must be read at all: only a losing fill under a limit can trip it (the
+ * PostgreSQL store takes the mode lock only then).
+ */
+export const mayTripDailyLoss = (input: Pick<FinishInput, 'max_daily_loss'>, realizedFill: number): boolean => input.max_daily_loss !== null && realizedFill < 0;
+
+/**
+ * The daily-loss switch, decided against the mode read in the same transaction: `exit_only`
+ * (reason `daily_loss`) through the mode write rule, or null when the fill does not trip it.
+ */
+export function planDailyLoss(input: Pick<FinishInput, 'max_daily_loss' | 'now'>, realizedFill: number, realizedToday: number, current: ModeState | null): ModePlan | null {
+  const trips = tripsDailyLoss({ max_daily_loss: input.max_daily_loss, realized_pnl_fill: realizedFill, realized_pnl_today: realizedToday, mode: current?.mode ?? 'enabled' });
+  return trips ? planModeWrite(current, 'exit_only', 'daily_loss', 'guardrails', input.now) : null;
+}

@@ -1,0 +1,81 @@
+/**
+ * The gate's decision as writes: whether the signal may be gated at all (still accepted, no
+ * older accepted signal in its lane), and then, from the decision against the state read in the
+ * same step, the signal's new status and lease, the reservation, the breaker step and the events.
+ */
+import { initialBreaker, type BreakerState } from '../../domain/breaker.js';
+import type { StoredGateState } from '../../domain/gate-state.js';
+import type { Decision, SignalStatus } from '../../domain/types.js';
+import type { GateInput } from '../contract/gate.js';
+import { signalGated, type TimedEvent } from './events.js';
+import { planBreakerStep, type BreakerPlan } from './runtime.js';
+
+export type Admission<R> = { kind: 'skipped' } | { kind: 'blocked'; by: string } | { kind: 'gate'; row: R };
+
+/** Only an accepted signal is gated; the dialect reads its lane only then. */
+export const isGateable = <R extends { status: SignalStatus }>(row: R | undefined): row is R => row !== undefined && row.status === 'accepted';
+
+/**
+ * `row`: the signal as read (locked, in PostgreSQL); `older`: the OLDEST older signal of its
+ * lane still accepted (by seq), read only when the row is gateable (undefined otherwise).
+ * Arrival order per lane comes first, so an older accepted signal blocks this one.
+ */
+export function planGateAdmission<R extends { status: SignalStatus }>(row: R | undefined, older: { id: string } | undefined): Admission<R> {
+  if (!isGateable(row)) return { kind: 'skipped' };
+  if (older !== undefined) return { kind: 'blocked', by: older.id };
+  return { kind: 'gate', row };
+}
+
+export interface GatePlan {
+  decision: Decision;
+  /** The columns the conditional update (`… WHERE status = 'accepted'`) sets. */
+  values: {
+    status: SignalStatus;
+    decision: string;
+    decided_at: number;
+    updated_at: number;
+    order_side: Decision['side'];
+    lease_owner: string | null;
+    lease_until: number | null;
+  };
+  reservation: { signal_id: string; connector: string; instrument: string; quantity: number; notional: number; created_at: number } | null;
+  /** The step a claimed half-open probe makes, stored (and its transition logged) first. */
+  breaker: BreakerPlan | null;
+  /** `signal.executing` or `signal.rejected`, logged after the breaker's transition. */
+  event: TimedEvent;
+}
+
+/** `storedBreaker`: the connector's stored breaker, null when none is stored (closed). */
+export function planGate(input: GateInput, state: StoredGateState, storedBreaker: BreakerState | null): GatePlan {
+  const verdict = input.decide(state, storedBreaker ?? initialBreaker());
+  const { decision } = verdict;
+  const now = input.now.getTime();
+  const breakerPlan = verdict.breaker === null ? null : planBreakerStep(storedBreaker, verdict.breaker, input.connector, `probe ${input.signal_id}`, input.now);
+  // An allowed order reserves its signed quantity (exits too) and its notional until it settles.
+  const reservation =
+    decision.allowed && decision.side !== null && decision.quantity !== null
+      ? {
+          signal_id: input.signal_id,
+          connector: input.connector,
+          instrument: input.instrument,
+          quantity: decision.side === 'buy' ? decision.quantity : -decision.quantity,
+          notional: decision.reserved_notional,
+          created_at: now,
+        }
+      : null;
+  return {
+    decision,
+    values: {
+      status: decision.allowed ? 'executing' : 'rejected',
+      decision: JSON.stringify(decision),
+      decided_at: now,
+      updated_at: now,
+      order_side: decision.side,
+      lease_owner: decision.allowed ? input.owner : null,
+      lease_until: decision.allowed ? input.lease_until.getTime() : null,
+    },
+    reservation,
+    breaker: breakerPlan,
+    event: signalGated(input.signal_id, decision, input.now),
+  };
+}

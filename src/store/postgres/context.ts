@@ -1,0 +1,116 @@
+/**
+ * What every PostgreSQL capability works with: the pool, one transaction per verb (transact.ts),
+ * reads retried on a dropped connection, the advisory locks, the store's clock, and the reads
+ * and writes of runtime state and the ledger that more than one capability needs.
+ */
+import { and, eq, sql } from 'drizzle-orm';
+import type { PgDatabase } from 'drizzle-orm/pg-core';
+import type { PostgresJsDatabase, PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js';
+import type { BreakerState } from '../../domain/breaker.js';
+import type { EventRecord } from '../contract/events.js';
+import type { ModeState } from '../contract/runtime.js';
+import type { TimedEvent } from '../plans/events.js';
+import type { BreakerPlan, ModePlan } from '../plans/runtime.js';
+import { breakerFromState, breakerKey, MODE_KEY, modeFromState } from '../records.js';
+import * as t from './schema.js';
+
+export type Db = PostgresJsDatabase<typeof t>;
+/** The pool or a transaction: helpers that only read run on either. */
+export type Executor = PgDatabase<PostgresJsQueryResultHKT, typeof t>;
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** Queues an event to be appended, in order, when the transaction's work is done. */
+export type Emit = (event: TimedEvent) => void;
+
+export interface PgLocks {
+  /** Serializes every appender of the event log (taken last, held to commit). */
+  eventLog(tx: Tx): Promise<void>;
+  /** Serializes read-modify-writes of the mode (before the first write there is no row). */
+  mode(tx: Tx): Promise<void>;
+  /** Serializes gates, breaker steps and reconciliations of one connector (every instance). */
+  connector(tx: Tx, connector: string): Promise<void>;
+}
+
+/**
+ * Advisory-lock keys are database-wide: they carry the schema so that stores in different
+ * schemas (tests, tenants) do not serialize on each other.
+ */
+export function advisoryLocks(namespace: string): PgLocks {
+  const key = (what: string) => sql`hashtextextended(${`sluice:${namespace}:${what}`}, 0)`;
+  const eventLog = key('events');
+  const mode = key('mode');
+  return {
+    async eventLog(tx) {
+      await tx.execute(sql`select pg_advisory_xact_lock(${eventLog})`);
+    },
+    async mode(tx) {
+      await tx.execute(sql`select pg_advisory_xact_lock(${mode})`);
+    },
+    async connector(tx, connector) {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sluice:${namespace}`}), hashtext(${connector}))`);
+    },
+  };
+}
+
+export interface PgContext {
+  db: Db;
+  /** One verb, one transaction; `emit`ted events are appended last (transact.ts). */
+  transact<T>(work: (tx: Tx, emit: Emit) => Promise<T>): Promise<T>;
+  transactWithEvents<T>(work: (tx: Tx, emit: Emit) => Promise<T>): Promise<{ value: T; events: EventRecord[] }>;
+  /** Runs an idempotent step again on a fresh connection when the server dropped its own. */
+  reconnecting<T>(step: () => Promise<T>): Promise<T>;
+  locks: PgLocks;
+  now: () => Date;
+}
+
+export const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : Number(value));
+export const toNumberOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+
+export async function readState(ex: Executor, key: string): Promise<string | null> {
+  const [row] = await ex.select({ value: t.runtimeState.value }).from(t.runtimeState).where(eq(t.runtimeState.key, key));
+  return row?.value ?? null;
+}
+
+export async function writeState(ex: Executor, key: string, value: unknown, now: Date): Promise<void> {
+  const text = JSON.stringify(value);
+  await ex
+    .insert(t.runtimeState)
+    .values({ key, value: text, updated_at: now.getTime() })
+    .onConflictDoUpdate({ target: t.runtimeState.key, set: { value: text, updated_at: now.getTime() } });
+}
+
+export const readMode = async (ex: Executor): Promise<ModeState | null> => modeFromState(await readState(ex, MODE_KEY));
+
+/**
+ * Read-modify-write of the mode (its `from` goes into the event) under the mode lock: `plan`
+ * gets the mode read after the lock.
+ */
+export async function writeMode(ctx: PgContext, tx: Tx, emit: Emit, plan: (current: ModeState | null) => ModePlan, now: Date): Promise<ModeState>;
+export async function writeMode(ctx: PgContext, tx: Tx, emit: Emit, plan: (current: ModeState | null) => ModePlan | null, now: Date): Promise<ModeState | null>;
+export async function writeMode(ctx: PgContext, tx: Tx, emit: Emit, plan: (current: ModeState | null) => ModePlan | null, now: Date): Promise<ModeState | null> {
+  await ctx.locks.mode(tx);
+  const decided = plan(await readMode(tx));
+  if (decided === null) return null;
+  if (decided.write !== null) await writeState(tx, MODE_KEY, decided.write, now);
+  if (decided.event !== null) emit(decided.event);
+  return decided.state;
+}
+
+export async function readStoredBreaker(ex: Executor, connector: string): Promise<BreakerState | null> {
+  const key = breakerKey(connector);
+  return breakerFromState(key, await readState(ex, key));
+}
+
+/** Writes what a breaker plan says (under the caller's connector lock). */
+export async function applyBreakerPlan(tx: Tx, emit: Emit, connector: string, plan: BreakerPlan, now: Date): Promise<BreakerState> {
+  if (plan.write !== null) await writeState(tx, breakerKey(connector), plan.write, now);
+  if (plan.event !== null) emit(plan.event);
+  return plan.state;
+}
+
+export async function readPnl(ex: Executor, connector: string, day: string): Promise<number> {
+  const [row] = await ex
+    .select({ realized: t.pnlDays.realized })
+    .from(t.pnlDays)
+    .where(and(eq(t.pnlDays.connector, connector), eq(t.pnlDays.day, day)));
+  return row?.realized ?? 0;
+}

@@ -1,0 +1,136 @@
+/**
+ * The gate on PostgreSQL: the signal's row lock, then its lane, then the connector lock, the gate
+ * state in one statement, and the plan (planGate) written in the same transaction. Leases are
+ * conditional updates; expired ones are split between claimers with SKIP LOCKED.
+ */
+import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { StoredGateState } from '../../domain/gate-state.js';
+import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
+import { isGateable, planGate, planGateAdmission } from '../plans/gate.js';
+import { breakerFromState, breakerKey, MODE_KEY, modeFromState, signalRecordFromRow as toRecord } from '../records.js';
+import { applyBreakerPlan, toNumber, toNumberOrNull, type PgContext, type Tx } from './context.js';
+import * as t from './schema.js';
+
+/**
+ * Everything the gate reads, in ONE statement: READ COMMITTED gives each statement one
+ * snapshot, so a finish committing meanwhile (position booked, reservation released) is seen
+ * either entirely or not at all, never as a position without its fill and without its
+ * reservation. Gates of the connector are serialized by the caller's connector lock.
+ */
+async function loadGateState(tx: Tx, input: GateInput): Promise<{ state: StoredGateState; breaker: string | null }> {
+  const { connector, instrument } = input;
+  // Counts at most one past the cap: a busy minute costs no more than the limit needs.
+  const cap = input.order_rate_cap === null ? 0 : input.order_rate_cap + 1;
+  const { positions: p, reservations: r, pnlDays: d, signals: s, runtimeState: rs } = t;
+  const rows = await tx.execute<Record<'position' | 'last_price' | 'gross' | 'reserved' | 'reserved_instrument' | 'pending' | 'realized' | 'orders', unknown> & { mode: string | null; breaker: string | null }>(sql`
+    select
+      (select ${p.quantity} from ${p} where ${p.connector} = ${connector} and ${p.instrument} = ${instrument}) as position,
+      (select ${p.last_price} from ${p} where ${p.connector} = ${connector} and ${p.instrument} = ${instrument}) as last_price,
+      (select sum(abs(${p.quantity}) * coalesce(${p.last_price}, ${p.avg_price})) from ${p} where ${p.connector} = ${connector}) as gross,
+      (select sum(${r.notional}) from ${r} where ${r.connector} = ${connector}) as reserved,
+      (select sum(${r.notional}) from ${r} where ${r.connector} = ${connector} and ${r.instrument} = ${instrument}) as reserved_instrument,
+      (select sum(${r.quantity}) from ${r} where ${r.connector} = ${connector} and ${r.instrument} = ${instrument}) as pending,
+      (select ${d.realized} from ${d} where ${d.connector} = ${connector} and ${d.day} = ${input.trading_day}) as realized,
+      (select count(*) from (select 1 from ${s} where ${s.decided_at} >= ${input.now.getTime() - 60_000} and ${s.order_side} is not null limit ${cap}) as recent) as orders,
+      (select ${rs.value} from ${rs} where ${rs.key} = ${MODE_KEY}) as mode,
+      (select ${rs.value} from ${rs} where ${rs.key} = ${breakerKey(connector)}) as breaker
+  `);
+  const row = rows[0];
+  if (row === undefined) throw new Error('gate state query returned no row');
+  return {
+    state: {
+      mode: modeFromState(row.mode)?.mode ?? 'enabled',
+      position: toNumber(row.position),
+      last_price: toNumberOrNull(row.last_price),
+      gross_exposure: toNumber(row.gross),
+      reserved_exposure: toNumber(row.reserved),
+      reserved_instrument: toNumber(row.reserved_instrument),
+      pending_quantity: toNumber(row.pending),
+      realized_pnl_today: toNumber(row.realized),
+      orders_last_minute: input.order_rate_cap === null ? 0 : toNumber(row.orders),
+    },
+    breaker: row.breaker,
+  };
+}
+
+export function pgGate(ctx: PgContext): GateStore {
+  const { db, transact, reconnecting, locks } = ctx;
+  return {
+    gateSignal(input) {
+      return transact(async (tx, emit): Promise<GateOutcome> => {
+        // The signal row first: a second gate of the same signal (another worker or instance)
+        // waits here, then finds it no longer accepted.
+        const [row] = await tx.select().from(t.signals).where(eq(t.signals.id, input.signal_id)).for('update');
+        // Arrival order per lane: the oldest older signal of the lane still accepted goes first.
+        const [older] = isGateable(row)
+          ? await tx
+              .select({ id: t.signals.id })
+              .from(t.signals)
+              .where(and(eq(t.signals.status, 'accepted'), eq(t.signals.connector, input.connector), eq(t.signals.instrument, input.instrument), lt(t.signals.seq, row.seq)))
+              .orderBy(asc(t.signals.seq))
+              .limit(1)
+          : [];
+        const admission = planGateAdmission(row, older);
+        if (admission.kind !== 'gate') return admission;
+        // Gates of one connector serialize from here to their commit (every instance), so the
+        // state read next includes every reservation committed before, and ours is committed
+        // before the next gate reads: two gates cannot both fit under room only one fits in.
+        await locks.connector(tx, input.connector);
+        const gate = await loadGateState(tx, input);
+        // `decide` is pure and synchronous: evaluated against exactly the state just read.
+        const plan = planGate(input, gate.state, breakerFromState(breakerKey(input.connector), gate.breaker));
+        if (plan.breaker !== null) await applyBreakerPlan(tx, emit, input.connector, plan.breaker, input.now);
+        const [updated] = await tx
+          .update(t.signals)
+          .set(plan.values)
+          .where(and(eq(t.signals.id, input.signal_id), eq(t.signals.status, 'accepted')))
+          .returning();
+        if (updated === undefined) throw new Error(`gateSignal: signal ${input.signal_id} changed while locked`);
+        if (plan.reservation !== null) await tx.insert(t.reservations).values(plan.reservation);
+        emit(plan.event);
+        const record = toRecord(updated);
+        return plan.decision.allowed ? { kind: 'executing', record, decision: plan.decision } : { kind: 'rejected', record, decision: plan.decision };
+      });
+    },
+
+    renewLeases(owner, signalIds, until) {
+      return reconnecting(async () => {
+        if (signalIds.length === 0) return 0;
+        // One conditional UPDATE: a lease another instance claimed meanwhile is not ours any more.
+        const rows = await db
+          .update(t.signals)
+          .set({ lease_until: until.getTime() })
+          .where(and(inArray(t.signals.id, signalIds), eq(t.signals.lease_owner, owner), eq(t.signals.status, 'executing')))
+          .returning({ seq: t.signals.seq });
+        return rows.length;
+      });
+    },
+
+    claimExpired(owner, now, leaseUntil, limit) {
+      return transact(async (tx) => {
+        const expired = and(eq(t.signals.status, 'executing'), lt(t.signals.lease_until, now.getTime()));
+        // Concurrent claimers (any instance) split the expired rows: SKIP LOCKED passes over the
+        // rows another claimer holds, and a row another claimer committed meanwhile is re-checked
+        // against `expired` on its new version, so each expired signal is taken exactly once.
+        // The locking SELECT is a statement of its own, not `UPDATE … WHERE seq IN (SELECT …
+        // LIMIT n FOR UPDATE SKIP LOCKED)`: as a subquery it can be rescanned once per outer row,
+        // and each rescan skips the rows this statement already updated and locks the next
+        // ones, so the update claims more than `limit` rows.
+        const locked = await tx
+          .select({ seq: t.signals.seq })
+          .from(t.signals)
+          .where(expired)
+          .orderBy(asc(t.signals.seq))
+          .limit(limit)
+          .for('update', { skipLocked: true });
+        if (locked.length === 0) return [];
+        const rows = await tx
+          .update(t.signals)
+          .set({ lease_owner: owner, lease_until: leaseUntil.getTime() })
+          .where(inArray(t.signals.seq, locked.map((r) => r.seq)))
+          .returning();
+        return rows.sort((a, b) => a.seq - b.seq).map(toRecord);
+      });
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Runtime state on PostgreSQL: mode (under the mode lock), breakers (under the connector lock),
+ * cursors and nonces. Mode and breaker writes follow plans/runtime.ts.
+ */
+import { like, lt } from 'drizzle-orm';
+import { initialBreaker } from '../../domain/breaker.js';
+import type { RuntimeStore } from '../contract/runtime.js';
+import { planBreakerStep, planInitMode, planModeWrite } from '../plans/runtime.js';
+import { BREAKER_PREFIX, breakersFromRows, cursorFromState, cursorKey, DEFAULT_MODE } from '../records.js';
+import { applyBreakerPlan, readMode, readState, readStoredBreaker, writeMode, writeState, type PgContext } from './context.js';
+import * as t from './schema.js';
+
+export function pgRuntime(ctx: PgContext): RuntimeStore {
+  const { db, transact, reconnecting, locks } = ctx;
+  return {
+    getMode() {
+      return reconnecting(async () => (await readMode(db)) ?? DEFAULT_MODE);
+    },
+
+    setMode(mode, reason, actor, now) {
+      return transact((tx, emit) => writeMode(ctx, tx, emit, (current) => planModeWrite(current, mode, reason, actor, now), now));
+    },
+
+    initMode(mode, now) {
+      return transact((tx, emit) => writeMode(ctx, tx, emit, (current) => planInitMode(current, mode, now), now));
+    },
+
+    getBreakers() {
+      return reconnecting(async () => breakersFromRows(await db.select().from(t.runtimeState).where(like(t.runtimeState.key, `${BREAKER_PREFIX}%`))));
+    },
+
+    updateBreaker(connector, step, now, reason) {
+      return transact(async (tx, emit) => {
+        // Read-modify-write under the connector lock (the gate's, which may claim a probe):
+        // concurrent failures of every instance are all counted.
+        await locks.connector(tx, connector);
+        const stored = await readStoredBreaker(tx, connector);
+        return applyBreakerPlan(tx, emit, connector, planBreakerStep(stored, step(stored ?? initialBreaker()), connector, reason, now), now);
+      });
+    },
+
+    getCursor(name) {
+      return reconnecting(async () => {
+        const key = cursorKey(name);
+        return cursorFromState(key, await readState(db, key));
+      });
+    },
+
+    setCursor(name, seq) {
+      return reconnecting(() => writeState(db, cursorKey(name), seq, ctx.now()));
+    },
+
+    rememberNonce(source, nonce, expiresAt, now) {
+      return transact(async (tx) => {
+        await tx.delete(t.nonces).where(lt(t.nonces.expires_at, now.getTime()));
+        // First insert wins; a concurrent one of the same nonce waits for it and finds it.
+        const inserted = await tx.insert(t.nonces).values({ source, nonce, expires_at: expiresAt.getTime() }).onConflictDoNothing().returning({ nonce: t.nonces.nonce });
+        return inserted.length > 0;
+      });
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/** Signals on PostgreSQL: recording a delivery once across instances, reads, retry and retention. */
+import { and, asc, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { QueueStats, RecordOutcome, SignalStore } from '../contract/signals.js';
+import { signalAccepted, signalRetried } from '../plans/events.js';
+import { newSignalRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
+import { signalFilter } from '../filters.js';
+import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
+import { toNumberOrNull, type PgContext } from './context.js';
+import * as t from './schema.js';
+
+export function pgSignals(ctx: PgContext): SignalStore {
+  const { db, transact, reconnecting } = ctx;
+  return {
+    recordSignal(input) {
+      return transact(async (tx, emit): Promise<RecordOutcome> => {
+        const values = newSignalRow(input);
+        // Bounded: each round either inserts, answers, or saw the key's holder re-keyed by a
+        // concurrent delivery (then the next round finds the new holder).
+        for (let round = 0; round < 5; round += 1) {
+          // The race between deliveries of one key (on any instance) is settled by the unique
+          // index: INSERT … ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING. A concurrent
+          // insert of the same key makes this statement wait for that transaction; if it
+          // committed, nothing is returned here.
+          const [inserted] = await tx
+            .insert(t.signals)
+            .values(values)
+            .onConflictDoNothing({ target: [t.signals.source, t.signals.dedupe_key] })
+            .returning();
+          if (inserted !== undefined) {
+            emit(signalAccepted(input));
+            return { kind: 'inserted', record: toRecord(inserted) };
+          }
+          // The key's holder, locked: a concurrent delivery past the window cannot re-key it
+          // under us, and we can re-key it ourselves.
+          const [holder] = await tx
+            .select()
+            .from(t.signals)
+            .where(and(eq(t.signals.source, input.source), eq(t.signals.dedupe_key, input.idempotency_key)))
+            .for('update');
+          // Re-keyed by a concurrent delivery between the two statements: claim again.
+          if (holder === undefined) continue;
+          const plan = planRecordSignal(holder, input);
+          if (plan.kind === 'duplicate' || plan.kind === 'conflict') return { kind: plan.kind, record: toRecord(holder) };
+          // Past its window: the next round inserts under the freed key.
+          if (plan.kind === 'rekey') await tx.update(t.signals).set({ dedupe_key: plan.dedupe_key }).where(eq(t.signals.seq, holder.seq));
+        }
+        throw new Error(`recordSignal: key ${input.idempotency_key} of ${input.source} kept changing hands`);
+      });
+    },
+
+    getSignal(signalId) {
+      return reconnecting(async () => {
+        const [row] = await db.select().from(t.signals).where(eq(t.signals.id, signalId));
+        return row === undefined ? null : toRecord(row);
+      });
+    },
+
+    listSignals(query) {
+      return reconnecting(async () => {
+        const rows = await db
+          .select()
+          .from(t.signals)
+          .where(signalFilter(t.signals, query))
+          .orderBy(desc(t.signals.seq))
+          .limit(query.limit + 1);
+        return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
+      });
+    },
+
+    lastSignal() {
+      return reconnecting(async () => {
+        const [row] = await db.select().from(t.signals).orderBy(desc(t.signals.seq)).limit(1);
+        return row === undefined ? null : toRecord(row);
+      });
+    },
+
+    queueStats(): Promise<QueueStats> {
+      return reconnecting(async () => {
+        const rows = await db
+          .select({ status: t.signals.status, n: count(), oldest: sql<number | null>`min(${t.signals.received_at})`.mapWith(toNumberOrNull) })
+          .from(t.signals)
+          .where(inArray(t.signals.status, ['accepted', 'executing']))
+          .groupBy(t.signals.status);
+        return queueStatsFromRows(rows);
+      });
+    },
+
+    listStaleAccepted(before, limit) {
+      return reconnecting(async () => {
+        const rows = await db
+          .select()
+          .from(t.signals)
+          .where(and(eq(t.signals.status, 'accepted'), lt(t.signals.received_at, before.getTime())))
+          .orderBy(asc(t.signals.seq))
+          .limit(limit);
+        return rows.map(toRecord);
+      });
+    },
+
+    retrySignal(signalId, actor, now) {
+      return transact(async (tx, emit) => {
+        // Conditional UPDATE: of two concurrent retries only one finds the signal still failed.
+        const [updated] = await tx
+          .update(t.signals)
+          .set(retryValues(now))
+          .where(and(eq(t.signals.id, signalId), eq(t.signals.status, 'failed')))
+          .returning();
+        if (updated === undefined) return null;
+        emit(signalRetried(signalId, actor, now));
+        return toRecord(updated);
+      });
+    },
+
+    pruneSignals(before, limit) {
+      return transact(async (tx) => {
+        // SKIP LOCKED: a signal another transaction holds is left for the next pass.
+        const doomed = await tx
+          .select({ seq: t.signals.seq, id: t.signals.id })
+          .from(t.signals)
+          .where(and(lt(t.signals.received_at, before.getTime()), inArray(t.signals.status, PRUNABLE)))
+          .orderBy(asc(t.signals.seq))
+          .limit(limit)
+          .for('update', { skipLocked: true });
+        if (doomed.length === 0) return 0;
+        await tx.delete(t.attempts).where(inArray(t.attempts.signal_id, doomed.map((d) => d.id)));
+        await tx.delete(t.signals).where(inArray(t.signals.seq, doomed.map((d) => d.seq)));
+        return doomed.length;
+      });
+    },
+  };
+}

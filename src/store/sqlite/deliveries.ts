@@ -1,0 +1,47 @@
+/** Refused deliveries on SQLite; retention follows plans/deliveries.ts. */
+import { desc, lt, sql } from 'drizzle-orm';
+import type { DeliveryStore } from '../contract/deliveries.js';
+import { planRefusedDelivery } from '../plans/deliveries.js';
+import { pageOf, refusedDeliveryFromRow } from '../records.js';
+import { ph, phs, type SqliteContext } from './context.js';
+import * as t from './schema.js';
+
+export function sqliteDeliveries(ctx: SqliteContext): DeliveryStore {
+  const { db, writer } = ctx;
+  const q = {
+    insert: db
+      .insert(t.deliveries)
+      .values(phs('at', 'source', 'reason', 'issues', 'request_id', 'body_excerpt'))
+      .prepare(),
+    // Counted in rows, not by seq arithmetic: the newest `keep` rows stay whatever the gaps.
+    keepNewest: db
+      .delete(t.deliveries)
+      .where(sql`${t.deliveries.seq} < (select ${t.deliveries.seq} from ${t.deliveries} order by ${t.deliveries.seq} desc limit 1 offset ${ph('offset')})`)
+      .prepare(),
+    clear: db.delete(t.deliveries).prepare(),
+  };
+  return {
+    recordRefusedDelivery(delivery, keep) {
+      const plan = planRefusedDelivery(delivery, keep);
+      return writer.run(() => {
+        if (plan.kind === 'clear') {
+          q.clear.run();
+          return;
+        }
+        q.insert.run(plan.row);
+        if (plan.keep !== null) q.keepNewest.run({ offset: plan.keep - 1 });
+      });
+    },
+
+    async listRefusedDeliveries(limit, cursor) {
+      const rows = db
+        .select()
+        .from(t.deliveries)
+        .where(cursor === undefined ? undefined : lt(t.deliveries.seq, Number(cursor)))
+        .orderBy(desc(t.deliveries.seq))
+        .limit(limit + 1)
+        .all();
+      return pageOf(rows, limit, refusedDeliveryFromRow, (r) => String(r.seq));
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The gate on SQLite: one writer job reads the signal, its lane and the gate state, decides, and
+ * writes the plan (planGate). A job runs synchronously from its read to its write, so no other
+ * gate can interleave. Leases are conditional updates in writer jobs.
+ */
+import { and, asc, eq, gte, inArray, isNotNull, lt, sql, sum } from 'drizzle-orm';
+import type { StoredGateState } from '../../domain/gate-state.js';
+import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
+import { isGateable, planGate, planGateAdmission } from '../plans/gate.js';
+import { signalRecordFromRow as toRecord } from '../records.js';
+import { applyBreakerPlan, ph, phs, phSql, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
+import * as t from './schema.js';
+
+export function sqliteGate(ctx: SqliteContext): GateStore {
+  const { db, writer } = ctx;
+  const q = {
+    // The OLDEST older accepted signal of the lane: `blocked.by` names the one that goes next.
+    olderInLane: db
+      .select({ id: t.signals.id })
+      .from(t.signals)
+      .where(and(eq(t.signals.status, 'accepted'), eq(t.signals.connector, ph('connector')), eq(t.signals.instrument, ph('instrument')), lt(t.signals.seq, ph('seq'))))
+      .orderBy(asc(t.signals.seq))
+      .limit(1)
+      .prepare(),
+    reservedInstrument: db
+      .select({ total: sum(t.reservations.notional), pending: sum(t.reservations.quantity) })
+      .from(t.reservations)
+      .where(and(eq(t.reservations.connector, ph('connector')), eq(t.reservations.instrument, ph('instrument'))))
+      .prepare(),
+    // Counts at most `cap` rows: a busy minute costs no more than the limit needs to be judged.
+    ordersSince: db
+      .select({ n: sql<number>`count(*)` })
+      .from(
+        db
+          .select({ one: sql`1` })
+          .from(t.signals)
+          .where(and(gte(t.signals.decided_at, ph('since')), isNotNull(t.signals.order_side)))
+          .limit(ph('cap'))
+          .as('recent'),
+      )
+      .prepare(),
+    gateUpdate: db
+      .update(t.signals)
+      .set({
+        status: phSql('status'),
+        decision: phSql('decision'),
+        decided_at: phSql('decided_at'),
+        updated_at: phSql('updated_at'),
+        order_side: phSql('order_side'),
+        lease_owner: phSql('lease_owner'),
+        lease_until: phSql('lease_until'),
+      })
+      .where(and(eq(t.signals.id, ph('id')), eq(t.signals.status, 'accepted')))
+      .prepare(),
+    insertReservation: db
+      .insert(t.reservations)
+      .values(phs('signal_id', 'connector', 'instrument', 'quantity', 'notional', 'created_at'))
+      .prepare(),
+  };
+
+  function loadGateState(input: GateInput): StoredGateState {
+    const { connector, instrument } = input;
+    const position = ctx.q.position.get({ connector, instrument });
+    const mine = q.reservedInstrument.get({ connector, instrument });
+    return {
+      mode: readMode(ctx)?.mode ?? 'enabled',
+      position: position?.quantity ?? 0,
+      last_price: position?.last_price ?? null,
+      gross_exposure: readGross(ctx, connector),
+      reserved_exposure: readReserved(ctx, connector),
+      reserved_instrument: Number(mine?.total ?? 0),
+      pending_quantity: Number(mine?.pending ?? 0),
+      realized_pnl_today: readPnl(ctx, connector, input.trading_day),
+      orders_last_minute: input.order_rate_cap === null ? 0 : (q.ordersSince.get({ since: input.now.getTime() - 60_000, cap: input.order_rate_cap + 1 })?.n ?? 0),
+    };
+  }
+
+  return {
+    gateSignal(input) {
+      return writer.run((): GateOutcome => {
+        const row = ctx.q.signalById.get({ id: input.signal_id });
+        const older = isGateable(row) ? q.olderInLane.get({ connector: input.connector, instrument: input.instrument, seq: row.seq }) : undefined;
+        const admission = planGateAdmission(row, older);
+        if (admission.kind !== 'gate') return admission;
+        const plan = planGate(input, loadGateState(input), readStoredBreaker(ctx, input.connector));
+        if (plan.breaker !== null) applyBreakerPlan(ctx, input.connector, plan.breaker, input.now);
+        if (q.gateUpdate.run({ id: input.signal_id, ...plan.values }).changes === 0) return { kind: 'skipped' };
+        if (plan.reservation !== null) q.insertReservation.run(plan.reservation);
+        ctx.append(plan.event);
+        // The row was read in this same job: the updated record is that row with these values
+        // (no RETURNING round trip through the whole row).
+        const record = toRecord({ ...admission.row, ...plan.values });
+        return plan.decision.allowed ? { kind: 'executing', record, decision: plan.decision } : { kind: 'rejected', record, decision: plan.decision };
+      });
+    },
+
+    renewLeases(owner, signalIds, until) {
+      if (signalIds.length === 0) return Promise.resolve(0);
+      return writer.run(
+        () =>
+          db
+            .update(t.signals)
+            .set({ lease_until: until.getTime() })
+            .where(and(inArray(t.signals.id, signalIds), eq(t.signals.lease_owner, owner), eq(t.signals.status, 'executing')))
+            .run().changes,
+      );
+    },
+
+    claimExpired(owner, now, leaseUntil, limit) {
+      return writer.run(() =>
+        db
+          .update(t.signals)
+          .set({ lease_owner: owner, lease_until: leaseUntil.getTime() })
+          .where(
+            inArray(
+              t.signals.seq,
+              db
+                .select({ seq: t.signals.seq })
+                .from(t.signals)
+                .where(and(eq(t.signals.status, 'executing'), lt(t.signals.lease_until, now.getTime())))
+                .orderBy(asc(t.signals.seq))
+                .limit(limit),
+            ),
+          )
+          .returning()
+          .all()
+          .sort((a, b) => a.seq - b.seq)
+          .map(toRecord),
+      );
+    },
+  };
+}

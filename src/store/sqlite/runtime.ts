@@ -1,0 +1,70 @@
+/**
+ * Runtime state on SQLite: mode, breakers, cursors (rows of `runtime_state`) and nonces. Mode
+ * and breaker writes follow plans/runtime.ts; the writer job is their transaction.
+ */
+import { like, lt } from 'drizzle-orm';
+import { initialBreaker } from '../../domain/breaker.js';
+import type { RuntimeStore } from '../contract/runtime.js';
+import { planBreakerStep, planInitMode, planModeWrite } from '../plans/runtime.js';
+import { BREAKER_PREFIX, breakersFromRows, cursorFromState, cursorKey, DEFAULT_MODE } from '../records.js';
+import { applyBreakerPlan, applyModePlan, DURABLE, ph, phs, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
+import * as t from './schema.js';
+
+export function sqliteRuntime(ctx: SqliteContext): RuntimeStore {
+  const { db, writer } = ctx;
+  // Every HMAC delivery remembers its nonce: prepared once, like the other hot-path writes.
+  const q = {
+    expireNonces: db.delete(t.nonces).where(lt(t.nonces.expires_at, ph('now'))).prepare(),
+    insertNonce: db
+      .insert(t.nonces)
+      .values(phs('source', 'nonce', 'expires_at'))
+      .onConflictDoNothing()
+      .returning({ nonce: t.nonces.nonce })
+      .prepare(),
+  };
+  return {
+    async getMode() {
+      return readMode(ctx) ?? DEFAULT_MODE;
+    },
+
+    setMode(mode, reason, actor, now) {
+      return writer.run(() => applyModePlan(ctx, planModeWrite(readMode(ctx), mode, reason, actor, now), now), DURABLE);
+    },
+
+    initMode(mode, now) {
+      return writer.run(() => applyModePlan(ctx, planInitMode(readMode(ctx), mode, now), now), DURABLE);
+    },
+
+    async getBreakers() {
+      return breakersFromRows(db.select().from(t.runtimeState).where(like(t.runtimeState.key, `${BREAKER_PREFIX}%`)).all());
+    },
+
+    updateBreaker(connector, step, now, reason) {
+      // Most steps (an answer on a healthy breaker) change nothing: decided on a read, with no
+      // write job. Anything else is re-read and applied inside the writer.
+      const stored = readStoredBreaker(ctx, connector);
+      const preview = planBreakerStep(stored, step(stored ?? initialBreaker()), connector, reason, now);
+      if (preview.write === null && preview.event === null) return Promise.resolve(preview.state);
+      return writer.run(() => {
+        const current = readStoredBreaker(ctx, connector);
+        return applyBreakerPlan(ctx, connector, planBreakerStep(current, step(current ?? initialBreaker()), connector, reason, now), now);
+      }, DURABLE);
+    },
+
+    async getCursor(name) {
+      const key = cursorKey(name);
+      return cursorFromState(key, ctx.q.state.get({ key })?.value ?? null);
+    },
+
+    setCursor(name, seq) {
+      return writer.run(() => writeState(ctx, cursorKey(name), seq, ctx.now()));
+    },
+
+    rememberNonce(source, nonce, expiresAt, now) {
+      return writer.run(() => {
+        q.expireNonces.run({ now: now.getTime() });
+        return q.insertNonce.get({ source, nonce, expires_at: expiresAt.getTime() }) !== undefined;
+      }, DURABLE);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/** Signals on SQLite: recording (one job per delivery, durable), reads, retry and retention. */
+import { and, asc, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { QueueStats, RecordOutcome, SignalStore } from '../contract/signals.js';
+import { signalAccepted, signalRetried } from '../plans/events.js';
+import { newSignalRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
+import { signalFilter } from '../filters.js';
+import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
+import { DURABLE, ph, phs, phSql, type SqliteContext } from './context.js';
+import * as t from './schema.js';
+
+export function sqliteSignals(ctx: SqliteContext): SignalStore {
+  const { db, writer } = ctx;
+  const q = {
+    signalByKey: db
+      .select()
+      .from(t.signals)
+      .where(and(eq(t.signals.source, ph('source')), eq(t.signals.dedupe_key, ph('key'))))
+      .prepare(),
+    // Writes on the hot path, prepared once.
+    insertSignal: db
+      .insert(t.signals)
+      .values({ ...phs('id', 'source', 'idempotency_key', 'dedupe_key', 'key_kind', 'fingerprint', 'connector', 'instrument', 'client_order_id', 'signal', 'request_id', 'received_at', 'updated_at'), status: 'accepted' })
+      .returning()
+      .prepare(),
+    rekey: db.update(t.signals).set({ dedupe_key: phSql('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare(),
+  };
+
+  return {
+    recordSignal(input) {
+      return writer.run((): RecordOutcome => {
+        const holder = q.signalByKey.get({ source: input.source, key: input.idempotency_key });
+        const plan = planRecordSignal(holder, input);
+        if (holder !== undefined) {
+          if (plan.kind === 'duplicate' || plan.kind === 'conflict') return { kind: plan.kind, record: toRecord(holder) };
+          if (plan.kind === 'rekey') q.rekey.run({ dedupe_key: plan.dedupe_key, seq: holder.seq });
+        }
+        const row = q.insertSignal.get(newSignalRow(input));
+        if (row === undefined) throw new Error('recordSignal: the insert returned no row');
+        ctx.append(signalAccepted(input));
+        return { kind: 'inserted', record: toRecord(row) };
+      }, DURABLE);
+    },
+
+    async getSignal(signalId) {
+      const row = ctx.q.signalById.get({ id: signalId });
+      return row === undefined ? null : toRecord(row);
+    },
+
+    async listSignals(query) {
+      const rows = db
+        .select()
+        .from(t.signals)
+        .where(signalFilter(t.signals, query))
+        .orderBy(desc(t.signals.seq))
+        .limit(query.limit + 1)
+        .all();
+      return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
+    },
+
+    async lastSignal() {
+      const row = db.select().from(t.signals).orderBy(desc(t.signals.seq)).limit(1).get();
+      return row === undefined ? null : toRecord(row);
+    },
+
+    async queueStats(): Promise<QueueStats> {
+      const rows = db
+        .select({ status: t.signals.status, n: count(), oldest: sql<number | null>`min(${t.signals.received_at})` })
+        .from(t.signals)
+        .where(inArray(t.signals.status, ['accepted', 'executing']))
+        .groupBy(t.signals.status)
+        .all();
+      return queueStatsFromRows(rows);
+    },
+
+    async listStaleAccepted(before, limit) {
+      return db
+        .select()
+        .from(t.signals)
+        .where(and(eq(t.signals.status, 'accepted'), lt(t.signals.received_at, before.getTime())))
+        .orderBy(asc(t.signals.seq))
+        .limit(limit)
+        .all()
+        .map(toRecord);
+    },
+
+    retrySignal(signalId, actor, now) {
+      return writer.run(() => {
+        const updated = db
+          .update(t.signals)
+          .set(retryValues(now))
+          .where(and(eq(t.signals.id, signalId), eq(t.signals.status, 'failed')))
+          .returning()
+          .get();
+        if (updated === undefined) return null;
+        ctx.append(signalRetried(signalId, actor, now));
+        return toRecord(updated);
+      }, DURABLE);
+    },
+
+    pruneSignals(before, limit) {
+      return writer.run(() => {
+        const doomed = db
+          .select({ seq: t.signals.seq, id: t.signals.id })
+          .from(t.signals)
+          .where(and(lt(t.signals.received_at, before.getTime()), inArray(t.signals.status, PRUNABLE)))
+          .orderBy(asc(t.signals.seq))
+          .limit(limit)
+          .all();
+        if (doomed.length === 0) return 0;
+        db.delete(t.attempts).where(inArray(t.attempts.signal_id, doomed.map((d) => d.id))).run();
+        db.delete(t.signals).where(inArray(t.signals.seq, doomed.map((d) => d.seq))).run();
+        return doomed.length;
+      });
+    },
+  };
+}

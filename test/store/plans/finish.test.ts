@@ -1,0 +1,90 @@
+/** The finish's plans: attempt times, fills, the final values and the daily-loss switch. Table tests, no database. */
+import { describe, expect, test } from 'vitest';
+import type { LedgerEntry } from '../../../src/domain/ledger.js';
+import type { Mode } from '../../../src/domain/types.js';
+import { fillToBook, mayTripDailyLoss, planAttempt, planDailyLoss, planFill, planFinish, type FillPlan } from '../../../src/store/plans/finish.js';
+import type { Fill, FinishInput, ModeState } from '../../../src/store/store.js';
+
+const NOW = new Date('2026-11-23T15:00:00.000Z');
+
+describe('planAttempt', () => {
+  const cases: Array<{ name: string; at: string; want: number | 'refused' }> = [
+    { name: 'toISOString form', at: '2026-11-23T15:00:01.000Z', want: NOW.getTime() + 1000 },
+    { name: 'an offset', at: '2026-11-23T16:00:01+01:00', want: NOW.getTime() + 1000 },
+    { name: 'minutes only', at: '2026-11-23T15:01Z', want: NOW.getTime() + 60_000 },
+    { name: 'microseconds', at: '2026-11-23T15:00:00.000001Z', want: NOW.getTime() },
+    { name: 'not a time', at: 'not a time', want: 'refused' },
+    { name: 'empty', at: '', want: 'refused' },
+    { name: 'a date only', at: '2026-11-23', want: 'refused' },
+    { name: 'no offset', at: '2026-11-23T15:00:00', want: 'refused' },
+    { name: 'a month 13', at: '2026-13-23T15:00:00Z', want: 'refused' },
+    { name: 'an RFC 2822 date', at: 'Mon, 23 Nov 2026 15:00:00 GMT', want: 'refused' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const attempt = { n: 2, at: c.at, outcome: 'filled', error: null };
+      if (c.want === 'refused') {
+        expect(() => planAttempt('sig_1', attempt)).toThrow(RangeError);
+        return;
+      }
+      const plan = planAttempt('sig_1', attempt);
+      expect(plan.row).toEqual({ signal_id: 'sig_1', n: 2, at: c.want, outcome: 'filled', error: null });
+      expect(plan.event).toEqual({ at: new Date(c.want), event: { type: 'signal.attempt', signal_id: 'sig_1', data: attempt } });
+    });
+  }
+});
+
+describe('planFill', () => {
+  const buy = (quantity: number, price: number): Fill => ({ side: 'buy', quantity, price });
+  const sell = (quantity: number, price: number): Fill => ({ side: 'sell', quantity, price });
+  const cases: Array<{ name: string; current: LedgerEntry | null; fill: Fill; want: Omit<FillPlan['position'], 'updated_at'> & { realized: number } }> = [
+    { name: 'opening a long', current: null, fill: buy(10, 100), want: { quantity: 10, avg_price: 100, last_price: 100, realized: 0 } },
+    { name: 'a flat row is no position', current: { quantity: 0, avg_price: 0 }, fill: buy(10, 100), want: { quantity: 10, avg_price: 100, last_price: 100, realized: 0 } },
+    { name: 'adding moves the average', current: { quantity: 10, avg_price: 100 }, fill: buy(10, 120), want: { quantity: 20, avg_price: 110, last_price: 120, realized: 0 } },
+    { name: 'reducing realizes against the average', current: { quantity: 20, avg_price: 110 }, fill: sell(4, 130), want: { quantity: 16, avg_price: 110, last_price: 130, realized: 80 } },
+    { name: 'closing at a loss', current: { quantity: 10, avg_price: 100 }, fill: sell(10, 95), want: { quantity: 0, avg_price: 0, last_price: 95, realized: -50 } },
+    { name: 'flipping opens the rest at the fill price', current: { quantity: 5, avg_price: 100 }, fill: sell(8, 110), want: { quantity: -3, avg_price: 110, last_price: 110, realized: 50 } },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const { realized, ...position } = c.want;
+      expect(planFill(c.current, c.fill, NOW)).toEqual({ position: { ...position, updated_at: NOW.getTime() }, realized });
+    });
+  }
+});
+
+describe('planFinish and fillToBook', () => {
+  const result = { connector: 'mock', client_order_id: 'c', order_id: 'o', status: 'filled', filled_quantity: 1, fill_price: 2 };
+  const input = (o: Partial<FinishInput> = {}): FinishInput => ({ signal_id: 'sig_1', status: 'executed', result, fill: null, now: NOW, trading_day: '2026-11-23', max_daily_loss: null, ...o });
+  const cases: Array<{ name: string; got: () => unknown; want: unknown }> = [
+    { name: 'executed stores the result and clears the lease', got: () => planFinish(input()).values, want: { status: 'executed', result: JSON.stringify(result), updated_at: NOW.getTime(), lease_owner: null, lease_until: null } },
+    { name: 'the finish logs signal.<status> with the result', got: () => planFinish(input({ status: 'failed' })).event, want: { at: NOW, event: { type: 'signal.failed', signal_id: 'sig_1', data: { result } } } },
+    { name: 'no fill books nothing', got: () => fillToBook(input()), want: null },
+    { name: 'a fill of nothing books nothing', got: () => fillToBook(input({ fill: { side: 'buy', quantity: 0, price: 1 } })), want: null },
+    { name: 'a fill is booked', got: () => fillToBook(input({ fill: { side: 'buy', quantity: 1, price: 1 } })), want: { side: 'buy', quantity: 1, price: 1 } },
+  ];
+  for (const c of cases) test(c.name, () => expect(c.got()).toEqual(c.want));
+});
+
+describe('the daily-loss switch', () => {
+  const mode = (m: Mode, reason: string | null = null): ModeState => ({ mode: m, reason, changed_at: '2026-11-23T09:00:00.000Z' });
+  const cases: Array<{ name: string; limit: number | null; fill: number; today: number; current: ModeState | null; reads: boolean; want: ModeState | null }> = [
+    { name: 'a losing fill breaching the limit switches enabled to exit_only', limit: 50, fill: -60, today: -100, current: mode('enabled'), reads: true, want: { mode: 'exit_only', reason: 'daily_loss', changed_at: NOW.toISOString() } },
+    { name: 'no stored mode reads as enabled', limit: 50, fill: -60, today: -60, current: null, reads: true, want: { mode: 'exit_only', reason: 'daily_loss', changed_at: NOW.toISOString() } },
+    { name: 'exactly at the limit trips', limit: 50, fill: -10, today: -50, current: mode('enabled'), reads: true, want: { mode: 'exit_only', reason: 'daily_loss', changed_at: NOW.toISOString() } },
+    { name: 'a loss within the limit does not', limit: 50, fill: -10, today: -49, current: mode('enabled'), reads: true, want: null },
+    { name: 'paused is never loosened', limit: 50, fill: -60, today: -100, current: mode('paused'), reads: true, want: null },
+    { name: 'exit_only is left alone', limit: 50, fill: -60, today: -100, current: mode('exit_only', 'operator'), reads: true, want: null },
+    { name: 'a gain never switches (and needs no mode read)', limit: 50, fill: 5, today: -100, current: mode('enabled'), reads: false, want: null },
+    { name: 'no limit never switches (and needs no mode read)', limit: null, fill: -60, today: -100, current: mode('enabled'), reads: false, want: null },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const input = { max_daily_loss: c.limit, now: NOW };
+      expect(mayTripDailyLoss(input, c.fill)).toBe(c.reads);
+      const plan = planDailyLoss(input, c.fill, c.today, c.current);
+      expect(plan?.write ?? null).toEqual(c.want);
+      if (plan !== null) expect(plan.event?.event.data).toEqual({ from: c.current?.mode ?? null, to: 'exit_only', reason: 'daily_loss', actor: 'guardrails' });
+    });
+  }
+});

@@ -1,0 +1,82 @@
+/** planGateAdmission and planGate: table tests, no database. */
+import { describe, expect, test } from 'vitest';
+import type { BreakerState, BreakerStep } from '../../../src/domain/breaker.js';
+import type { StoredGateState } from '../../../src/domain/gate-state.js';
+import type { Decision, SignalStatus } from '../../../src/domain/types.js';
+import { planGate, planGateAdmission, type Admission } from '../../../src/store/plans/gate.js';
+import type { GateInput } from '../../../src/store/store.js';
+
+const NOW = new Date('2026-11-23T15:00:00.000Z');
+const LEASE = new Date('2026-11-23T15:00:30.000Z');
+const STATE: StoredGateState = { mode: 'enabled', position: 0, last_price: null, gross_exposure: 0, reserved_exposure: 0, reserved_instrument: 0, pending_quantity: 0, realized_pnl_today: 0, orders_last_minute: 0 };
+const allow = (o: Partial<Decision> = {}): Decision => ({ allowed: true, failures: [], quantity: 10, side: 'buy', exit: false, trimmed: false, reserved_notional: 1000, reference_price: 100, ...o });
+const refuse: Decision = { allowed: false, failures: [{ rule: 'mode', code: 'paused', limit: 'enabled', actual: 'paused', message: 'paused' }], quantity: null, side: null, exit: false, trimmed: false, reserved_notional: 0, reference_price: null };
+const OPEN: BreakerState = { state: 'open', consecutive_failures: 3, opened_at: '2026-11-23T14:00:00.000Z' };
+const PROBE: BreakerState = { state: 'half_open', consecutive_failures: 3, opened_at: OPEN.opened_at, probe_started_at: NOW.toISOString() };
+
+function input(decision: Decision, breaker: BreakerStep | null = null, seen: BreakerState[] = []): GateInput {
+  return {
+    signal_id: 'sig_1',
+    connector: 'mock',
+    instrument: 'AAPL',
+    now: NOW,
+    owner: 'me',
+    lease_until: LEASE,
+    trading_day: '2026-11-23',
+    order_rate_cap: null,
+    decide: (_state, b) => {
+      seen.push(b);
+      return { decision, breaker };
+    },
+  };
+}
+
+describe('planGateAdmission', () => {
+  const row = (status: SignalStatus) => ({ status, id: 'sig_2' });
+  const cases: Array<{ name: string; row: { status: SignalStatus; id: string } | undefined; older: { id: string } | undefined; want: Admission<unknown>['kind'] }> = [
+    { name: 'an unknown signal is skipped', row: undefined, older: undefined, want: 'skipped' },
+    { name: 'an executing signal is skipped', row: row('executing'), older: undefined, want: 'skipped' },
+    { name: 'a rejected signal is skipped', row: row('rejected'), older: undefined, want: 'skipped' },
+    { name: 'a failed signal is skipped (an operator retries it first)', row: row('failed'), older: undefined, want: 'skipped' },
+    { name: 'a skipped signal ignores any lane', row: row('executed'), older: { id: 'sig_0' }, want: 'skipped' },
+    { name: 'an accepted signal with an older accepted one in its lane is blocked', row: row('accepted'), older: { id: 'sig_0' }, want: 'blocked' },
+    { name: 'an accepted signal first in its lane is gated', row: row('accepted'), older: undefined, want: 'gate' },
+  ];
+  for (const c of cases) test(c.name, () => expect(planGateAdmission(c.row, c.older).kind).toBe(c.want));
+
+  test('blocked names the older signal', () => expect(planGateAdmission(row('accepted'), { id: 'sig_0' })).toEqual({ kind: 'blocked', by: 'sig_0' }));
+});
+
+describe('planGate', () => {
+  const executing = { status: 'executing', lease_owner: 'me', lease_until: LEASE.getTime(), decided_at: NOW.getTime(), updated_at: NOW.getTime() };
+  const cases: Array<{ name: string; decision: Decision; stored?: BreakerState | null; step?: BreakerStep | null; values: object; reservation: object | null; breaker: object | null; event: string }> = [
+    { name: 'an allowed buy executes, leased, reserving +quantity and its notional', decision: allow(), values: { ...executing, order_side: 'buy' }, reservation: { quantity: 10, notional: 1000, connector: 'mock', instrument: 'AAPL', created_at: NOW.getTime() }, breaker: null, event: 'signal.executing' },
+    { name: 'an allowed sell (an exit) reserves -quantity and no notional', decision: allow({ side: 'sell', quantity: 4, exit: true, reserved_notional: 0 }), values: { ...executing, order_side: 'sell' }, reservation: { quantity: -4, notional: 0 }, breaker: null, event: 'signal.executing' },
+    { name: 'an allowed cancel (no order) executes and reserves nothing', decision: allow({ side: null, quantity: null, exit: true, reserved_notional: 0 }), values: { ...executing, order_side: null }, reservation: null, breaker: null, event: 'signal.executing' },
+    { name: 'a refusal is rejected with no lease and no reservation', decision: refuse, values: { status: 'rejected', lease_owner: null, lease_until: null, order_side: null }, reservation: null, breaker: null, event: 'signal.rejected' },
+    { name: 'a claimed half-open probe is stored and logged', decision: allow(), stored: OPEN, step: { next: PROBE, transition: 'half_opened' }, values: executing, reservation: {}, breaker: { write: PROBE, event: { at: NOW, event: expect.objectContaining({ type: 'breaker.half_opened' }) } }, event: 'signal.executing' },
+    { name: 'a breaker step that changes nothing writes and logs nothing', decision: allow(), stored: OPEN, step: { next: OPEN, transition: null }, values: executing, reservation: {}, breaker: { write: null, event: null }, event: 'signal.executing' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const plan = planGate(input(c.decision, c.step ?? null), STATE, c.stored ?? null);
+      expect(plan.values).toMatchObject(c.values);
+      expect(JSON.parse(plan.values.decision)).toEqual(c.decision);
+      expect(plan.reservation).toEqual(c.reservation === null ? null : expect.objectContaining(c.reservation));
+      expect(plan.breaker).toEqual(c.breaker === null ? null : expect.objectContaining(c.breaker));
+      expect(plan.event).toEqual({ at: NOW, event: { type: c.event, signal_id: 'sig_1', data: { decision: c.decision } } });
+    });
+  }
+
+  const seenCases: Array<{ name: string; stored: BreakerState | null; want: BreakerState }> = [
+    { name: 'decide sees a closed breaker when none is stored', stored: null, want: { state: 'closed', consecutive_failures: 0 } },
+    { name: 'decide sees the stored breaker', stored: OPEN, want: OPEN },
+  ];
+  for (const c of seenCases) {
+    test(c.name, () => {
+      const seen: BreakerState[] = [];
+      planGate(input(allow(), null, seen), STATE, c.stored);
+      expect(seen).toEqual([c.want]);
+    });
+  }
+});
