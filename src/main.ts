@@ -65,7 +65,7 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     logger.warn({ generated_webhook_secret: config.generated.webhook_secret }, 'SLUICE_WEBHOOK_SECRET is not set: generated the default source token for this run');
   }
 
-  const store = await openStore(config.database.url);
+  const store = await openStore(config.database.url, { logger, now });
   try {
     return await startOnStore(config, store, logger, now, lifecycle);
   } catch (err) {
