@@ -3,7 +3,7 @@ import type { Connector } from '../connectors/connector.js';
 import { breakerView, initialBreaker, type BreakerView } from '../domain/breaker.js';
 import type { Mode, SignalStatus } from '../domain/types.js';
 import type { Spool } from '../ingest/spool.js';
-import { describeDbError } from '../store/errors.js';
+import { describeDbError, isDatabaseBusy } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import type { RecentErrors, RecentError } from '../telemetry/recent-errors.js';
 import type { DatabaseHealth } from './database-health.js';
@@ -60,8 +60,8 @@ export function statusReader(deps: StatusDeps): () => Promise<StatusView> {
       lastGood = await readStored(deps.store, deps.now());
       return statusView(deps, lastGood, null);
     } catch (err) {
-      // The database is down (or too busy to answer): say so in `degraded`.
-      deps.database.failed(err);
+      // Down, or too busy to answer: `degraded` says so either way; only an outage starts the probe.
+      if (!isDatabaseBusy(err)) deps.database.failed(err);
       return statusView(deps, lastGood, { error: err });
     }
   };
