@@ -209,6 +209,10 @@ export const configSchema = obj({
       port: v.optional(v.pipe(nonNegativeInt, v.maxValue(65_535, expected('a port 0-65535'))), 8080),
       body_limit_bytes: v.optional(positiveInt, 65_536),
       shutdown_timeout_seconds: v.optional(positiveNumber, 10),
+      /** Open event streams at most; more are refused with 503 (docs/http-api.md#event-stream). */
+      max_event_streams: v.optional(positiveInt, 64),
+      /** An event stream whose client takes nothing for this long is dropped. */
+      event_stream_stall_seconds: v.optional(positiveNumber, 60),
     }),
     {},
   ),
