@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, test } from 'vitest';
 import { openStore } from '../../src/store/open.js';
-import { ADMIN_TOKEN, eventually, spawnSluice, startTestServer, tempDir, WEBHOOK_SECRET, writeConfig, type Child } from '../helpers/server.js';
+import { ADMIN_TOKEN, eventually, killChild, spawnSluice, startTestServer, tempDir, WEBHOOK_SECRET, writeConfig, type Child } from '../helpers/server.js';
 import { bearer, nextKey, opsConfig, readJson, type EventsPage } from './helpers.js';
 
 const run = promisify(execFile);
@@ -27,10 +27,7 @@ const STREAMS = 50;
 let child: Child | null = null;
 
 afterEach(async () => {
-  if (child !== null && child.proc.exitCode === null) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
+  await killChild(child);
   child = null;
 });
 
@@ -176,16 +173,16 @@ describe('event streams far behind', () => {
     const lastStart = Math.max(...streams.map((s) => s.startedAt ?? Infinity));
     const firstDone = Math.min(...streams.map((s) => s.doneAt ?? Infinity));
     expect(lastStart, 'every stream started before the first one finished').toBeLessThan(firstDone);
-    // The signal's own events arrive live after the backlog.
+    // The signals' own events arrive live after the backlog.
     const head = await eventually(async () => {
       const page = await readJson<EventsPage>(await fetch(`${url}/admin/events?after=${EVENTS}&limit=1000`, { headers: bearer(ADMIN_TOKEN) }));
-      return page.items.some((e) => e.type === 'signal.executed') ? page.next_after : undefined;
-    }, 30_000, 'the signal executed');
+      return page.items.filter((e) => e.type === 'signal.executed').length === samples.length ? page.next_after : undefined;
+    }, 30_000, 'the signals executed');
     await eventually(async () => (streams.every((s) => s.last >= head || s.error !== null || s.ended) ? true : undefined), 60_000, 'every stream at the live head');
     for (const s of streams) {
       expect(s.error).toBeNull();
       expect(s.ended).toBe(false);
-      expect(s.last).toBe(head);
+      expect(s.last).toBeGreaterThanOrEqual(head);
     }
     console.log(`[measure] every stream had the ${backlog} events ${caughtUp.ms} ms after the signal's answer`);
     await Promise.all(streams.map((s) => s.close()));
