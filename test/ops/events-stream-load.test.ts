@@ -193,7 +193,7 @@ describe('event streams far behind', () => {
     const url = child.url;
     const output = child.output;
     // Reads nothing after the headers: the kernel's buffers fill, then sluice's.
-    const socket = connect(new URL(url).port === '' ? 80 : Number(new URL(url).port), '127.0.0.1');
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.write(`GET /admin/events/stream?after=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n\r\n`);
     socket.pause();
