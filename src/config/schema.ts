@@ -202,16 +202,38 @@ const execution = obj({
   lease_seconds: v.optional(positiveNumber, 30),
 });
 
-export const configSchema = obj({
-  server: v.optional(
-    obj({
-      host: v.optional(nonEmptyString, '127.0.0.1'),
-      port: v.optional(v.pipe(nonNegativeInt, v.maxValue(65_535, expected('a port 0-65535'))), 8080),
-      body_limit_bytes: v.optional(positiveInt, 65_536),
-      shutdown_timeout_seconds: v.optional(positiveNumber, 10),
-    }),
-    {},
+const server = v.pipe(
+  obj({
+    host: v.optional(nonEmptyString, '127.0.0.1'),
+    port: v.optional(v.pipe(nonNegativeInt, v.maxValue(65_535, expected('a port 0-65535'))), 8080),
+    body_limit_bytes: v.optional(positiveInt, 65_536),
+    shutdown_timeout_seconds: v.optional(positiveNumber, 10),
+    /** Open event streams at most; more are refused with 503 (docs/http-api.md#event-stream). */
+    max_event_streams: v.optional(positiveInt, 64),
+    /** An event stream whose client takes nothing for this long is dropped. */
+    event_stream_stall_seconds: v.optional(positiveNumber, 60),
+    /** Open TCP connections at most (event streams included); more are closed at once. */
+    max_connections: v.optional(positiveInt, 1024),
+    /** A connection that has not sent a request's headers within this long is closed (408). */
+    headers_timeout_seconds: v.optional(positiveNumber, 10),
+    /** The whole request (headers and body) must arrive within this long; the response may take longer. */
+    request_timeout_seconds: v.optional(positiveNumber, 30),
+    /** An idle keep-alive connection is closed after this long. */
+    keep_alive_timeout_seconds: v.optional(positiveNumber, 5),
+  }),
+  // Node refuses to start a server whose headers timeout exceeds its request timeout.
+  v.forward(
+    v.partialCheck(
+      [['headers_timeout_seconds'], ['request_timeout_seconds']],
+      (t) => t.headers_timeout_seconds <= t.request_timeout_seconds,
+      (issue) => `expected at most request_timeout_seconds, got ${show(issue.input.headers_timeout_seconds)} > ${show(issue.input.request_timeout_seconds)}`,
+    ),
+    ['headers_timeout_seconds'],
   ),
+);
+
+export const configSchema = obj({
+  server: v.optional(server, {}),
   database: v.optional(obj({ url: v.optional(nonEmptyString, 'file:./data/sluice.db') }), {}),
   sources: v.optional(v.record(sourceName, source, expected('an object of source name → source')), {}),
   policy: v.optional(policy, {}),
@@ -237,6 +259,7 @@ export const configSchema = obj({
 });
 
 export type FileConfig = v.InferOutput<typeof configSchema>;
+export type ServerConfig = v.InferOutput<typeof server>;
 export type SourceConfig = v.InferOutput<typeof source>;
 export type AuthConfig = v.InferOutput<typeof auth>;
 export type SecretConfig = v.InferOutput<typeof secret>;
