@@ -29,7 +29,7 @@ import { DegradedState } from './ops/degraded.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
 import { RecentErrors } from './telemetry/recent-errors.js';
-import { openStore } from './store/open.js';
+import { openStoreForServing } from './store/open.js';
 import { guardPostgresDriverDefect } from './store/postgres/driver-guard.js';
 import type { SignalRecord, Store } from './store/store.js';
 
@@ -65,7 +65,15 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     logger.warn({ generated_webhook_secret: config.generated.webhook_secret }, 'SLUICE_WEBHOOK_SECRET is not set: generated the default source token for this run');
   }
 
-  const store = await openStore(config.database.url);
+  if (opts.configPath !== undefined || opts.env.SLUICE_CONFIG !== undefined) {
+    if (Object.keys(config.sources).length === 0) {
+      logger.warn(
+        { config: opts.configPath ?? opts.env.SLUICE_CONFIG },
+        'the config file defines no sources: every POST /webhooks/… will answer 404 unknown_source (add a sources: section, docs/configuration.md#sources)',
+      );
+    }
+  }
+  const store = await openStoreForServing(config.database.url, { logger, connectTimeoutMs: config.database.connect_timeout_seconds * 1000 });
   try {
     return await startOnStore(config, store, logger, now, lifecycle);
   } catch (err) {

@@ -99,7 +99,7 @@ describe('defaults equal the contract’s', () => {
   test('server, database, policy, execution, degraded, retention, alerts', () => {
     const config = loadConfig({});
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080, body_limit_bytes: 65_536 });
-    expect(config.database).toEqual({ url: 'file:./data/sluice.db' });
+    expect(config.database).toEqual({ url: 'file:./data/sluice.db', connect_timeout_seconds: 60 });
     expect(config.policy).toEqual({
       initial_mode: 'enabled',
       instruments: [],
