@@ -20,7 +20,7 @@ import type { NonceStore, Verifier } from './ingest/auth/verifier.js';
 import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import type { IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
-import { createLogger } from './telemetry/logger.js';
+import { createLogger, flushLogs } from './telemetry/logger.js';
 import { startAlerts } from './ops/alerts.js';
 import { startRetention } from './ops/retention.js';
 import { Spool } from './ingest/spool.js';
@@ -204,7 +204,8 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       await store.close();
       unguard();
       logger.info('stopped');
-      logger.flush();
+      // Bounded: stdout may be a closed pipe, and exiting must not wait on it.
+      await flushLogs(logger, 2_000);
     })();
     return stopping;
   };
