@@ -20,7 +20,7 @@ import type { NonceStore, Verifier } from './ingest/auth/verifier.js';
 import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import type { IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
-import { createLogger } from './telemetry/logger.js';
+import { createLogger, flushLogs } from './telemetry/logger.js';
 import { startAlerts } from './ops/alerts.js';
 import { startRetention } from './ops/retention.js';
 import { Spool } from './ingest/spool.js';
@@ -29,7 +29,7 @@ import { DegradedState } from './ops/degraded.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
 import { RecentErrors } from './telemetry/recent-errors.js';
-import { openStore } from './store/open.js';
+import { openStoreForServing } from './store/open.js';
 import { guardPostgresDriverDefect } from './store/postgres/driver-guard.js';
 import type { SignalRecord, Store } from './store/store.js';
 
@@ -90,7 +90,15 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     logger.warn({ generated_webhook_secret: config.generated.webhook_secret }, 'SLUICE_WEBHOOK_SECRET is not set: generated the default source token for this run');
   }
 
-  const store = await openStore(config.database.url, { logger, now });
+  if (opts.configPath !== undefined || opts.env.SLUICE_CONFIG !== undefined) {
+    if (Object.keys(config.sources).length === 0) {
+      logger.warn(
+        { config: opts.configPath ?? opts.env.SLUICE_CONFIG },
+        'the config file defines no sources: every POST /webhooks/… will answer 404 unknown_source (add a sources: section, docs/configuration.md#sources)',
+      );
+    }
+  }
+  const store = await openStoreForServing(config.database.url, { logger, connectTimeoutMs: config.database.connect_timeout_seconds * 1000, clock: now });
   try {
     return await startOnStore(config, store, logger, now, lifecycle);
   } catch (err) {
@@ -244,7 +252,8 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       await store.close();
       unguard();
       logger.info('stopped');
-      logger.flush();
+      // Bounded: stdout may be a closed pipe, and exiting must not wait on it.
+      await flushLogs(logger, 2_000);
     })();
     return stopping;
   };

@@ -234,7 +234,14 @@ const server = v.pipe(
 
 export const configSchema = obj({
   server: v.optional(server, {}),
-  database: v.optional(obj({ url: v.optional(nonEmptyString, 'file:./data/sluice.db') }), {}),
+  database: v.optional(
+    obj({
+      url: v.optional(nonEmptyString, 'file:./data/sluice.db'),
+      /** How long an unreachable PostgreSQL is retried at start before sluice gives up (0: at once). */
+      connect_timeout_seconds: v.optional(nonNegativeInt, 60),
+    }),
+    {},
+  ),
   sources: v.optional(v.record(sourceName, source, expected('an object of source name → source')), {}),
   policy: v.optional(policy, {}),
   connectors: v.optional(v.record(sourceName, connector, expected('an object of connector name → connector')), {}),

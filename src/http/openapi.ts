@@ -39,7 +39,7 @@ export const ROUTES: Route[] = [
     responses: {
       202: { description: 'new signal, durably recorded (or deferred to the spool while the database is down)', schema: s.webhook202Response },
       200: { description: 'finished within Prefer: wait, or a duplicate (Idempotent-Replayed: true)', schema: s.webhook200Response },
-      400: err('invalid_signal or missing_idempotency_key'),
+      400: err('invalid_signal, missing_idempotency_key, or invalid_request for a malformed Prefer: wait'),
       401: err('unauthorized'),
       403: err('forbidden: client address not allowed'),
       404: err('unknown_source'),
@@ -138,7 +138,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     if (route.path === '/webhooks/{source}') {
       params.push(
         { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } },
-        { name: 'Prefer', in: 'header', required: false, schema: { type: 'string' }, description: 'wait=N (seconds, max 30)' },
+        { name: 'Prefer', in: 'header', required: false, schema: { type: 'string' }, description: 'wait=N (seconds, decimals allowed, larger values capped at 30); a wait without a number is 400 invalid_request' },
       );
     }
     const responses: Record<string, unknown> = {};
