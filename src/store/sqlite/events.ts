@@ -1,7 +1,7 @@
 /**
  * The event log on SQLite. One process owns the file, so the chain head is kept in memory: it
  * mirrors the last row, moves with every append of the running job, and is restored by the
- * writer when a job rolls back (or reloaded when a whole batch failed). Appended events are
+ * writer when a job rolls back (or read again from the file after a whole batch failed). Appended events are
  * published to subscribers once their batch committed.
  */
 import { asc, desc, eq, gt } from 'drizzle-orm';
@@ -23,7 +23,8 @@ export function createSqliteEventLog(db: SqliteDb) {
   };
   const loadHead = (): { seq: number; hash: string } => q.head.get() ?? { seq: 0, hash: GENESIS_HASH };
 
-  let head = loadHead();
+  /** null: unknown since a batch failed; read again at the next append (the disk may still refuse). */
+  let head: { seq: number; hash: string } | null = loadHead();
   let unpublished: EventRecord[] = [];
   const listeners = new Set<(event: EventRecord) => void>();
 
@@ -35,7 +36,7 @@ export function createSqliteEventLog(db: SqliteDb) {
       unpublished = unpublished.slice(0, s.count);
     },
     onBatchFailed: () => {
-      head = loadHead();
+      head = null;
       unpublished = [];
     },
     onCommitted: () => {
@@ -55,6 +56,7 @@ export function createSqliteEventLog(db: SqliteDb) {
 
   /** Appends one event inside the running job. */
   function append({ event, at }: TimedEvent): EventRecord {
+    head ??= loadHead();
     const entry = { seq: head.seq + 1, at: at.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
     const hash = hashEntry(head.hash, entry);
     const record: EventRecord = { ...entry, prev_hash: head.hash, hash };
