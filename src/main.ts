@@ -18,7 +18,7 @@ import { Executor } from './execution/executor.js';
 import { createVerifier } from './ingest/auth/index.js';
 import type { NonceStore, Verifier } from './ingest/auth/verifier.js';
 import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
-import type { IngestSource } from './ingest/ingest.js';
+import { REFUSED_DELIVERIES_KEPT, type IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createLogger } from './telemetry/logger.js';
 import { startAlerts } from './ops/alerts.js';
@@ -119,26 +119,40 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     executor.submit(record);
   };
 
-  const spool = config.degraded.on_database_down === 'spool' ? new Spool({ dir: config.degraded.spool_dir, maxBytes: config.degraded.spool_max_bytes, logger }) : null;
+  const spool = config.degraded.on_database_down === 'spool' ? new Spool({ dir: config.degraded.spool_dir, maxBytes: config.degraded.spool_max_bytes, logger, now }) : null;
   spool?.open();
-  /** Spooled deliveries go into the database through the normal path, then to the executor. */
+  /**
+   * Spooled deliveries go into the database through the normal path, then to the executor. One
+   * replay at a time (the start-up one and a recovery one must not both read a segment); a call
+   * while one runs makes it go round once more, so nothing appended meanwhile is left behind.
+   */
   let replaying: Promise<void> | null = null;
-  /** One replay at a time: the start-up one and a recovery one must not both read a segment. */
+  let again = false;
   const replaySpool = (): Promise<void> => {
-    replaying ??= replaySpoolOnce().finally(() => {
-      replaying = null;
-    });
+    if (replaying !== null) {
+      again = true;
+      return replaying;
+    }
+    replaying = (async () => {
+      try {
+        do {
+          again = false;
+          await replaySpoolOnce();
+        } while (again);
+      } finally {
+        replaying = null;
+      }
+    })();
     return replaying;
   };
   const replaySpoolOnce = async () => {
     if (spool === null || spool.pending === 0) return;
-    const n = await spool.replay(
-      (input) => store.recordSignal(input),
-      (outcome) => {
-        if (outcome.kind === 'inserted') submitAccepted(outcome.record);
-      },
-    );
-    logger.info({ replayed: n }, 'spool replayed into the database');
+    const counts = await spool.replay({
+      record: (input) => store.recordSignal(input),
+      accepted: submitAccepted,
+      refused: (delivery) => store.recordRefusedDelivery(delivery, REFUSED_DELIVERIES_KEPT),
+    });
+    logger.info(counts, 'spool replayed into the database');
   };
   const database = new DatabaseHealth({ store, degraded, logger, now, onRecovered: replaySpool });
   const deps: Deps = { config, logger, store, connectors, sources, executor, submitAccepted, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
