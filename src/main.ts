@@ -21,7 +21,7 @@ import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import { REFUSED_DELIVERIES_KEPT, type IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createLogger } from './telemetry/logger.js';
-import { startAlerts } from './ops/alerts.js';
+import { postAlert, startAlerts } from './ops/alerts.js';
 import { startRetention } from './ops/retention.js';
 import { Spool } from './ingest/spool.js';
 import { DatabaseHealth } from './ops/database-health.js';
@@ -80,7 +80,22 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   await store.initMode(config.policy.initial_mode, now());
   const recentErrors = new RecentErrors();
   const metrics = createMetrics();
-  const degraded = new DegradedState({ logger, record: (type, data) => store.appendEvent({ type, data }) });
+  const alertsTo = config.alerts.webhook_url === null ? null : { webhookUrl: config.alerts.webhook_url, timeoutMs: config.alerts.timeout_ms };
+  const degraded = new DegradedState({
+    logger,
+    now,
+    record: (type, data, at) => store.appendEvent({ type, data }, at),
+    // Sent at once while the log cannot take the event; the log's alert sender skips it later.
+    ...(alertsTo === null
+      ? {}
+      : {
+          alert: async (e) => {
+            const res = await postAlert(alertsTo, { ...e, at: e.at.toISOString(), seq: null });
+            if (!res.ok) logger.warn({ type: e.type, reason: res.reason }, 'alert of an event the log cannot take yet failed; the log sends it once it has it');
+            return res.ok;
+          },
+        }),
+  });
   const connectors = await createConnectors(config.connectors, { store, logger, now });
   for (const c of Object.values(config.connectors)) {
     if (c.type === 'alpaca' && c.live) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');

@@ -7,7 +7,7 @@
 import { asc, desc, eq, gt } from 'drizzle-orm';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
 import type { EventRecord, EventStore } from '../contract/events.js';
-import type { TimedEvent } from '../plans/events.js';
+import { appendedEvent, type TimedEvent } from '../plans/events.js';
 import { eventRecordFromRow } from '../records.js';
 import { ph, phs, type SqliteContext, type SqliteDb } from './context.js';
 import * as t from './schema.js';
@@ -75,8 +75,8 @@ export function sqliteEvents(ctx: SqliteContext, log: SqliteEventLog): EventStor
   const { db } = ctx;
   const eventsAfter = db.select().from(t.events).where(gt(t.events.seq, ph('after'))).orderBy(asc(t.events.seq)).limit(ph('limit')).prepare();
   return {
-    appendEvent(event) {
-      return ctx.writer.run(() => log.append({ event, at: ctx.now() }));
+    appendEvent(event, at) {
+      return ctx.writer.run(() => log.append(appendedEvent(event, at, ctx.now)));
     },
     async listEvents(after, limit) {
       return eventsAfter.all({ after, limit }).map(eventRecordFromRow);
