@@ -170,6 +170,11 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     logger.info(counts, 'spool replayed into the database');
   };
   const database = new DatabaseHealth({ store, degraded, logger, now, onRecovered: replaySpool });
+  // While the spool holds deliveries, new ones queue behind them in it (ingest.ts); with the
+  // database up, they go in now rather than at the next recovery.
+  spool?.onAppended(() => {
+    if (!database.down) replaySpool().catch((err: unknown) => database.failed(err));
+  });
   const deps: Deps = { config, logger, store, connectors, sources, executor, submitAccepted, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
   metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0 });
   const app = createApp(deps);

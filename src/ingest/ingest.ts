@@ -202,6 +202,9 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   };
   newSignal.client_order_id = clientOrderId(source.name, explicitKey === null ? `${key}@${newSignal.signal_id}` : key);
   const signalId = newSignal.signal_id;
+  // While the spool holds deliveries, a new one goes in behind them, so that replay records
+  // them in arrival order (docs/guarantees.md#ordering).
+  if (deps.spool !== null && deps.spool.pending > 0) return spoolDelivery(deps.spool, newSignal, log, null);
   let outcome: RecordOutcome;
   try {
     outcome = await deps.store.recordSignal(newSignal);
