@@ -18,10 +18,10 @@ import { Executor } from './execution/executor.js';
 import { createVerifier } from './ingest/auth/index.js';
 import type { NonceStore, Verifier } from './ingest/auth/verifier.js';
 import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
-import type { IngestSource } from './ingest/ingest.js';
+import { REFUSED_DELIVERIES_KEPT, type IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createLogger, flushLogs } from './telemetry/logger.js';
-import { startAlerts } from './ops/alerts.js';
+import { postAlert, startAlerts } from './ops/alerts.js';
 import { startRetention } from './ops/retention.js';
 import { Spool } from './ingest/spool.js';
 import { DatabaseHealth } from './ops/database-health.js';
@@ -113,7 +113,22 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   await store.initMode(config.policy.initial_mode, now());
   const recentErrors = new RecentErrors();
   const metrics = createMetrics();
-  const degraded = new DegradedState({ logger, record: (type, data) => store.appendEvent({ type, data }) });
+  const alertsTo = config.alerts.webhook_url === null ? null : { webhookUrl: config.alerts.webhook_url, timeoutMs: config.alerts.timeout_ms };
+  const degraded = new DegradedState({
+    logger,
+    now,
+    record: (type, data, at) => store.appendEvent({ type, data }, at),
+    // Sent at once while the log cannot take the event; the log's alert sender skips it later.
+    ...(alertsTo === null
+      ? {}
+      : {
+          alert: async (e) => {
+            const res = await postAlert(alertsTo, { ...e, at: e.at.toISOString(), seq: null });
+            if (!res.ok) logger.warn({ type: e.type, reason: res.reason }, 'alert of an event the log cannot take yet failed; the log sends it once it has it');
+            return res.ok;
+          },
+        }),
+  });
   const connectors = await createConnectors(config.connectors, { store, logger, now });
   for (const c of Object.values(config.connectors)) {
     if (c.type === 'alpaca' && c.live) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');
@@ -152,28 +167,47 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     executor.submit(record);
   };
 
-  const spool = config.degraded.on_database_down === 'spool' ? new Spool({ dir: config.degraded.spool_dir, maxBytes: config.degraded.spool_max_bytes, logger }) : null;
+  const spool = config.degraded.on_database_down === 'spool' ? new Spool({ dir: config.degraded.spool_dir, maxBytes: config.degraded.spool_max_bytes, logger, now }) : null;
   spool?.open();
-  /** Spooled deliveries go into the database through the normal path, then to the executor. */
+  /**
+   * Spooled deliveries go into the database through the normal path, then to the executor. One
+   * replay at a time (the start-up one and a recovery one must not both read a segment); a call
+   * while one runs makes it go round once more, so nothing appended meanwhile is left behind.
+   */
   let replaying: Promise<void> | null = null;
-  /** One replay at a time: the start-up one and a recovery one must not both read a segment. */
+  let again = false;
   const replaySpool = (): Promise<void> => {
-    replaying ??= replaySpoolOnce().finally(() => {
-      replaying = null;
-    });
+    if (replaying !== null) {
+      again = true;
+      return replaying;
+    }
+    replaying = (async () => {
+      try {
+        do {
+          again = false;
+          await replaySpoolOnce();
+        } while (again);
+      } finally {
+        replaying = null;
+      }
+    })();
     return replaying;
   };
   const replaySpoolOnce = async () => {
     if (spool === null || spool.pending === 0) return;
-    const n = await spool.replay(
-      (input) => store.recordSignal(input),
-      (outcome) => {
-        if (outcome.kind === 'inserted') submitAccepted(outcome.record);
-      },
-    );
-    logger.info({ replayed: n }, 'spool replayed into the database');
+    const counts = await spool.replay({
+      record: (input) => store.recordSignal(input),
+      accepted: submitAccepted,
+      refused: (delivery) => store.recordRefusedDelivery(delivery, REFUSED_DELIVERIES_KEPT),
+    });
+    logger.info(counts, 'spool replayed into the database');
   };
   const database = new DatabaseHealth({ store, degraded, logger, now, onRecovered: replaySpool });
+  // While the spool holds deliveries, new ones queue behind them in it (ingest.ts); with the
+  // database up, they go in now rather than at the next recovery.
+  spool?.onAppended(() => {
+    if (!database.down) replaySpool().catch((err: unknown) => database.failed(err));
+  });
   const deps: Deps = { config, logger, store, connectors, sources, executor, submitAccepted, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
   metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0 });
   const app = createApp(deps);

@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Deps } from '../deps.js';
-import { ingestDelivery, type IngestDeps, type IngestResult } from '../ingest/ingest.js';
+import { ingestDelivery, REFUSED_DELIVERIES_KEPT, type IngestDeps, type IngestResult } from '../ingest/ingest.js';
 import { readBodyLimited } from './body.js';
 import type { AppEnv } from './context.js';
 import { AppError, errorResponse, refusalError } from './errors.js';
@@ -47,7 +47,7 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     database: { failed: (err) => deps.database.failed(err) },
     recordRefusal: (source, requestId, reason, issues, excerpt) => {
       deps.store
-        .recordRefusedDelivery({ at: deps.now().toISOString(), source, reason, issues, request_id: requestId, body_excerpt: excerpt }, 1000)
+        .recordRefusedDelivery({ at: deps.now().toISOString(), source, reason, issues, request_id: requestId, body_excerpt: excerpt }, REFUSED_DELIVERIES_KEPT)
         .catch((err: unknown) => deps.logger.error({ err, request_id: requestId }, 'could not record a refused delivery'));
     },
   };

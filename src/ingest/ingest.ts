@@ -29,6 +29,9 @@ export interface IngestSource {
   rateLimiter: RateLimiter | null;
 }
 
+/** Refused deliveries kept for operators (docs/http-api.md#refused-deliveries). */
+export const REFUSED_DELIVERIES_KEPT = 1000;
+
 export interface IngestDeps {
   store: Store;
   sources: ReadonlyMap<string, IngestSource>;
@@ -199,6 +202,9 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   };
   newSignal.client_order_id = clientOrderId(source.name, explicitKey === null ? `${key}@${newSignal.signal_id}` : key);
   const signalId = newSignal.signal_id;
+  // While the spool holds deliveries, a new one goes in behind them, so that replay records
+  // them in arrival order (docs/guarantees.md#ordering).
+  if (deps.spool !== null && deps.spool.pending > 0) return spoolDelivery(deps.spool, newSignal, log, null);
   let outcome: RecordOutcome;
   try {
     outcome = await deps.store.recordSignal(newSignal);
@@ -207,13 +213,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     if (isDataError(err)) throw err;
     deps.database.failed(err);
     if (deps.spool === null) return unavailable(err);
-    const spooled = deps.spool.append(newSignal);
-    if (!spooled.ok) {
-      log.error({ reason: spooled.reason }, 'database down and the spool refused the delivery');
-      return unavailable(err);
-    }
-    log.warn({ delivery_id: spooled.delivery_id, idempotency_key: key, err }, 'database down: delivery spooled');
-    return { kind: 'deferred', delivery_id: spooled.delivery_id };
+    return spoolDelivery(deps.spool, newSignal, log, err);
   }
 
   switch (outcome.kind) {
@@ -239,6 +239,18 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
       return { kind: 'accepted', record: outcome.record, unknown_fields: unknown_fields.length };
     }
   }
+}
+
+/** Appends to the spool (`cause`: the store failure, or null when the spool was not empty). */
+function spoolDelivery(spool: Spool, input: NewSignal, log: Logger, cause: unknown): IngestResult {
+  const spooled = spool.append(input);
+  if (!spooled.ok) {
+    log.error({ reason: spooled.reason }, 'the spool refused the delivery');
+    return unavailable(cause ?? new Error(spooled.reason));
+  }
+  if (cause === null) log.info({ delivery_id: spooled.delivery_id, idempotency_key: input.idempotency_key }, 'spool not empty: delivery spooled behind it');
+  else log.warn({ delivery_id: spooled.delivery_id, idempotency_key: input.idempotency_key, err: cause }, 'database down: delivery spooled');
+  return { kind: 'deferred', delivery_id: spooled.delivery_id };
 }
 
 function unavailable(cause: unknown): Refusal {

@@ -99,10 +99,19 @@ export interface Child {
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
-/** Starts the built CLI (`npm test` builds first) and resolves once it logged "sluice ready". */
-export async function spawnSluice(opts: { dir: string; env?: Record<string, string>; configPath?: string }): Promise<Child> {
-  const args = [CLI, 'start', ...(opts.configPath === undefined ? [] : ['--config', opts.configPath])];
-  const proc = spawn(process.execPath, args, {
+/**
+ * Starts the built CLI (`npm test` builds first) and resolves once it logged "sluice ready".
+ * `wrap` turns its argv into the one actually spawned (a shell that limits it, say).
+ */
+export async function spawnSluice(opts: {
+  dir: string;
+  env?: Record<string, string>;
+  configPath?: string;
+  wrap?: (argv: string[]) => { command: string; args: string[] };
+}): Promise<Child> {
+  const argv = [process.execPath, CLI, 'start', ...(opts.configPath === undefined ? [] : ['--config', opts.configPath])];
+  const { command, args } = opts.wrap?.(argv) ?? { command: process.execPath, args: argv.slice(1) };
+  const proc = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',
