@@ -117,7 +117,11 @@ const source = obj({
   format: v.optional(v.picklist(FORMATS, expected(`one of ${FORMATS.join(', ')}`)), 'native'),
   connector: v.optional(nonEmptyString, 'mock'),
   allow_ips: v.optional(v.array(ipOrCidr), []),
-  trust_proxy: v.optional(bool, false),
+  /** false, true (one proxy) or the number of trusted proxies that append to X-Forwarded-For. */
+  trust_proxy: v.optional(
+    v.union([bool, v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16))], expected('false, true or a number of proxies 1-16')),
+    false,
+  ),
   rate_limit_per_minute: v.optional(v.nullable(positiveInt), null),
   body_hash_window_seconds: v.optional(positiveInt, 60),
   require_idempotency_key: v.optional(bool, false),

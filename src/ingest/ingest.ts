@@ -24,8 +24,10 @@ export interface IngestSource {
   verifier: Verifier;
   /** Connector signals of this source execute on (the mock in test mode). */
   connector: string;
-  allowIp: (ip: string) => boolean;
-  clientAddress: (remoteAddress: string, headers: Headers) => string;
+  /** Null (an unknown address) passes only an empty allowlist. */
+  allowIp: (ip: string | null) => boolean;
+  /** Null when it cannot be told (fewer X-Forwarded-For entries than trusted proxies). */
+  clientAddress: (remoteAddress: string, headers: Headers) => string | null;
   rateLimiter: RateLimiter | null;
 }
 
@@ -108,7 +110,10 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   };
 
   const client = source.clientAddress(input.remoteAddress, input.headers);
-  if (!source.allowIp(client)) return refuse('forbidden', `client address ${client} not in allow_ips`, 'client address not allowed');
+  if (!source.allowIp(client)) {
+    const reason = client === null ? 'client address unknown: X-Forwarded-For has fewer entries than trust_proxy' : `client address ${client} not in allow_ips`;
+    return refuse('forbidden', reason, 'client address not allowed');
+  }
   // allow_ips comes first (docs/http-api.md#client-address): a refused client's body is never read.
   const read = await input.readBody();
   if (!read.ok) return { kind: 'refused', code: 'payload_too_large', message: `the body is larger than ${read.limit_bytes} bytes` };

@@ -332,14 +332,15 @@ describe('allow_ips (checked before authentication)', () => {
     expect(refusalReason(s, String(res.headers.get('x-request-id')))).toBe('client address 127.0.0.1 not in allow_ips');
   });
 
-  test('trust_proxy true: X-Forwarded-For 10.1.2.3 is allowed', async () => {
-    const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}`, 'X-Forwarded-For': '10.1.2.3, 127.0.0.1' } });
+  test('trust_proxy true: X-Forwarded-For 10.1.2.3 (as the proxy appended it) is allowed', async () => {
+    const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}`, 'X-Forwarded-For': '127.0.0.1, 10.1.2.3' } });
     expect(res.status).toBe(202);
   });
 
-  test('trust_proxy true without X-Forwarded-For: the socket address 127.0.0.1 is refused', async () => {
+  test('trust_proxy true without X-Forwarded-For: the address is unknown and refused', async () => {
     const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(403);
+    expect(refusalReason(s, String(res.headers.get('x-request-id')))).toBe('client address unknown: X-Forwarded-For has fewer entries than trust_proxy');
   });
 
   test('trust_proxy true: a forwarded address outside the list is refused', async () => {
