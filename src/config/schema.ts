@@ -166,7 +166,8 @@ const connector = v.variant(
   expected('a connector type: one of mock, alpaca, http, module'),
 );
 
-const positionLimits = v.pipe(
+/** Limits per instrument: `{ default, <INSTRUMENT>: limit }`, `default` null when not given. */
+const perInstrument = v.pipe(
   v.record(v.string(), limit, expected('an object of instrument → limit')),
   v.transform((o): { default: number | null; [instrument: string]: number | null } => ({ default: null, ...o })),
 );
@@ -178,7 +179,8 @@ const policy = obj({
   trading_windows: v.optional(v.array(tradingWindow), []),
   max_orders_per_minute: v.optional(v.nullable(positiveInt), 30),
   max_order_notional: v.optional(limit, 10_000),
-  max_position_notional: v.optional(positionLimits, { default: 25_000 }),
+  max_order_quantity: v.optional(perInstrument, { default: null }),
+  max_position_notional: v.optional(perInstrument, { default: 25_000 }),
   max_gross_exposure: v.optional(limit, 100_000),
   max_daily_loss: v.optional(limit, 2_000),
   trading_day_tz: v.optional(timeZone, 'UTC'),
