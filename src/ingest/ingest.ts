@@ -10,6 +10,7 @@ import type { SourceConfig } from '../config/schema.js';
 import type { ValidationIssue } from '../domain/types.js';
 import { canonicalJson } from '../events/chain.js';
 import type { NewSignal, RecordOutcome, SignalRecord, Store } from '../store/store.js';
+import { NONCE_REPLAY } from './auth/hmac.js';
 import type { AuthOutcome, Verifier } from './auth/verifier.js';
 import { mapFormat } from './formats/index.js';
 import { findPlaceholders, parseNativeSignal } from './formats/native.js';
@@ -134,8 +135,8 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     body = undefined;
   }
 
-  // Only hmac touches the store here (its nonces); with the database down it cannot tell a
-  // replay, so it answers 503 rather than spool something it could not check.
+  // Only hmac touches the store here (it reads its nonces); with the database down it cannot tell
+  // a replay, so it answers 503 rather than spool something it could not check.
   let auth: AuthOutcome;
   try {
     auth = await source.verifier.verify({ source: source.name, headers: input.headers, rawBody, body, now });
@@ -172,8 +173,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   const { signal, unknown_fields } = native;
 
   const fingerprint = createHash('sha256').update(canonicalJson(clean)).digest('hex');
-  const explicitKey =
-    input.headers.get('idempotency-key') ?? auth.idempotency_key ?? headerKey(input.headers) ?? signal.id ?? null;
+  const explicitKey = idempotencyKey(auth, signal.id, input.headers);
   // Control characters (NUL above all) cannot be stored as text by PostgreSQL: refused here.
   if (explicitKey !== null && (explicitKey.length === 0 || explicitKey.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(explicitKey))) {
     return refuse('invalid_signal', 'bad idempotency key', 'the idempotency key is invalid', [
@@ -201,17 +201,19 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     signal,
     request_id: input.requestId,
     received_at: now,
+    ...(auth.replayable_body === true ? { replay_window_ms: source.config.body_hash_window_seconds * 1000 } : {}),
   };
   newSignal.client_order_id = clientOrderId(source.name, explicitKey === null ? `${key}@${newSignal.signal_id}` : key);
   const signalId = newSignal.signal_id;
-  let outcome: RecordOutcome;
+  let outcome: RecordOutcome | { kind: 'replay' };
   try {
-    outcome = await deps.store.recordSignal(newSignal);
+    outcome = auth.nonce === undefined ? await deps.store.recordSignal(newSignal) : await deps.store.recordSignalWithNonce(newSignal, auth.nonce);
   } catch (err) {
     // A bad value is a bug to surface; anything else means the database is unavailable.
     if (isDataError(err)) throw err;
     deps.database.failed(err);
-    if (deps.spool === null) return unavailable(err);
+    // A nonce can only be checked and kept in the database: such a delivery is not spooled.
+    if (deps.spool === null || auth.nonce !== undefined) return unavailable(err);
     const spooled = deps.spool.append(newSignal);
     if (!spooled.ok) {
       log.error({ reason: spooled.reason }, 'database down and the spool refused the delivery');
@@ -222,6 +224,9 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   }
 
   switch (outcome.kind) {
+    case 'replay':
+      // A concurrent delivery of the same signed request was recorded first.
+      return refuse('unauthorized', NONCE_REPLAY, 'authentication failed');
     case 'conflict':
       log.warn({ idempotency_key: key, signal_id: outcome.record.signal_id }, 'idempotency key reused with another body');
       deps.recordRefusal(source.name, input.requestId, 'idempotency key reused', [], excerptOf(clean));
@@ -250,8 +255,24 @@ function unavailable(cause: unknown): Refusal {
   return { kind: 'refused', code: 'unavailable', message: 'the database is unavailable; retry later', retry_after_seconds: 5, cause };
 }
 
-function headerKey(headers: Headers): string | null {
-  return headers.get('webhook-id') ?? headers.get('svix-id') ?? headers.get('x-github-delivery');
+/**
+ * The idempotency key (docs/http-api.md#idempotency-keys), the first present of: a delivery id
+ * the signature covers (webhook-id), the body's `id` (signed with the body by every scheme
+ * that signs it; the formats map their id fields onto it), and only then a header outside any
+ * signature: `Idempotency-Key`, the scheme's own (X-GitHub-Delivery), or a `webhook-id` /
+ * `svix-id` of a source that does not verify it. Signed ids come first so that a captured
+ * delivery resent with a fresh header is still the same delivery.
+ */
+export function idempotencyKey(auth: { idempotency_key?: string; unsigned_key?: string }, bodyId: string | undefined, headers: Headers): string | null {
+  return (
+    auth.idempotency_key ??
+    bodyId ??
+    headers.get('idempotency-key') ??
+    auth.unsigned_key ??
+    headers.get('webhook-id') ??
+    headers.get('svix-id') ??
+    null
+  );
 }
 
 /** Deterministic from source and key, ≤ 48 chars: the same delivery always gets the same id. */

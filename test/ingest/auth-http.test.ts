@@ -282,8 +282,15 @@ describe('refused: 401 unauthorized, the log names the check', () => {
 });
 
 describe('scheme-carried idempotency keys', () => {
-  test('X-GitHub-Delivery is the key (over the body id); a redelivery is a 200 duplicate', async () => {
+  test('the body id is the key over X-GitHub-Delivery, which the signature does not cover', async () => {
     const body = native();
+    const res = await post(s, 'gh', { body, headers: await signGithub(GITHUB_SECRET, body, randomUUID()) });
+    expect(res.status).toBe(202);
+    expect((await acceptedOf(res)).idempotency_key).toBe((JSON.parse(body) as { id: string }).id);
+  });
+
+  test('without a body id X-GitHub-Delivery is the key; a redelivery is a 200 duplicate', async () => {
+    const body = JSON.stringify({ action: 'buy', instrument: `GH${randomUUID().slice(0, 8)}`, quantity: 1, price: 100 });
     const delivery = randomUUID();
     const headers = await signGithub(GITHUB_SECRET, body, delivery);
     const first = await post(s, 'gh', { body, headers });

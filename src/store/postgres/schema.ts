@@ -49,6 +49,8 @@ export const signals = pgTable(
     index('signals_lane_idx').on(t.connector, t.instrument, t.status, t.seq),
     index('signals_decided_at_idx').on(t.decided_at),
     index('signals_received_at_idx').on(t.received_at),
+    // The newest signal of a source with one body (replay_window_ms).
+    index('signals_source_fingerprint_idx').on(t.source, t.fingerprint, t.seq),
   ],
 );
 
