@@ -29,9 +29,9 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     waitForFinal: (id, ms) => deps.executor.waitForFinal(id, ms),
     spool: deps.spool,
     database: { failed: (err) => deps.database.failed(err) },
-    recordRefusal: (source, requestId, reason, issues, excerpt) => {
+    recordRefusal: (source, requestId, code, reason, issues, excerpt) => {
       deps.store
-        .recordRefusedDelivery({ at: deps.now().toISOString(), source, reason, issues, request_id: requestId, body_excerpt: excerpt }, 1000)
+        .recordRefusedDelivery({ at: deps.now().toISOString(), source, code, reason, issues, request_id: requestId, body_excerpt: excerpt }, 1000)
         .catch((err: unknown) => deps.logger.error({ err, request_id: requestId }, 'could not record a refused delivery'));
     },
   };

@@ -41,7 +41,8 @@ export interface IngestDeps {
   submit: (record: SignalRecord) => void;
   /** Resolves with the signal once final, or null when `ms` passed first. */
   waitForFinal: (signalId: string, ms: number) => Promise<SignalRecord | null>;
-  recordRefusal: (source: string, requestId: string, reason: string, issues: ValidationIssue[], excerpt: string) => void;
+  /** Keeps a refused delivery for operators, with the code the sender got. */
+  recordRefusal: (source: string, requestId: string, code: RefusalCode, reason: string, issues: ValidationIssue[], excerpt: string) => void;
   /** Where deliveries go while the database is down; null when `degraded.on_database_down: reject`. */
   spool: Spool | null;
   /** Told of every store failure (puts `database` into degraded) and of every success after one. */
@@ -106,7 +107,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   const now = deps.now();
   const refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues: ValidationIssue[] = [], excerpt = ''): Refusal => {
     log.warn({ reason, issues }, 'delivery refused');
-    deps.recordRefusal(source.name, input.requestId, reason, issues, excerpt);
+    deps.recordRefusal(source.name, input.requestId, code, reason, issues, excerpt);
     return { kind: 'refused', code, message, ...(issues.length > 0 ? { issues } : {}) };
   };
 
@@ -229,7 +230,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
       return refuse('unauthorized', NONCE_REPLAY, 'authentication failed');
     case 'conflict':
       log.warn({ idempotency_key: key, signal_id: outcome.record.signal_id }, 'idempotency key reused with another body');
-      deps.recordRefusal(source.name, input.requestId, 'idempotency key reused', [], excerptOf(clean));
+      deps.recordRefusal(source.name, input.requestId, 'idempotency_key_reused', 'idempotency key reused', [], excerptOf(clean));
       return {
         kind: 'refused',
         code: 'idempotency_key_reused',

@@ -156,7 +156,7 @@ describe('sqlite specifics', () => {
       fill_price: 50,
     };
     await first.mock.placeOrder('mock', mockOrder, T0);
-    await first.recordRefusedDelivery({ at: T0.toISOString(), source: 'tv', reason: 'unauthorized', issues: [], request_id: 'r1', body_excerpt: '{}' }, 1000);
+    await first.recordRefusedDelivery({ at: T0.toISOString(), source: 'tv', code: 'unauthorized', reason: 'unauthorized', issues: [], request_id: 'r1', body_excerpt: '{}' }, 1000);
     // Queued, not awaited: close() must drain it before closing the file.
     const pending = first.appendEvent({ type: 'flatten', data: { reason: 'closing' } });
 
