@@ -84,6 +84,10 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
       case 'deferred':
         observe('deferred');
         return c.json({ status: 'deferred', delivery_id: result.delivery_id }, 202);
+      case 'aborted':
+        // Nobody is left to read the answer; the outcome counts it apart from refusals and faults.
+        observe('aborted');
+        return errorResponse(c, new AppError('invalid_request', 'the client closed the connection before the body was read'));
       case 'refused':
         observe(result.code);
         return errorResponse(c, refusalError(result));

@@ -49,8 +49,8 @@ export interface IngestDeps {
   database: { failed: (err: unknown) => void };
 }
 
-/** The raw body, or how large it may be when the sender's was larger. */
-export type BodyRead = { ok: true; bytes: Uint8Array } | { ok: false; limit_bytes: number };
+/** The raw body; how large it may be when the sender's was larger; or the client hung up mid-upload. */
+export type BodyRead = { kind: 'read'; bytes: Uint8Array } | { kind: 'too_large'; limit_bytes: number } | { kind: 'aborted' };
 
 export interface DeliveryInput {
   source: string;
@@ -93,6 +93,8 @@ export type IngestResult =
   | { kind: 'final'; record: SignalRecord; unknown_fields: number }
   | { kind: 'duplicate'; record: SignalRecord }
   | { kind: 'deferred'; delivery_id: string }
+  /** The client closed the connection before its body was read: nobody is left to answer. */
+  | { kind: 'aborted' }
   | Refusal;
 
 /** Deepest JSON nesting a signal may have; deeper bodies are refused before any recursion. */
@@ -118,7 +120,12 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   }
   // allow_ips comes first (docs/http-api.md#client-address): a refused client's body is never read.
   const read = await input.readBody();
-  if (!read.ok) return { kind: 'refused', code: 'payload_too_large', message: `the body is larger than ${read.limit_bytes} bytes` };
+  if (read.kind === 'too_large') return { kind: 'refused', code: 'payload_too_large', message: `the body is larger than ${read.limit_bytes} bytes` };
+  if (read.kind === 'aborted') {
+    // A client event, not a fault of sluice: no stack, no error, nothing for recent_errors.
+    log.info('client hung up before the body was read');
+    return { kind: 'aborted' };
+  }
   const rawBody = read.bytes;
 
   let text: string | undefined;
