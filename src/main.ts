@@ -141,7 +141,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       name,
       config: source,
       connector: config.test_mode ? 'mock' : source.connector,
-      verifier: sourceVerifier(name, source.auth, { remember: (src, nonce, expiresAt) => store.rememberNonce(src, nonce, expiresAt, now()) }),
+      verifier: sourceVerifier(name, source.auth, { seen: (src, nonce, at) => store.nonceSeen(src, nonce, at) }),
       allowIp: createIpAllowlist(source.allow_ips),
       clientAddress: (remote, headers) => clientAddress(remote, headers, source.trust_proxy),
       rateLimiter: source.rate_limit_per_minute === null ? null : createRateLimiter(source.rate_limit_per_minute),

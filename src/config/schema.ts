@@ -117,7 +117,11 @@ const source = obj({
   format: v.optional(v.picklist(FORMATS, expected(`one of ${FORMATS.join(', ')}`)), 'native'),
   connector: v.optional(nonEmptyString, 'mock'),
   allow_ips: v.optional(v.array(ipOrCidr), []),
-  trust_proxy: v.optional(bool, false),
+  /** false, true (one proxy) or the number of trusted proxies that append to X-Forwarded-For. */
+  trust_proxy: v.optional(
+    v.union([bool, v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16))], expected('false, true or a number of proxies 1-16')),
+    false,
+  ),
   rate_limit_per_minute: v.optional(v.nullable(positiveInt), null),
   body_hash_window_seconds: v.optional(positiveInt, 60),
   require_idempotency_key: v.optional(bool, false),
@@ -162,7 +166,8 @@ const connector = v.variant(
   expected('a connector type: one of mock, alpaca, http, module'),
 );
 
-const positionLimits = v.pipe(
+/** Limits per instrument: `{ default, <INSTRUMENT>: limit }`, `default` null when not given. */
+const perInstrument = v.pipe(
   v.record(v.string(), limit, expected('an object of instrument → limit')),
   v.transform((o): { default: number | null; [instrument: string]: number | null } => ({ default: null, ...o })),
 );
@@ -174,7 +179,8 @@ const policy = obj({
   trading_windows: v.optional(v.array(tradingWindow), []),
   max_orders_per_minute: v.optional(v.nullable(positiveInt), 30),
   max_order_notional: v.optional(limit, 10_000),
-  max_position_notional: v.optional(positionLimits, { default: 25_000 }),
+  max_order_quantity: v.optional(perInstrument, { default: null }),
+  max_position_notional: v.optional(perInstrument, { default: 25_000 }),
   max_gross_exposure: v.optional(limit, 100_000),
   max_daily_loss: v.optional(limit, 2_000),
   trading_day_tz: v.optional(timeZone, 'UTC'),

@@ -96,6 +96,7 @@ export const connectorView = v.object({ name: v.string(), type: v.string(), capa
 export const deliveryView = v.object({
   at: time,
   source: v.string(),
+  code: v.nullable(v.string()),
   reason: v.string(),
   issues: v.array(v.object({ path: v.string(), message: v.string() })),
   request_id: v.string(),

@@ -45,9 +45,9 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     waitForFinal: (id, ms) => deps.executor.waitForFinal(id, ms),
     spool: deps.spool,
     database: { failed: (err) => deps.database.failed(err) },
-    recordRefusal: (source, requestId, reason, issues, excerpt) => {
+    recordRefusal: (source, requestId, code, reason, issues, excerpt) => {
       deps.store
-        .recordRefusedDelivery({ at: deps.now().toISOString(), source, reason, issues, request_id: requestId, body_excerpt: excerpt }, REFUSED_DELIVERIES_KEPT)
+        .recordRefusedDelivery({ at: deps.now().toISOString(), source, code, reason, issues, request_id: requestId, body_excerpt: excerpt }, REFUSED_DELIVERIES_KEPT)
         .catch((err: unknown) => deps.logger.error({ err, request_id: requestId }, 'could not record a refused delivery'));
     },
   };
@@ -105,6 +105,10 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
       case 'deferred':
         observe('deferred');
         return c.json({ status: 'deferred', delivery_id: result.delivery_id }, 202);
+      case 'aborted':
+        // Nobody is left to read the answer; the outcome counts it apart from refusals and faults.
+        observe('aborted');
+        return errorResponse(c, new AppError('invalid_request', 'the client closed the connection before the body was read'));
       case 'refused':
         observe(result.code);
         return errorResponse(c, refusalError(result));

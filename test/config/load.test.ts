@@ -106,6 +106,7 @@ describe('defaults equal the documented ones', () => {
       max_signal_age_seconds: 300,
       trading_windows: [],
       max_orders_per_minute: 30,
+      max_order_quantity: { default: null },
       max_order_notional: 10_000,
       max_position_notional: { default: 25_000 },
       max_gross_exposure: 100_000,
