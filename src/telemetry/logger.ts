@@ -63,6 +63,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
+
 /**
  * Flushes what is buffered for the destination, waiting at most `timeoutMs`, then makes the
  * exit-time synchronous flush a no-op. That flush (pino registers it on process exit) retries a
@@ -71,22 +72,25 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  * it cannot be written.
  */
 export function flushLogs(logger: Logger, timeoutMs: number): Promise<void> {
-  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined;
+  logger.flush();
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | { flushSync?: () => void; _writing?: boolean; _len?: number }
+    | undefined;
+  // sonic-boom's own state: nothing in flight and nothing buffered. (Its flush callback comes
+  // back at once while a write is still retrying a full pipe, so it cannot tell.)
+  const idle = (): boolean => stream === undefined || (stream._writing !== true && (stream._len ?? 0) === 0);
   return new Promise<void>((resolve) => {
-    let settled = false;
-    const done = () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (stream !== undefined && typeof stream.flushSync === 'function') stream.flushSync = noop;
-      resolve();
+    const started = Date.now();
+    const check = (): void => {
+      if (idle()) return resolve();
+      if (Date.now() - started >= timeoutMs) {
+        // Stuck (a closed or full pipe): pino's exit-time synchronous flush would retry for
+        // ever, so it is turned off; what is left cannot be written anyway.
+        if (stream !== undefined && typeof stream.flushSync === 'function') stream.flushSync = noop;
+        return resolve();
+      }
+      setTimeout(check, 10);
     };
-    const timer = setTimeout(done, timeoutMs);
-    try {
-      logger.flush(() => done());
-    } catch {
-      // A destroyed stream: nothing more can be written.
-      done();
-    }
+    check();
   });
 }
