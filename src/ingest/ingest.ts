@@ -180,8 +180,9 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   }
   const key = explicitKey ?? `sha256:${fingerprint}`;
 
+  const signalId = newSignalId(now);
   const newSignal: NewSignal = {
-    signal_id: newSignalId(now),
+    signal_id: signalId,
     source: source.name,
     idempotency_key: key,
     key_kind: explicitKey === null ? 'body_hash' : 'explicit',
@@ -189,16 +190,11 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     fingerprint,
     connector: source.connector,
     instrument: signal.instrument,
-    // A body-hash key frees up after its window, and the same body then is a new signal that
-    // must be a new order: its order id also depends on the signal. An explicit key is the
-    // order's identity on its own, across retries, restarts, spool replays and instances.
-    client_order_id: '',
+    client_order_id: clientOrderId(signalId),
     signal,
     request_id: input.requestId,
     received_at: now,
   };
-  newSignal.client_order_id = clientOrderId(source.name, explicitKey === null ? `${key}@${newSignal.signal_id}` : key);
-  const signalId = newSignal.signal_id;
   let outcome: RecordOutcome;
   try {
     outcome = await deps.store.recordSignal(newSignal);
@@ -249,9 +245,13 @@ function headerKey(headers: Headers): string | null {
   return headers.get('webhook-id') ?? headers.get('svix-id') ?? headers.get('x-github-delivery');
 }
 
-/** Deterministic from source and key, ≤ 48 chars: the same delivery always gets the same id. */
-export function clientOrderId(source: string, key: string): string {
-  return `sl-${createHash('sha256').update(source).update('\0').update(key).digest('base64url').slice(0, 40)}`;
+/**
+ * The order id of one signal, ≤ 48 chars: derived from the signal, not from its key, so every
+ * retry, restart, spool replay and instance handling that signal uses the same id, while a key
+ * reused after its signal was pruned is a new signal and so a new order (docs/execution.md#client-order-ids).
+ */
+export function clientOrderId(signalId: string): string {
+  return `sl-${createHash('sha256').update(signalId).digest('base64url').slice(0, 40)}`;
 }
 
 /** Random per process: with the counter it keeps ids of instances apart without a syscall per id. */

@@ -98,7 +98,7 @@ describe('module connector', () => {
       const key = nextKey('mod');
       const out = await sendFinal(s.url, { id: key, action: 'buy', instrument: 'AAPL', quantity: 3, price: 150 });
       expect(out.status).toBe('executed');
-      const coid = clientOrderId('default', key);
+      const coid = clientOrderId(out.signal_id);
       expect(out.result).toEqual({ connector: 'custom', client_order_id: coid, order_id: 'mybroker-1', status: 'filled', filled_quantity: 3, fill_price: 150 });
       expect((await signalDetail(s.url, out.signal_id)).attempts).toMatchObject([{ n: 1, outcome: 'ok', error: null }]);
       expect(calls(mod.log).filter((c) => c['call'] === 'place')).toEqual([{ connector: 'custom', call: 'place', client_order_id: coid }]);
@@ -188,7 +188,7 @@ export default (options, ctx) => new Broker(options, ctx.name);
       const key = nextKey('tm');
       const out = await sendFinal(s.url, { id: key, action: 'buy', instrument: 'AAPL', quantity: 2, price: 150 });
       expect(out.status).toBe('executed');
-      const coid = clientOrderId('default', key);
+      const coid = clientOrderId(out.signal_id);
       expect(out.result).toMatchObject({ connector: 'mock', client_order_id: coid, status: 'filled', filled_quantity: 2 });
       expect((await signalDetail(s.url, out.signal_id)).connector).toBe('mock');
       expect((await mockOrders(s.url)).filter((o) => o.client_order_id === coid)).toMatchObject([{ instrument: 'AAPL', side: 'buy', quantity: 2 }]);
