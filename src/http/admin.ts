@@ -180,7 +180,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     return c.json({ connector: name, breaker: breakerView(next) });
   });
 
-  /** The mock broker's own routes: any connector of type mock (the contract's is named `mock`). */
+  /** The mock broker's own routes: any connector of type mock (the documented one is named `mock`). */
   const mockConnector = (name: string): MockConnector => {
     const connector = deps.connectors.get(name);
     if (connector === undefined || !isMockConnector(connector)) throw new AppError('not_found', `no mock connector named "${name}"`);

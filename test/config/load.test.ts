@@ -95,7 +95,7 @@ describe('without a config file', () => {
   });
 });
 
-describe('defaults equal the contract’s', () => {
+describe('defaults equal the documented ones', () => {
   test('server, database, policy, execution, degraded, retention, alerts', () => {
     const config = loadConfig({});
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080, body_limit_bytes: 65_536 });

@@ -1,6 +1,6 @@
 /**
  * The guardrail gate, table-driven: one line per case, each a signal / state / policy delta from
- * the defaults (the contract's default policy, a flat AAPL book, a connector that can do
+ * the defaults (the documented default policy, a flat AAPL book, a connector that can do
  * everything) and the decision expected.
  */
 import * as v from 'valibot';

@@ -1,7 +1,7 @@
 /**
  * Every authentication scheme (docs/http-api.md#sender-authentication) and `allow_ips` through the real server over real
  * HTTP: deliveries signed by the senders' own libraries (standardwebhooks, stripe,
- * @octokit/webhooks-methods; hmac by the contract's formula, as no library exists) are
+ * @octokit/webhooks-methods; hmac by the documented formula, as no library exists) are
  * accepted; every kind of failure is the same `401 unauthorized` on the wire while the log names
  * the precise check that failed; scheme-carried ids become idempotency keys.
  */
@@ -84,7 +84,7 @@ function signSw(secret: string, body: string, opts: { id?: string; offsetMs?: nu
   return { 'webhook-id': id, 'webhook-timestamp': String(unix(at.getTime())), 'webhook-signature': new Webhook(secret).sign(id, at, body) };
 }
 
-/** No sender library exists for the hmac scheme: signed from the contract's formula. */
+/** No sender library exists for the hmac scheme: signed from the documented formula. */
 function signHmac(secret: string, body: string, opts: { nonce?: string; offsetMs?: number } = {}): Record<string, string> {
   const ts = String(unix(Date.now() + (opts.offsetMs ?? 0)));
   const nonce = opts.nonce ?? randomBytes(12).toString('hex');
@@ -275,7 +275,7 @@ describe('refused: 401 unauthorized, the log names the check', () => {
     const expiredReason = refusalReason(s, String(expired.headers.get('x-request-id')));
     const wrongReason = refusalReason(s, String(wrong.headers.get('x-request-id')));
     // An operator mid-rotation must be able to tell "sender still uses the retired secret"
-    // from "sender has a wrong secret": the contract says the log names the failed check.
+    // from "sender has a wrong secret": the docs say the log names the failed check.
     expect(expiredReason).toMatch(/expired/);
     expect(expiredReason).not.toBe(wrongReason);
   });

@@ -93,7 +93,7 @@ const harnesses: Harness[] = [
     scheme: 'hmac',
     config: (secrets) => ({ scheme: 'hmac', secrets }),
     secret: plain,
-    // No sender library exists for this scheme: signed here from the contract's formula.
+    // No sender library exists for this scheme: signed here from the documented formula.
     async deliver(secret, payload, at) {
       const ts = String(unix(at));
       const nonce = randomBytes(12).toString('hex');

@@ -85,7 +85,7 @@ export function parseNativeSignal(input: unknown): NativeResult {
   const meta: Record<string, unknown> = { ...out.meta };
   if (unknown.length > 0) meta.unknown_fields = Object.fromEntries(unknown.map((k) => [k, body[k]]));
 
-  // Built in the contract's field order, so stored and served signals read naturally.
+  // Built in the documented field order, so stored and served signals read naturally.
   const signal: Signal = {
     ...(out.id === undefined ? {} : { id: out.id }),
     action: out.action,
