@@ -68,6 +68,7 @@ export class Executor {
   stop(deadlineMs: number): Promise<boolean> {
     this.leases.stop();
     this.waiters.close();
+    this.runner.stop();
     return this.lanes.stop(deadlineMs);
   }
 

@@ -6,7 +6,7 @@
  * placed again.
  */
 import type { Connector } from '../connectors/connector.js';
-import { onFailure, onSuccess, type BreakerState, type BreakerStep } from '../domain/breaker.js';
+import { onFailure, onRefused, onSuccess, type BreakerState, type BreakerStep } from '../domain/breaker.js';
 import { OPERATOR_SOURCE, type Decision } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { SignalRecord } from '../store/store.js';
@@ -32,6 +32,12 @@ const MAX_TAKEOVERS = 20;
 
 export class SignalRunner {
   private readonly sleep: (ms: number) => Promise<void>;
+  private stopped = false;
+  private wakeSleepers: () => void = () => undefined;
+  /** Settles when the runner stops: cuts every backoff short. */
+  private readonly stopping = new Promise<void>((resolve) => {
+    this.wakeSleepers = resolve;
+  });
 
   constructor(
     private readonly deps: ExecutorDeps,
@@ -39,7 +45,18 @@ export class SignalRunner {
     /** Told about every record this runner saw final (the waiters). */
     private readonly onFinal: (record: SignalRecord) => void,
   ) {
-    this.sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    this.sleep = (ms) => Promise.race([sleep(ms), this.stopping]);
+  }
+
+  /**
+   * Stops retrying: a signal whose outcome is not known yet (a failed call, an order that cannot
+   * be looked up) stays `executing` and is recovered at the next start or by another instance,
+   * instead of holding up shutdown.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.wakeSleepers();
   }
 
   /**
@@ -94,7 +111,8 @@ export class SignalRunner {
     }
     log.warn({ client_order_id: record.client_order_id }, 'recovering an executing signal: looking its order up by client_order_id');
     const previous = await this.deps.store.listAttempts(record.signal_id);
-    const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: true });
+    // Whatever was sent before the crash may have landed: ambiguous until a lookup answers.
+    const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: true, unresolved: true });
     return this.settle(record, connector, outcome);
   }
 
@@ -115,7 +133,7 @@ export class SignalRunner {
       decide: (state, breaker) =>
         connector === null
           ? { decision: unknownConnectorDecision(record.connector), breaker: null }
-          : decideWithBreaker(record.signal, state, breaker, connector.capabilities, policy, execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
+          : decideWithBreaker(record.signal, state, breaker, connector.capabilities, policy, execution.breaker, at, { operator: record.source === OPERATOR_SOURCE, signalId: record.signal_id }),
     });
     if (gated.kind === 'blocked') return gated.by;
     if (gated.kind === 'skipped') return null;
@@ -142,6 +160,7 @@ export class SignalRunner {
     const previous = fresh ? 0 : (await this.deps.store.listAttempts(record.signal_id)).length;
     if (record.signal.action === 'cancel') {
       const outcome = await cancelWithRetries(this.placeDeps(record, previous + 1), connector, record.instrument);
+      if (!outcome.ok && outcome.interrupted) return this.leaveExecuting(record, outcome.reason);
       return this.finish(record, settleCancel(target(record, connector), outcome));
     }
     const request = orderRequest(record, decision);
@@ -149,16 +168,22 @@ export class SignalRunner {
     if (request === null) return this.finish(record, noOrderSettlement(target(record, connector)));
     // After earlier attempts (an operator's retry, a crash) the order is looked up first: one of
     // them may have landed.
-    const outcome = await placeWithRetries(this.placeDeps(record, previous + 1), connector, request, { lookupFirst: previous > 0 });
+    const outcome = await placeWithRetries(this.placeDeps(record, previous + 1), connector, request, { lookupFirst: previous > 0, unresolved: false });
     return this.settle(record, connector, outcome);
   }
 
   private settle(record: SignalRecord, connector: Connector, outcome: PlaceOutcome): Promise<void> {
+    if (!outcome.ok && outcome.interrupted) return this.leaveExecuting(record, outcome.reason);
     if (outcome.ok) {
       if (isUnusableFill(outcome.order)) this.deps.logger.error({ signal_id: record.signal_id, order: outcome.order }, 'connector reported an unusable fill; not booked');
       this.deps.metrics.connectorCalls.inc({ connector: record.connector, outcome: outcome.attempt.outcome });
     }
     return this.finish(record, settlePlacement(target(record, connector), outcome, this.deps.now()));
+  }
+
+  /** Stopped before the outcome was known: it stays executing and is recovered by client_order_id later. */
+  private async leaveExecuting(record: SignalRecord, reason: string): Promise<void> {
+    this.deps.logger.warn({ signal_id: record.signal_id, reason }, 'executor stopping: signal left executing for recovery');
   }
 
   /** executing → executed | failed in one store step, which also applies the daily-loss switch. */
@@ -198,7 +223,9 @@ export class SignalRunner {
       onError: (message: string) => this.deps.onError?.(`connector:${record.connector}`, message, record.signal_id),
       onTransientFailure: (reason: string) =>
         this.reportBreaker(record.connector, (s) => onFailure(s, now(), execution.breaker), `transient failure: ${reason}`),
-      onAnswer: () => this.reportBreaker(record.connector, (s) => onSuccess(s, now()), 'connector answered'),
+      onSuccess: () => this.reportBreaker(record.connector, (s) => onSuccess(s, now(), record.signal_id), 'connector answered'),
+      onRefused: () => this.reportBreaker(record.connector, (s) => onRefused(s, now(), record.signal_id), 'connector refused'),
+      stopping: () => this.stopped,
     };
   }
 
