@@ -13,6 +13,7 @@ import type { SignalRecord } from '../store/store.js';
 import { lazyChild } from '../telemetry/logger.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import { decideWithBreaker } from './gate.js';
+import type { LaneOutcome } from './lanes.js';
 import type { Leases } from './leases.js';
 import {
   errorSettlement,
@@ -60,28 +61,38 @@ export class SignalRunner {
   }
 
   /**
-   * One signal. An older signal of the same lane that is still `accepted` (queued at another
-   * instance, or orphaned) is executed first, here: arrival order per lane holds across
-   * instances, and the gate's conditional update makes sure only one instance runs it.
+   * One signal. An older signal of the same lane goes first (arrival order per lane holds across
+   * instances): one still `accepted` (queued at another instance, or orphaned) is executed here,
+   * the gate's conditional update making sure only one instance runs it; one `executing` that
+   * this instance claimed from a dead one is recovered here; one executing at a live instance
+   * (or at a dead one not yet taken over) makes this one `blocked`: its lane pauses and tries
+   * again later.
    */
-  async process(signalId: string): Promise<void> {
+  async process(signalId: string): Promise<LaneOutcome> {
     for (let takeovers = 0; ; takeovers += 1) {
       const record = await this.deps.store.getSignal(signalId);
-      if (record === null) return;
+      if (record === null) return 'done';
       if (record.status === 'executing') {
         // Only a signal this instance claimed; one executing elsewhere is not ours to touch.
         if (this.leases.isClaimed(signalId)) await this.leases.withLease(signalId, () => this.recoverExecuting(record));
-        return;
+        return 'done';
       }
-      if (record.status !== 'accepted') return this.onFinal(record);
+      if (record.status !== 'accepted') {
+        this.onFinal(record);
+        return 'done';
+      }
       const blockedBy = await this.gateAndRun(record);
-      if (blockedBy === null) return;
+      if (blockedBy === null) return 'done';
       if (takeovers >= MAX_TAKEOVERS) {
         await this.sleep(100);
         takeovers = 0;
       }
       const older = await this.deps.store.getSignal(blockedBy);
-      if (older !== null && older.status === 'accepted') await this.gateAndRun(older);
+      if (older?.status === 'accepted') await this.gateAndRun(older);
+      else if (older?.status === 'executing') {
+        if (!this.leases.isClaimed(older.signal_id)) return 'blocked';
+        await this.leases.withLease(older.signal_id, () => this.recoverExecuting(older));
+      }
     }
   }
 

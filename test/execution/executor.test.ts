@@ -365,6 +365,82 @@ describe('recovery at start', () => {
   }
 });
 
+describe('arrival order across instances', () => {
+  test('a signal whose older lane-mate executes at a live instance waits, its lane paused (no spin, no worker held), and runs once that one is finished', async () => {
+    const h = await harness({ execution: { concurrency: 1 } }, { singleInstance: false });
+    const older = await h.accept({ instrument: 'AAPL' });
+    // Executing under another instance's lease, which runs until T0 + 30 s: that instance lives.
+    await leftExecuting(h.store, older);
+    const newer = await h.accept({ instrument: 'AAPL' });
+    const elsewhere = await h.accept({ instrument: 'MSFT' });
+    let gates = 0;
+    const gate = h.store.gateSignal.bind(h.store);
+    h.store.gateSignal = (input) => {
+      if (input.signal_id === newer.signal_id) gates += 1;
+      return gate(input);
+    };
+    await h.executor.start();
+
+    // One worker, and the other lane still runs: the waiting lane holds none.
+    expect((await h.executor.waitForFinal(elsewhere.signal_id, 10_000))?.status).toBe('executed');
+    await until(() => gates >= 1, 'the newer signal gated');
+    await settle();
+    expect(await statusOf(h.store, newer.signal_id)).toBe('accepted');
+    expect(h.connector.placedFor(newer.client_order_id)).toEqual([]);
+    // The lane pauses (50 ms, doubling) before it asks again: a spin would have asked hundreds of times.
+    expect(gates).toBeLessThanOrEqual(3);
+
+    // The other instance books its fill and finishes; the newer signal decides on top of it.
+    await h.store.finishSignal({
+      signal_id: older.signal_id,
+      status: 'executed',
+      result: { connector: 'broker', client_order_id: older.client_order_id, order_id: 'elsewhere-1', status: 'filled', filled_quantity: 10, fill_price: 100 },
+      fill: { side: 'buy', quantity: 10, price: 100 },
+      now: T0,
+      trading_day: DAY,
+      max_daily_loss: null,
+    });
+    expect((await h.executor.waitForFinal(newer.signal_id, 10_000))?.status).toBe('executed');
+    expect(h.connector.calls.filter((c) => c.key === older.client_order_id)).toEqual([]);
+    expect(await positions(h.store)).toEqual([
+      { instrument: 'AAPL', quantity: 20 },
+      { instrument: 'MSFT', quantity: 10 },
+    ]);
+  });
+
+  test('a dead instance’s executing signal is taken over when its lease expires and recovered by client_order_id before the newer signal of its lane runs', async () => {
+    let clock = T0;
+    const h = await harness({ execution: { lease_seconds: 0.75 } }, { singleInstance: false, now: () => clock });
+    const older = await h.accept({ instrument: 'AAPL' });
+    await leftExecuting(h.store, older);
+    // Its order had landed before its instance died.
+    h.connector.book({ client_order_id: older.client_order_id, instrument: 'AAPL', side: 'buy', quantity: 10, reference_price: 100 }, 'filled');
+    const newer = await h.accept({ instrument: 'AAPL' });
+    let gates = 0;
+    const gate = h.store.gateSignal.bind(h.store);
+    h.store.gateSignal = (input) => {
+      if (input.signal_id === newer.signal_id) gates += 1;
+      return gate(input);
+    };
+    await h.executor.start();
+    await until(() => gates >= 2, 'the newer signal asking again');
+    expect(await statusOf(h.store, newer.signal_id)).toBe('accepted');
+    expect(h.connector.calls).toEqual([]);
+
+    // The lease lapses: the keeper claims the signal; the waiting lane recovers it first.
+    clock = new Date(T0.getTime() + 31_000);
+    const [a, b] = await Promise.all([h.executor.waitForFinal(older.signal_id, 10_000), h.executor.waitForFinal(newer.signal_id, 10_000)]);
+    expect(a?.status).toBe('executed');
+    expect(b?.status).toBe('executed');
+    expect(h.connector.calls).toEqual([
+      { op: 'getOrder', key: older.client_order_id },
+      { op: 'place', key: newer.client_order_id },
+    ]);
+    expect(await attempts(h.store, older.signal_id)).toEqual([{ n: 1, outcome: 'adopted', error: null }]);
+    expect(await positions(h.store)).toEqual([{ instrument: 'AAPL', quantity: 20 }]);
+  });
+});
+
 describe('lanes', () => {
   test('arrival order within a lane holds under concurrency; one signal of a lane at a time', async () => {
     const h = await harness({ execution: { concurrency: 4 } });

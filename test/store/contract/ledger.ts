@@ -20,7 +20,7 @@ export function ledgerContract({ s }: ContractContext): void {
       await executeFill(s(), { side: 'buy', quantity: 3, price: 20 }, { instrument: 'TSLA' });
       await record(s(), { instrument: 'AAPL' });
       await recordExecuting(s(), { instrument: 'MSFT' });
-      await recordExecuting(s(), { instrument: 'MSFT' });
+      await record(s(), { instrument: 'MSFT' });
       const failed = await recordExecuting(s(), { instrument: 'NFLX' });
       await s().finishSignal(finishInput(failed, null));
       const rejected = await record(s(), { instrument: 'ZM' });
