@@ -9,6 +9,7 @@ import {
   errorSettlement,
   failsSignal,
   isUnusableFill,
+  laneBlockedDelay,
   noOrderSettlement,
   orderRequest,
   saneFill,
@@ -229,6 +230,22 @@ describe('storeRetryDelay: doubling from 500 ms, at most 30 s', () => {
   for (const [failures, ms] of cases) {
     test(`after ${failures} failure(s): ${ms} ms`, () => {
       expect(storeRetryDelay(failures)).toBe(ms);
+    });
+  }
+});
+
+describe('laneBlockedDelay: a waiting lane pauses 50 ms doubling, at most 1 s', () => {
+  const cases: [blocks: number, ms: number][] = [
+    [0, 50],
+    [1, 50],
+    [2, 100],
+    [5, 800],
+    [6, 1_000],
+    [1_000_000, 1_000],
+  ];
+  for (const [blocks, ms] of cases) {
+    test(`blocked ${blocks} time(s) in a row: ${ms} ms`, () => {
+      expect(laneBlockedDelay(blocks)).toBe(ms);
     });
   }
 });
