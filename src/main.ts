@@ -81,9 +81,10 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   const recentErrors = new RecentErrors();
   const metrics = createMetrics();
   const degraded = new DegradedState({ logger, record: (type, data) => store.appendEvent({ type, data }) });
-  const connectors = await createConnectors(config.connectors, { store, logger, now });
+  const connectors = await createConnectors(config.connectors, { store, logger, now }, { testMode: config.test_mode });
+  if (config.test_mode) logger.warn({ connectors: [...connectors.keys()] }, 'SLUICE_TEST_MODE=1: every connector is a mock of the same name; nothing reaches a broker');
   for (const c of Object.values(config.connectors)) {
-    if (c.type === 'alpaca' && c.live) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');
+    if (c.type === 'alpaca' && c.live && !config.test_mode) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');
   }
 
   const sources = new Map<string, IngestSource>();
@@ -92,7 +93,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     sources.set(name, {
       name,
       config: source,
-      connector: config.test_mode ? 'mock' : source.connector,
+      connector: source.connector,
       verifier: sourceVerifier(name, source.auth, { remember: (src, nonce, expiresAt) => store.rememberNonce(src, nonce, expiresAt, now()) }),
       allowIp: createIpAllowlist(source.allow_ips),
       clientAddress: (remote, headers) => clientAddress(remote, headers, source.trust_proxy),

@@ -22,7 +22,7 @@ export interface IngestSource {
   name: string;
   config: SourceConfig;
   verifier: Verifier;
-  /** Connector signals of this source execute on (the mock in test mode). */
+  /** Connector signals of this source execute on (in test mode, a mock of that name). */
   connector: string;
   allowIp: (ip: string) => boolean;
   clientAddress: (remoteAddress: string, headers: Headers) => string;
