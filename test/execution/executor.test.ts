@@ -365,6 +365,17 @@ describe('recovery at start', () => {
   }
 });
 
+/** Counts the store's gates of one signal from here on. */
+function countGates(store: Store, signalId: string): { n: number } {
+  const count = { n: 0 };
+  const gate = store.gateSignal.bind(store);
+  store.gateSignal = (input) => {
+    if (input.signal_id === signalId) count.n += 1;
+    return gate(input);
+  };
+  return count;
+}
+
 describe('arrival order across instances', () => {
   test('a signal whose older lane-mate executes at a live instance waits, its lane paused (no spin, no worker held), and runs once that one is finished', async () => {
     const h = await harness({ execution: { concurrency: 1 } }, { singleInstance: false });
@@ -373,22 +384,17 @@ describe('arrival order across instances', () => {
     await leftExecuting(h.store, older);
     const newer = await h.accept({ instrument: 'AAPL' });
     const elsewhere = await h.accept({ instrument: 'MSFT' });
-    let gates = 0;
-    const gate = h.store.gateSignal.bind(h.store);
-    h.store.gateSignal = (input) => {
-      if (input.signal_id === newer.signal_id) gates += 1;
-      return gate(input);
-    };
+    const gates = countGates(h.store, newer.signal_id);
     await h.executor.start();
 
     // One worker, and the other lane still runs: the waiting lane holds none.
     expect((await h.executor.waitForFinal(elsewhere.signal_id, 10_000))?.status).toBe('executed');
-    await until(() => gates >= 1, 'the newer signal gated');
+    await until(() => gates.n >= 1, 'the newer signal gated');
     await settle();
     expect(await statusOf(h.store, newer.signal_id)).toBe('accepted');
     expect(h.connector.placedFor(newer.client_order_id)).toEqual([]);
     // The lane pauses (50 ms, doubling) before it asks again: a spin would have asked hundreds of times.
-    expect(gates).toBeLessThanOrEqual(3);
+    expect(gates.n).toBeLessThanOrEqual(3);
 
     // The other instance books its fill and finishes; the newer signal decides on top of it.
     await h.store.finishSignal({
@@ -416,14 +422,9 @@ describe('arrival order across instances', () => {
     // Its order had landed before its instance died.
     h.connector.book({ client_order_id: older.client_order_id, instrument: 'AAPL', side: 'buy', quantity: 10, reference_price: 100 }, 'filled');
     const newer = await h.accept({ instrument: 'AAPL' });
-    let gates = 0;
-    const gate = h.store.gateSignal.bind(h.store);
-    h.store.gateSignal = (input) => {
-      if (input.signal_id === newer.signal_id) gates += 1;
-      return gate(input);
-    };
+    const gates = countGates(h.store, newer.signal_id);
     await h.executor.start();
-    await until(() => gates >= 2, 'the newer signal asking again');
+    await until(() => gates.n >= 2, 'the newer signal asking again');
     expect(await statusOf(h.store, newer.signal_id)).toBe('accepted');
     expect(h.connector.calls).toEqual([]);
 
