@@ -41,6 +41,7 @@ import {
   checkDailyLoss,
   checkMaxGrossExposure,
   checkMaxOrderNotional,
+  checkMaxOrderQuantity,
   checkMaxPositionNotional,
   checkOrderRate,
 } from './rules/limits.js';
@@ -124,6 +125,7 @@ const RULES: readonly RuleCheck[] = [
   checkStaleSignal,
   checkTradingWindow,
   checkOrderRate,
+  checkMaxOrderQuantity,
   checkMaxOrderNotional,
   checkMaxPositionNotional,
   checkMaxGrossExposure,

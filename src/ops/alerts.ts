@@ -12,12 +12,17 @@ import type { EventRecord, Store } from '../store/store.js';
 
 const CURSOR = 'alerts';
 
-export function isAlertEvent(e: EventRecord): boolean {
+/** An event as alerts read it; `seq` is null for one the log could not take yet (ops/degraded.ts). */
+export type AlertEvent = Pick<EventRecord, 'type' | 'at' | 'data'> & { seq: number | null };
+
+/** An event `alerted: true` was sent when it happened, before the log could take it. */
+export function isAlertEvent(e: Pick<EventRecord, 'type' | 'data'>): boolean {
+  if (e.data.alerted === true) return false;
   return e.type.startsWith('breaker.') || e.type === 'mode.changed' || e.type.startsWith('degraded.');
 }
 
 /** The Slack message for an event: `text` is what Slack shows. */
-export function alertMessage(e: EventRecord): { text: string } {
+export function alertMessage(e: AlertEvent): { text: string } {
   const d = e.data;
   const s = (k: string): string => (typeof d[k] === 'string' || typeof d[k] === 'number' ? String(d[k]) : '');
   let text: string;
@@ -32,7 +37,12 @@ export function alertMessage(e: EventRecord): { text: string } {
   } else {
     text = `recovered: ${s('component')}`;
   }
-  return { text: `[sluice #${e.seq} ${e.at}] ${text}` };
+  return { text: `[sluice ${e.seq === null ? '' : `#${e.seq} `}${e.at}] ${text}` };
+}
+
+/** One POST of one alert (`ok` when the receiver answered 2xx). */
+export function postAlert(deps: Pick<AlertDeps, 'webhookUrl' | 'timeoutMs'>, e: AlertEvent): ReturnType<typeof callJson> {
+  return callJson({ method: 'POST', url: deps.webhookUrl, headers: { 'content-type': 'application/json' }, body: alertMessage(e), timeout_ms: deps.timeoutMs });
 }
 
 export interface AlertDeps {
@@ -80,7 +90,7 @@ export function startAlerts(deps: AlertDeps): { stop: () => Promise<void> } {
 
   async function deliver(e: EventRecord): Promise<void> {
     for (let attempt = 1; !stopped; attempt += 1) {
-      const res = await callJson({ method: 'POST', url: deps.webhookUrl, headers: { 'content-type': 'application/json' }, body: alertMessage(e), timeout_ms: deps.timeoutMs });
+      const res = await postAlert(deps, e);
       if (res.ok) return;
       deps.logger.warn({ seq: e.seq, attempt, reason: res.reason }, 'alert delivery failed; retrying');
       // A backoff only stop() cuts short: new events must not make the retries hammer the receiver.

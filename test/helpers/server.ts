@@ -99,10 +99,19 @@ export interface Child {
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
-/** Starts the built CLI (`npm test` builds first) and resolves once it logged "sluice ready". */
-export async function spawnSluice(opts: { dir: string; env?: Record<string, string>; configPath?: string }): Promise<Child> {
-  const args = [CLI, 'start', ...(opts.configPath === undefined ? [] : ['--config', opts.configPath])];
-  const proc = spawn(process.execPath, args, {
+/**
+ * Starts the built CLI (`npm test` builds first) and resolves once it logged "sluice ready".
+ * `wrap` turns its argv into the one actually spawned (a shell that limits it, say).
+ */
+export async function spawnSluice(opts: {
+  dir: string;
+  env?: Record<string, string>;
+  configPath?: string;
+  wrap?: (argv: string[]) => { command: string; args: string[] };
+}): Promise<Child> {
+  const argv = [process.execPath, CLI, 'start', ...(opts.configPath === undefined ? [] : ['--config', opts.configPath])];
+  const { command, args } = opts.wrap?.(argv) ?? { command: process.execPath, args: argv.slice(1) };
+  const proc = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',
@@ -154,4 +163,11 @@ export function sendTo(url: string, body: unknown, headers: Record<string, strin
     headers: { authorization: `Bearer ${WEBHOOK_SECRET}`, 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** SIGKILLs a child that is still running and waits for it to exit. */
+export async function killChild(child: Child | null): Promise<void> {
+  if (child === null || child.proc.exitCode !== null) return;
+  child.proc.kill('SIGKILL');
+  await child.exited;
 }

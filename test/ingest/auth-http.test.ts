@@ -282,8 +282,15 @@ describe('refused: 401 unauthorized, the log names the check', () => {
 });
 
 describe('scheme-carried idempotency keys', () => {
-  test('X-GitHub-Delivery is the key (over the body id); a redelivery is a 200 duplicate', async () => {
+  test('the body id is the key over X-GitHub-Delivery, which the signature does not cover', async () => {
     const body = native();
+    const res = await post(s, 'gh', { body, headers: await signGithub(GITHUB_SECRET, body, randomUUID()) });
+    expect(res.status).toBe(202);
+    expect((await acceptedOf(res)).idempotency_key).toBe((JSON.parse(body) as { id: string }).id);
+  });
+
+  test('without a body id X-GitHub-Delivery is the key; a redelivery is a 200 duplicate', async () => {
+    const body = JSON.stringify({ action: 'buy', instrument: `GH${randomUUID().slice(0, 8)}`, quantity: 1, price: 100 });
     const delivery = randomUUID();
     const headers = await signGithub(GITHUB_SECRET, body, delivery);
     const first = await post(s, 'gh', { body, headers });
@@ -332,14 +339,15 @@ describe('allow_ips (checked before authentication)', () => {
     expect(refusalReason(s, String(res.headers.get('x-request-id')))).toBe('client address 127.0.0.1 not in allow_ips');
   });
 
-  test('trust_proxy true: X-Forwarded-For 10.1.2.3 is allowed', async () => {
-    const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}`, 'X-Forwarded-For': '10.1.2.3, 127.0.0.1' } });
+  test('trust_proxy true: X-Forwarded-For 10.1.2.3 (as the proxy appended it) is allowed', async () => {
+    const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}`, 'X-Forwarded-For': '127.0.0.1, 10.1.2.3' } });
     expect(res.status).toBe(202);
   });
 
-  test('trust_proxy true without X-Forwarded-For: the socket address 127.0.0.1 is refused', async () => {
+  test('trust_proxy true without X-Forwarded-For: the address is unknown and refused', async () => {
     const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(403);
+    expect(refusalReason(s, String(res.headers.get('x-request-id')))).toBe('client address unknown: X-Forwarded-For has fewer entries than trust_proxy');
   });
 
   test('trust_proxy true: a forwarded address outside the list is refused', async () => {

@@ -9,7 +9,7 @@ import { expect, test } from 'vitest';
 import { clientOrderId, newSignalId } from '../../src/ingest/ingest.js';
 import { Spool } from '../../src/ingest/spool.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
-import type { NewSignal, RecordOutcome } from '../../src/store/store.js';
+import type { NewSignal, SignalRecord } from '../../src/store/store.js';
 import { tempDir } from '../helpers/server.js';
 
 const at = new Date('2026-11-23T15:00:00.000Z');
@@ -44,9 +44,10 @@ test('a spooled delivery is replayed with the signal id and client_order_id it w
   expect(spool.append(input).ok).toBe(true);
   const store = createSqliteStore({ path: join(tempDir(), 'sluice.db') });
   try {
-    const replayed: RecordOutcome[] = [];
-    expect(await spool.replay((line) => store.recordSignal(line), (outcome) => replayed.push(outcome))).toBe(1);
-    expect(replayed.map((o) => [o.kind, o.record.signal_id, o.record.client_order_id])).toEqual([['inserted', signalId, clientOrderId(signalId)]]);
+    const accepted: SignalRecord[] = [];
+    const counts = await spool.replay({ record: (line) => store.recordSignal(line), accepted: (record) => accepted.push(record), refused: async () => undefined });
+    expect(counts).toMatchObject({ recorded: 1 });
+    expect(accepted.map((r) => [r.signal_id, r.client_order_id])).toEqual([[signalId, clientOrderId(signalId)]]);
   } finally {
     spool.close();
     await store.close();

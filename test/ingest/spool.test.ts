@@ -1,11 +1,16 @@
-/** The spool (docs/guarantees.md#degraded-mode): lines are checked when read back, and a bad one is reported and skipped. */
-import { appendFileSync, readdirSync } from 'node:fs';
+/**
+ * The spool (docs/guarantees.md#degraded-mode): lines are checked when read back; a line that can
+ * never be recorded is quarantined and refused instead of holding back the rest; a reused key is
+ * refused; replay drains what is appended meanwhile, in order.
+ */
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { describe, expect, test } from 'vitest';
-import { parseSpoolLine, Spool } from '../../src/ingest/spool.js';
-import type { NewSignal, RecordOutcome, SignalRecord } from '../../src/store/store.js';
+import { parseSpoolLine, QUARANTINE, Spool, type ReplayHandlers } from '../../src/ingest/spool.js';
+import type { NewSignal, RecordOutcome, RefusedDelivery, SignalRecord } from '../../src/store/store.js';
+import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import { tempDir } from '../helpers/server.js';
 
 const at = new Date('2025-01-02T03:04:05.678Z');
@@ -62,38 +67,153 @@ describe('parseSpoolLine', () => {
   });
 });
 
+/** Replay handlers that record into a map keyed like the store (source + key), and what they saw. */
+function handlers(opts: { fail?: (x: NewSignal) => unknown } = {}) {
+  const byKey = new Map<string, NewSignal>();
+  const recorded: NewSignal[] = [];
+  const accepted: string[] = [];
+  const refused: RefusedDelivery[] = [];
+  const h: ReplayHandlers = {
+    record: async (x) => {
+      const failure = opts.fail?.(x);
+      if (failure !== undefined) throw failure;
+      recorded.push(x);
+      const holder = byKey.get(`${x.source}\0${x.idempotency_key}`);
+      const record = (s: NewSignal) => ({ signal_id: s.signal_id }) as SignalRecord;
+      if (holder !== undefined) return { kind: holder.fingerprint === x.fingerprint ? 'duplicate' : 'conflict', record: record(holder) } satisfies RecordOutcome;
+      byKey.set(`${x.source}\0${x.idempotency_key}`, x);
+      return { kind: 'inserted', record: record(x) };
+    },
+    accepted: (r) => accepted.push(r.signal_id),
+    refused: async (d) => {
+      refused.push(d);
+    },
+  };
+  return { h, recorded, accepted, refused };
+}
+
+const codeError = (code: string) => Object.assign(new Error(`failed with ${code}`), { code });
+
 describe('Spool.replay', () => {
-  test('valid lines are recorded, a bad line is logged with its segment and line number and skipped, the segment goes', async () => {
+  test('valid lines are recorded; a bad line is quarantined with its segment and line number and refused; the segment goes', async () => {
     const dir = tempDir('sluice-spool-');
     const { logger, lines: logs } = logged();
-    const spool = new Spool({ dir, maxBytes: 1_000_000, logger });
+    const spool = new Spool({ dir, maxBytes: 1_000_000, logger, now: () => at });
     spool.open();
     expect(spool.append(input(1)).ok).toBe(true);
     const [segment] = readdirSync(dir);
     if (segment === undefined) throw new Error('no segment written');
-    appendFileSync(join(dir, segment), '{"not":"a delivery"}\n');
+    appendFileSync(join(dir, segment), '{"not":"a delivery","source":"tv","request_id":"req-x"}\n');
     expect(spool.append(input(2)).ok).toBe(true);
     appendFileSync(join(dir, segment), '{"torn');
     expect(spool.pending).toBe(2);
 
-    const recorded: NewSignal[] = [];
-    const record = async (x: NewSignal): Promise<RecordOutcome> => {
-      recorded.push(x);
-      return { kind: 'inserted', record: { signal_id: x.signal_id } as SignalRecord };
-    };
-    const submitted: RecordOutcome[] = [];
-    expect(await spool.replay(record, (o) => submitted.push(o))).toBe(2);
+    const { h, recorded, accepted, refused } = handlers();
+    expect(await spool.replay(h)).toEqual({ recorded: 2, duplicates: 0, refused: 0, quarantined: 2 });
     spool.close();
 
     expect(recorded).toEqual([input(1), input(2)]);
-    expect(submitted).toHaveLength(2);
-    const skipped = logs.filter((l) => l.msg !== undefined && String(l.msg).includes('is not a valid delivery'));
-    expect(skipped.map((l) => [l.segment, l.line])).toEqual([
-      [segment, 2],
-      [segment, 4],
+    expect(accepted).toEqual([input(1).signal_id, input(2).signal_id]);
+    const quarantinedLogs = logs.filter((l) => String(l.msg).includes('can never be recorded'));
+    expect(quarantinedLogs.map((l) => l.line)).toEqual([`${segment}:2`, `${segment}:4`]);
+    expect(quarantinedLogs[0]?.msg).toBe(`spool line ${segment}:2 can never be recorded: quarantined`);
+    expect(readFileSync(join(dir, QUARANTINE), 'utf8')).toBe('{"not":"a delivery","source":"tv","request_id":"req-x"}\n{"torn\n');
+    expect(refused.map((r) => [r.source, r.request_id, r.reason.split(':')[0]])).toEqual([
+      ['tv', 'req-x', 'spooled delivery quarantined'],
+      ['(unknown)', '', 'spooled delivery quarantined'],
     ]);
-    expect(skipped[0]?.msg).toBe(`spool line ${segment}:2 is not a valid delivery: skipped`);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(refused[0]).toMatchObject({ at: at.toISOString(), body_excerpt: '{"not":"a delivery","source":"tv","request_id":"req-x"}' });
+    expect(readdirSync(dir)).toEqual([QUARANTINE]);
     expect(spool.pending).toBe(0);
+  });
+
+  test('a line the store refuses as a bad value is quarantined and the lines after it replay; an outage stops the replay and keeps the segment', async () => {
+    const dir = tempDir('sluice-spool-');
+    const spool = new Spool({ dir, maxBytes: 1_000_000, logger: logged().logger, maxSegmentLines: 2 });
+    spool.open();
+    for (const n of [1, 2, 3, 4]) expect(spool.append(input(n)).ok).toBe(true);
+    expect(readdirSync(dir)).toHaveLength(2);
+
+    // Down again at the third line: nothing of its segment is lost, the first segment is done.
+    const down = handlers({ fail: (x) => (x.signal_id === input(2).signal_id ? codeError('SQLITE_CONSTRAINT_PRIMARYKEY') : x.signal_id === input(3).signal_id ? codeError('ECONNREFUSED') : undefined) });
+    await expect(spool.replay(down.h)).rejects.toThrow(/ECONNREFUSED/);
+    expect(down.accepted).toEqual([input(1).signal_id]);
+    expect(down.refused.map((r) => r.reason)).toEqual(['spooled delivery quarantined: the store refused it: SQLITE_CONSTRAINT_PRIMARYKEY: failed with SQLITE_CONSTRAINT_PRIMARYKEY']);
+    expect(spool.pending).toBe(2);
+    expect(readdirSync(dir).filter((n) => n !== QUARANTINE)).toHaveLength(1);
+
+    const back = handlers();
+    expect(await spool.replay(back.h)).toMatchObject({ recorded: 2, quarantined: 0 });
+    expect(back.accepted).toEqual([input(3).signal_id, input(4).signal_id]);
+    expect(spool.pending).toBe(0);
+    expect(readFileSync(join(dir, QUARANTINE), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { signal_id: string }).signal_id)).toEqual([input(2).signal_id]);
+  });
+
+  test('with a real store: a line whose signal id is taken (a constraint error) is quarantined and kept as a refused delivery; the next line replays', async () => {
+    const dir = tempDir('sluice-spool-');
+    const store = createSqliteStore({ path: join(dir, 'sluice.db'), now: () => at });
+    try {
+      expect((await store.recordSignal(input(1))).kind).toBe('inserted');
+      const spool = new Spool({ dir: join(dir, 'spool'), maxBytes: 1_000_000, logger: logged().logger, now: () => at });
+      spool.open();
+      expect(spool.append({ ...input(7), signal_id: input(1).signal_id }).ok).toBe(true);
+      expect(spool.append(input(2)).ok).toBe(true);
+      const accepted: string[] = [];
+      const counts = await spool.replay({
+        record: (x) => store.recordSignal(x),
+        accepted: (r) => accepted.push(r.signal_id),
+        refused: (d) => store.recordRefusedDelivery(d, 1000),
+      });
+      spool.close();
+      expect(counts).toEqual({ recorded: 1, duplicates: 0, refused: 0, quarantined: 1 });
+      expect(accepted).toEqual([input(2).signal_id]);
+      const { items } = await store.listRefusedDeliveries(10);
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ source: 'default', request_id: input(7).request_id });
+      expect(items[0]?.reason).toMatch(/^spooled delivery quarantined: the store refused it: SQLITE_CONSTRAINT/);
+      expect(readFileSync(join(dir, 'spool', QUARANTINE), 'utf8')).toContain('"idempotency_key":"k-7"');
+      expect(await store.getSignal(input(2).signal_id)).not.toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a spooled delivery whose key another body holds becomes a refused delivery (idempotency_key_reused); a same-body repeat is a duplicate', async () => {
+    const dir = tempDir('sluice-spool-');
+    const spool = new Spool({ dir, maxBytes: 1_000_000, logger: logged().logger, now: () => at });
+    spool.open();
+    const reused: NewSignal = { ...input(9), signal_id: 'sig_other', fingerprint: 'e'.repeat(64), request_id: 'req-reused' };
+    for (const x of [input(1), input(1), reused, input(9)]) expect(spool.append(x).ok).toBe(true);
+    // input(9)'s key is held by `reused` (spooled first, same key, other body).
+    const { h, accepted, refused } = handlers();
+    expect(await spool.replay(h)).toEqual({ recorded: 2, duplicates: 1, refused: 1, quarantined: 0 });
+    expect(accepted).toEqual([input(1).signal_id, 'sig_other']);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ at: at.toISOString(), source: 'default', reason: 'idempotency key reused', request_id: input(9).request_id });
+    expect(refused[0]?.issues[0]?.message).toMatch(/^idempotency_key_reused: spooled delivery spool-.*:4; key "k-9" belongs to sig_other$/);
+    expect(refused[0]?.body_excerpt).toBe(JSON.stringify(input(9).signal));
+  });
+
+  test('lines appended while a replay runs are replayed by it, after the older ones, in order', async () => {
+    const dir = tempDir('sluice-spool-');
+    const spool = new Spool({ dir, maxBytes: 1_000_000, logger: logged().logger });
+    spool.open();
+    expect(spool.append(input(1)).ok).toBe(true);
+    expect(spool.append(input(2)).ok).toBe(true);
+    const { h, recorded } = handlers();
+    const record = h.record;
+    let added = false;
+    h.record = async (x) => {
+      // A live delivery lands in the spool while the first line is being recorded.
+      if (!added) {
+        added = true;
+        expect(spool.append(input(3)).ok).toBe(true);
+      }
+      return record(x);
+    };
+    expect(await spool.replay(h)).toMatchObject({ recorded: 3 });
+    expect(recorded.map((x) => x.signal_id)).toEqual([1, 2, 3].map((n) => input(n).signal_id));
+    expect(spool.pending).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -104,7 +104,7 @@ test('instrument B is reconciled while A has an order in flight; A waits for the
     { instrument: 'AAPL', quantity: 10, avg_price: 100 },
     { instrument: 'MSFT', quantity: 7, avg_price: 50 },
   ]);
-  const degraded = new DegradedState({ logger, record: (type, data) => s.appendEvent({ type, data }) });
+  const degraded = new DegradedState({ logger, now: () => T0, record: (type, data, at) => s.appendEvent({ type, data }, at) });
   const recentErrors = new RecentErrors();
   await checkConnectors({ store: s, connectors: new Map([['broker', connector]]), logger, now: () => T0, degraded, recentErrors });
 

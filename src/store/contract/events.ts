@@ -17,8 +17,11 @@ export interface NewEvent {
 }
 
 export interface EventStore {
-  /** Appends at the store's clock (`now` of the store's options). */
-  appendEvent(event: NewEvent): Promise<EventRecord>;
+  /**
+   * Appends at the store's clock (`now` of the store's options), or at `at` when given: an event
+   * that happened while the log could not be written keeps its own time.
+   */
+  appendEvent(event: NewEvent, at?: Date): Promise<EventRecord>;
   listEvents(after: number, limit: number): Promise<EventRecord[]>;
   listSignalEvents(signalId: string): Promise<EventRecord[]>;
   /** The newest event's seq (0 for an empty log). */

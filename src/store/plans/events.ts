@@ -15,6 +15,11 @@ export interface TimedEvent {
   at: Date;
 }
 
+/** An event appended on its own: at its own time when it has one, else at the store's clock. */
+export function appendedEvent(event: NewEvent, at: Date | undefined, now: () => Date): TimedEvent {
+  return { event, at: at ?? now() };
+}
+
 export function signalAccepted(input: NewSignal): TimedEvent {
   return {
     event: {

@@ -5,6 +5,7 @@
  */
 import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { EventStore } from '../contract/events.js';
+import { appendedEvent } from '../plans/events.js';
 import { eventRecordFromRow } from '../records.js';
 import type { Executor, PgContext } from './context.js';
 import type { EventFeed } from './feed.js';
@@ -23,8 +24,8 @@ export async function lastEventSeq(ex: Executor): Promise<number> {
 export function pgEvents(ctx: PgContext, feed: Pick<EventFeed, 'subscribe'>): EventStore {
   const { db, reconnecting } = ctx;
   return {
-    async appendEvent(event) {
-      const { events } = await ctx.transactWithEvents(async (_tx, emit) => emit({ event, at: ctx.now() }));
+    async appendEvent(event, at) {
+      const { events } = await ctx.transactWithEvents(async (_tx, emit) => emit(appendedEvent(event, at, ctx.now)));
       const [record] = events;
       if (record === undefined) throw new Error('appendEvent: nothing was appended');
       return record;

@@ -1,13 +1,13 @@
 /**
  * The event log on SQLite. One process owns the file, so the chain head is kept in memory: it
  * mirrors the last row, moves with every append of the running job, and is restored by the
- * writer when a job rolls back (or reloaded when a whole batch failed). Appended events are
+ * writer when a job rolls back (or read again from the file after a whole batch failed). Appended events are
  * published to subscribers once their batch committed.
  */
 import { asc, desc, eq, gt } from 'drizzle-orm';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
 import type { EventRecord, EventStore } from '../contract/events.js';
-import type { TimedEvent } from '../plans/events.js';
+import { appendedEvent, type TimedEvent } from '../plans/events.js';
 import { eventRecordFromRow } from '../records.js';
 import { ph, phs, type SqliteContext, type SqliteDb } from './context.js';
 import * as t from './schema.js';
@@ -23,7 +23,8 @@ export function createSqliteEventLog(db: SqliteDb) {
   };
   const loadHead = (): { seq: number; hash: string } => q.head.get() ?? { seq: 0, hash: GENESIS_HASH };
 
-  let head = loadHead();
+  /** null: unknown since a batch failed; read again at the next append (the disk may still refuse). */
+  let head: { seq: number; hash: string } | null = loadHead();
   let unpublished: EventRecord[] = [];
   const listeners = new Set<(event: EventRecord) => void>();
 
@@ -35,7 +36,7 @@ export function createSqliteEventLog(db: SqliteDb) {
       unpublished = unpublished.slice(0, s.count);
     },
     onBatchFailed: () => {
-      head = loadHead();
+      head = null;
       unpublished = [];
     },
     onCommitted: () => {
@@ -55,6 +56,7 @@ export function createSqliteEventLog(db: SqliteDb) {
 
   /** Appends one event inside the running job. */
   function append({ event, at }: TimedEvent): EventRecord {
+    head ??= loadHead();
     const entry = { seq: head.seq + 1, at: at.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
     const hash = hashEntry(head.hash, entry);
     const record: EventRecord = { ...entry, prev_hash: head.hash, hash };
@@ -73,8 +75,8 @@ export function sqliteEvents(ctx: SqliteContext, log: SqliteEventLog): EventStor
   const { db } = ctx;
   const eventsAfter = db.select().from(t.events).where(gt(t.events.seq, ph('after'))).orderBy(asc(t.events.seq)).limit(ph('limit')).prepare();
   return {
-    appendEvent(event) {
-      return ctx.writer.run(() => log.append({ event, at: ctx.now() }));
+    appendEvent(event, at) {
+      return ctx.writer.run(() => log.append(appendedEvent(event, at, ctx.now)));
     },
     async listEvents(after, limit) {
       return eventsAfter.all({ after, limit }).map(eventRecordFromRow);

@@ -5,6 +5,11 @@
  * serves every request of the turn. Each job runs inside its own SAVEPOINT so that a job that
  * throws is rolled back alone and the others still commit.
  *
+ * Some errors (SQLITE_FULL, SQLITE_IOERR*, SQLITE_NOMEM) make SQLite roll back the whole
+ * transaction, not the savepoint. The batch stops there: a job run after it would run in
+ * autocommit on a stale chain head and commit while its caller is told it failed. Every job of
+ * such a batch fails and none of it is on disk (docs/guarantees.md#durability).
+ *
  * Jobs are synchronous functions (better-sqlite3 is synchronous): never pass anything async
  * into one (drizzle issues #1472, #2275, #5063).
  *
@@ -35,6 +40,27 @@ export interface WriterHooks {
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** SQLite rolled the whole transaction back while a job ran: the batch stops, nothing commits. */
+class BatchRolledBack extends Error {
+  constructor(readonly culprit: unknown) {
+    super('the transaction was rolled back');
+  }
+}
+
+/**
+ * The failure of a job that did not fail itself but went with its batch. It keeps the code of
+ * the error that sank the batch, so callers classify it the same way (an outage, not a bad value).
+ */
+export class RolledBackWithBatch extends Error {
+  readonly code: string | undefined;
+  constructor(cause: unknown) {
+    const code = (cause as { code?: unknown }).code;
+    super(`rolled back with its group-commit batch: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'RolledBackWithBatch';
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
 
 export class GroupCommitWriter {
   private pending: Job[] = [];
@@ -68,6 +94,8 @@ export class GroupCommitWriter {
         try {
           outcomes.push({ ok: true, value: this.single(job.run) });
         } catch (error) {
+          // Thrown with no transaction open, better-sqlite3 skips its ROLLBACK and COMMIT.
+          if (!sqlite.inTransaction) throw new BatchRolledBack(error);
           this.hooks.restore(snap);
           outcomes.push({ ok: false, error });
         }
@@ -102,9 +130,13 @@ export class GroupCommitWriter {
       this.setSynchronous(this.durableLevel === 'FULL' && jobs.some((j) => j.durable) ? 'FULL' : 'NORMAL');
       this.batch.immediate(jobs, outcomes);
     } catch (error) {
-      // COMMIT (or BEGIN) failed: better-sqlite3 rolled the whole batch back.
-      this.hooks.onBatchFailed(error);
-      for (const job of jobs) job.reject(error);
+      // COMMIT (or BEGIN) failed, or a job's error took the whole transaction with it: nothing
+      // of the batch is on disk. The job that hit it (outcomes.length: the next to run) gets its
+      // own error; the others fail with it, whether they ran or not.
+      const culprit = error instanceof BatchRolledBack ? outcomes.length : -1;
+      const cause = error instanceof BatchRolledBack ? error.culprit : error;
+      this.hooks.onBatchFailed(cause);
+      jobs.forEach((job, i) => job.reject(culprit === -1 || i === culprit ? cause : new RolledBackWithBatch(cause)));
       return;
     }
     this.hooks.onCommitted();

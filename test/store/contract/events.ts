@@ -112,5 +112,19 @@ export function eventsContract({ s, setClock }: ContractContext): void {
       expect([first.at, second.at]).toEqual([at(90).toISOString(), at(91.25).toISOString()]);
       expect((await s().listEvents(0, 10)).map((e) => e.at)).toEqual([at(90).toISOString(), at(91.25).toISOString()]);
     });
+
+    test('appendEvent with a time logs the entry at that time (an event held while the log was unreachable), on the chain', async () => {
+      setClock(at(300));
+      await s().appendEvent({ type: 'probe', data: {} });
+      const held = await s().appendEvent({ type: 'degraded.entered', data: { component: 'database' } }, at(120));
+      const next = await s().appendEvent({ type: 'degraded.exited', data: { component: 'database' } });
+      expect([held.at, next.at]).toEqual([at(120).toISOString(), at(300).toISOString()]);
+      expect((await s().listEvents(0, 10)).map((e) => [e.type, e.at])).toEqual([
+        ['probe', at(300).toISOString()],
+        ['degraded.entered', at(120).toISOString()],
+        ['degraded.exited', at(300).toISOString()],
+      ]);
+      expect(await verifyAuditChain(s())).toMatchObject({ ok: true, entries: 3 });
+    });
   });
 }

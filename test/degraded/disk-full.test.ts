@@ -1,0 +1,80 @@
+/**
+ * A disk that refuses writes under a running sluice (docs/guarantees.md#durability): the child
+ * runs with a file-size limit (`ulimit -f`), so a delivery large enough to spill SQLite's page
+ * cache into the WAL makes SQLite roll back the whole group-commit transaction, in the middle
+ * of a stream of small deliveries and the executor's own writes. Every answer is 202 or 503;
+ * after a restart without the limit the audit verifies, every 202 is in the database, and no
+ * 503 is (with `on_database_down: reject` a 503 promises that nothing was recorded).
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, test } from 'vitest';
+import { fileSizeLimited } from '../helpers/small-disk.js';
+import { adminFetch, sendTo, spawnSluice, tempDir, WEBHOOK_SECRET, writeConfig, type Child } from '../helpers/server.js';
+
+let child: Child | null = null;
+afterEach(async () => {
+  if (child !== null && child.proc.exitCode === null) {
+    child.proc.kill('SIGKILL');
+    await child.exited;
+  }
+  child = null;
+});
+
+const MB = 1024 * 1024;
+
+describe('SQLite on a disk that refuses writes', () => {
+  test('a write that fails fails whole: 202 or 503 only, and after a restart every 202 is there, no 503 is, and the audit verifies', async () => {
+    const dir = tempDir();
+    const configPath = writeConfig(dir, {
+      server: { body_limit_bytes: 64 * MB, shutdown_timeout_seconds: 2 },
+      sources: { default: { auth: { scheme: 'token', secrets: [WEBHOOK_SECRET] } } },
+      policy: { max_orders_per_minute: null, max_order_notional: null, max_position_notional: { default: null }, max_gross_exposure: null, max_daily_loss: null },
+      degraded: { on_database_down: 'reject' },
+      execution: { reconcile_interval_seconds: 3600 },
+    });
+    // No file of the child may outgrow 8 MB: room for small writes, not for an 18 MB spill.
+    child = await spawnSluice({ dir, configPath, wrap: (argv) => ({ command: 'sh', args: fileSizeLimited(8 * MB, argv) }) });
+    const url = child.url;
+    const run = Date.now().toString(36);
+    const answers: Array<{ key: string; status: number; code: string }> = [];
+    const send = async (key: string, extra: Record<string, unknown>) => {
+      const res = await sendTo(url, { id: key, action: 'buy', instrument: `D${answers.length % 32}`, quantity: 1, price: 10, ...extra });
+      const body = (await res.json()) as { status?: string; error?: { code: string } };
+      answers.push({ key, status: res.status, code: body.status ?? body.error?.code ?? '' });
+    };
+    let stop = false;
+    const small = Array.from({ length: 16 }, async (_, lane) => {
+      for (let k = 0; !stop; k += 1) await send(`df-${run}-${lane}-${k}`, {});
+    });
+    const huge = (async () => {
+      for (let k = 0; k < 4; k += 1) await send(`df-${run}-huge-${k}`, { pad: 'x'.repeat(18 * MB) });
+    })();
+    await huge;
+    stop = true;
+    await Promise.all(small);
+
+    expect(answers.filter((a) => a.status !== 202 && a.status !== 503)).toEqual([]);
+    expect(answers.filter((a) => a.status === 503).every((a) => a.code === 'unavailable')).toBe(true);
+    // The huge ones could not be written; the small ones mostly could.
+    expect(answers.filter((a) => a.key.includes('huge')).map((a) => a.status)).toEqual([503, 503, 503, 503]);
+    expect(answers.filter((a) => a.status === 202).length).toBeGreaterThan(5);
+
+    child.proc.kill('SIGTERM');
+    await child.exited;
+    child = await spawnSluice({ dir, configPath });
+    const verify = (await (await adminFetch(child.url, '/audit/verify')).json()) as { ok: boolean };
+    expect(verify).toMatchObject({ ok: true });
+    child.proc.kill('SIGTERM');
+    await child.exited;
+
+    const db = new Database(join(dir, 'sluice.db'), { readonly: true });
+    try {
+      const stored = new Set(db.prepare('SELECT idempotency_key FROM signals').all().map((r) => (r as { idempotency_key: string }).idempotency_key));
+      expect(answers.filter((a) => a.status === 202 && !stored.has(a.key)).map((a) => a.key)).toEqual([]);
+      expect(answers.filter((a) => a.status === 503 && stored.has(a.key)).map((a) => a.key)).toEqual([]);
+    } finally {
+      db.close();
+    }
+  }, 120_000);
+});
