@@ -152,8 +152,19 @@ async function expectExecuted(signalIds: string[], where: string): Promise<void>
   }
 }
 
-function runShell(script: string): { code: number | null; out: string; curls: number[] } {
-  const result = spawnSync('bash', ['-c', script], { cwd: work, env: { PATH: `${shims}:${process.env.PATH ?? ''}` }, encoding: 'utf8', timeout: 30_000 });
+/**
+ * Runs a README block in bash. Asynchronously: a blocked event loop would keep the test's own
+ * keep-alive sockets from seeing the server close them, and the next fetch would use a dead one.
+ */
+async function runShell(script: string): Promise<{ code: number | null; out: string; curls: number[] }> {
+  const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('bash', ['-c', script], { cwd: work, env: { PATH: `${shims}:${process.env.PATH ?? ''}` }, timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
   const raw = `${result.stdout}${result.stderr}`;
   const curls = [...raw.matchAll(/\[\[curl (\d{3})\]\]/g)].map((m) => Number(m[1]));
   const out = raw.replace(/\n?\[\[curl \d{3}\]\]\n?/g, '\n');
@@ -195,7 +206,7 @@ async function runShellBlock(block: Block): Promise<void> {
   // Reads may be retried while the signal executes; a block that sends runs once.
   const readOnly = !/(^|\s)(-d|--data\S*|-X|--request)\s/m.test(block.content);
   for (let attempt = 1; ; attempt += 1) {
-    const ran = runShell(script);
+    const ran = await runShell(script);
     const problems = checkOutcome(ran, want);
     if (problems.length === 0) {
       await expectExecuted([...new Set([...ran.out.matchAll(/"signal_id":"(sig_[0-9a-f]+)"/g)].map((m) => m[1] ?? ''))], `README:${block.line}`);
