@@ -129,9 +129,10 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
           },
         }),
   });
-  const connectors = await createConnectors(config.connectors, { store, logger, now });
+  const connectors = await createConnectors(config.connectors, { store, logger, now }, { testMode: config.test_mode });
+  if (config.test_mode) logger.warn({ connectors: [...connectors.keys()] }, 'SLUICE_TEST_MODE=1: every connector is a mock of the same name; nothing reaches a broker');
   for (const c of Object.values(config.connectors)) {
-    if (c.type === 'alpaca' && c.live) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');
+    if (c.type === 'alpaca' && c.live && !config.test_mode) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');
   }
 
   const sources = new Map<string, IngestSource>();
@@ -140,7 +141,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     sources.set(name, {
       name,
       config: source,
-      connector: config.test_mode ? 'mock' : source.connector,
+      connector: source.connector,
       verifier: sourceVerifier(name, source.auth, { seen: (src, nonce, at) => store.nonceSeen(src, nonce, at) }),
       allowIp: createIpAllowlist(source.allow_ips),
       clientAddress: (remote, headers) => clientAddress(remote, headers, source.trust_proxy),

@@ -19,8 +19,13 @@ export interface MockFaults {
 
 export interface MockConnector extends Connector {
   readonly type: 'mock';
+  /** In test mode, the configured type this mock stands in for; null for a configured mock. */
+  readonly standsInFor: string | null;
   setFaults(faults: Partial<MockFaults>): MockFaults;
 }
+
+/** A mock without faults (what stands in for a configured connector in test mode). */
+export const NO_FAULTS: MockFaults = { latency_ms: 0, failure_rate: 0, timeout_rate: 0 };
 
 export function isMockConnector(connector: Connector): connector is MockConnector {
   return connector.type === 'mock' && 'setFaults' in connector;
@@ -38,7 +43,7 @@ export const MOCK_CAPABILITIES: ConnectorCapabilities = {
 export function createMockConnector(
   name: string,
   initial: MockFaults,
-  deps: { store: MockBrokerStore; now: () => Date; random?: () => number; sleep?: (ms: number) => Promise<void> },
+  deps: { store: MockBrokerStore; now: () => Date; random?: () => number; sleep?: (ms: number) => Promise<void>; standsInFor?: string },
 ): MockConnector {
   let faults: MockFaults = { ...initial };
   const random = deps.random ?? Math.random;
@@ -62,6 +67,7 @@ export function createMockConnector(
   return {
     name,
     type: 'mock',
+    standsInFor: deps.standsInFor ?? null,
     capabilities: MOCK_CAPABILITIES,
     setFaults(next) {
       faults = {

@@ -1,7 +1,8 @@
 /**
  * Config → connector instances: the one place that knows every connector type. In test mode
- * every source routes to `mock` (resolved in main.ts), but the others are still built so that
- * their configuration is checked.
+ * every configured connector is replaced by a mock of the same name, so nothing (orders,
+ * retries, recovery, flatten, cancels, position checks) reaches a real broker; the real ones are
+ * still built, so that their configuration is checked, and closed at once, never called.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +13,7 @@ import { createAlpacaConnector } from './alpaca.js';
 import { failure, success, type CallResult, type Connector } from './connector.js';
 import type { ConnectorCapabilities, Position } from '../domain/types.js';
 import { createHttpConnector } from './http.js';
-import { createMockConnector } from './mock.js';
+import { createMockConnector, NO_FAULTS } from './mock.js';
 
 export interface ConnectorDeps {
   store: Store;
@@ -33,9 +34,17 @@ export class ConnectorSetupError extends Error {
   override name = 'ConnectorSetupError';
 }
 
-export async function createConnectors(configs: Record<string, ConnectorConfig>, deps: ConnectorDeps): Promise<Map<string, Connector>> {
+export async function createConnectors(configs: Record<string, ConnectorConfig>, deps: ConnectorDeps, opts: { testMode: boolean } = { testMode: false }): Promise<Map<string, Connector>> {
   const out = new Map<string, Connector>();
-  for (const [name, config] of Object.entries(configs)) out.set(name, await createConnector(name, config, deps));
+  for (const [name, config] of Object.entries(configs)) {
+    const connector = await createConnector(name, config, deps);
+    if (!opts.testMode || config.type === 'mock') {
+      out.set(name, connector);
+      continue;
+    }
+    await connector.close?.();
+    out.set(name, createMockConnector(name, NO_FAULTS, { store: deps.store.mock, now: deps.now, standsInFor: config.type }));
+  }
   return out;
 }
 

@@ -13,7 +13,14 @@
 export type BreakerState =
   | { state: 'closed'; consecutive_failures: number }
   | { state: 'open'; consecutive_failures: number; opened_at: string }
-  | { state: 'half_open'; consecutive_failures: number; opened_at: string; probe_started_at: string | null };
+  | {
+      state: 'half_open';
+      consecutive_failures: number;
+      opened_at: string;
+      probe_started_at: string | null;
+      /** The signal let through as the probe; only its success closes the breaker (absent: none known). */
+      probe_signal_id?: string;
+    };
 
 export type BreakerTransition = 'opened' | 'half_opened' | 'closed' | null;
 
@@ -39,21 +46,30 @@ export function initialBreaker(): BreakerState {
 }
 
 /**
- * A call got an answer from a healthy connector. Closed: the failure streak ends. Half-open: the
- * probe (or any call let through) succeeded, so the breaker closes. Open: unchanged, because only
- * exits and cancels pass while open and one lucky exit does not prove the broker is back; with
- * `half_open_after_seconds: null` an operator must reset it (docs/execution.md#circuit-breaker).
- * A permanent failure (a 4xx other than 429) is an answer too: the caller should report it here.
+ * A call of `signalId` succeeded. Closed: the failure streak ends. Half-open: only the claimed
+ * probe's success closes the breaker; an exit or a cancel let through meanwhile proves nothing
+ * about the orders the breaker holds back. Open: unchanged, because only exits and cancels pass
+ * while open; with `half_open_after_seconds: null` an operator must reset it
+ * (docs/execution.md#circuit-breaker).
  */
-export function onSuccess(s: BreakerState, _now: Date): BreakerStep {
-  switch (s.state) {
-    case 'closed':
-      return { next: initialBreaker(), transition: null };
-    case 'half_open':
-      return { next: initialBreaker(), transition: 'closed' };
-    case 'open':
-      return { next: s, transition: null };
-  }
+export function onSuccess(s: BreakerState, _now: Date, signalId: string | null): BreakerStep {
+  if (s.state === 'closed') return { next: initialBreaker(), transition: null };
+  if (isProbe(s, signalId)) return { next: initialBreaker(), transition: 'closed' };
+  return { next: s, transition: null };
+}
+
+/**
+ * A permanent refusal (a 4xx other than 429) of `signalId`'s call: the connector judged the
+ * request, which is neither a success nor a failure of the connector, so the streak and the state
+ * stay. A refused probe frees the probe slot, so that the next risk-adding order probes at once.
+ */
+export function onRefused(s: BreakerState, _now: Date, signalId: string | null): BreakerStep {
+  if (!isProbe(s, signalId)) return { next: s, transition: null };
+  return { next: { state: 'half_open', consecutive_failures: s.consecutive_failures, opened_at: s.opened_at, probe_started_at: null }, transition: null };
+}
+
+function isProbe(s: BreakerState, signalId: string | null): s is Extract<BreakerState, { state: 'half_open' }> {
+  return s.state === 'half_open' && signalId !== null && s.probe_signal_id === signalId;
 }
 
 /**
@@ -79,6 +95,7 @@ export function onFailure(s: BreakerState, now: Date, opts: { failure_threshold:
 /**
  * May a call pass? `exit` is true for a call that reduces exposure (an exit or a cancel): those
  * are always tried, because refusing to close a position is worse than one more failed call.
+ * `signalId` names the call that becomes the probe when this lets one through.
  *
  * - closed: everything passes.
  * - open: exits pass; others only once `half_open_after_seconds` (not null) have elapsed since
@@ -92,7 +109,9 @@ export function canPass(
   now: Date,
   opts: { half_open_after_seconds: number | null },
   exit: boolean,
+  signalId: string | null = null,
 ): BreakerDecision {
+  const probe = signalId === null ? {} : { probe_signal_id: signalId };
   const t = now.getTime();
   const after = opts.half_open_after_seconds;
   switch (s.state) {
@@ -105,6 +124,7 @@ export function canPass(
           consecutive_failures: s.consecutive_failures,
           opened_at: s.opened_at,
           probe_started_at: now.toISOString(),
+          ...probe,
         };
         return { allowed: true, next, transition: 'half_opened' };
       }
@@ -113,7 +133,10 @@ export function canPass(
     case 'half_open': {
       const probeLost =
         s.probe_started_at === null || (after !== null && t - Date.parse(s.probe_started_at) >= after * 1000);
-      if (probeLost) return { allowed: true, next: { ...s, probe_started_at: now.toISOString() }, transition: null };
+      if (probeLost) {
+        const { probe_signal_id: _lost, ...rest } = s;
+        return { allowed: true, next: { ...rest, probe_started_at: now.toISOString(), ...probe }, transition: null };
+      }
       return { allowed: exit, next: s, transition: null };
     }
   }
@@ -148,7 +171,11 @@ export function isBreakerState(value: unknown): value is BreakerState {
     case 'open':
       return isTime(v['opened_at']);
     case 'half_open':
-      return isTime(v['opened_at']) && (v['probe_started_at'] === null || isTime(v['probe_started_at']));
+      return (
+        isTime(v['opened_at']) &&
+        (v['probe_started_at'] === null || isTime(v['probe_started_at'])) &&
+        (v['probe_signal_id'] === undefined || typeof v['probe_signal_id'] === 'string')
+      );
     default:
       return false;
   }

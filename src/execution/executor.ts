@@ -9,7 +9,7 @@ import type { SignalRecord } from '../store/store.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import { Lanes } from './lanes.js';
 import { END_OF_TIME, Leases } from './leases.js';
-import { storeRetryDelay } from './outcome.js';
+import { laneBlockedDelay, storeRetryDelay } from './outcome.js';
 import { SignalRunner } from './run-signal.js';
 import { Waiters } from './waiters.js';
 
@@ -32,6 +32,7 @@ export class Executor {
       // If it was executing, the retry recovers it first.
       retrying: (signalId) => this.leases.claim(signalId),
       retryDelay: storeRetryDelay,
+      blockedDelay: laneBlockedDelay,
     });
   }
 
@@ -68,6 +69,7 @@ export class Executor {
   stop(deadlineMs: number): Promise<boolean> {
     this.leases.stop();
     this.waiters.close();
+    this.runner.stop();
     return this.lanes.stop(deadlineMs);
   }
 

@@ -26,7 +26,7 @@ export function decideWithBreaker(
   policy: PolicyConfig,
   breakerOpts: { half_open_after_seconds: number | null },
   now: Date,
-  opts: { operator?: boolean } = {},
+  opts: { operator?: boolean; signalId?: string } = {},
 ): GateVerdict {
   if (opts.operator === true) {
     // An operator's flatten closes positions in any mode and for any instrument (docs/execution.md#modes);
@@ -35,7 +35,7 @@ export function decideWithBreaker(
     policy = { ...policy, instruments: [] };
   }
   // Would a risk-adding order pass the breaker now? (Exits always pass: decide() knows.)
-  const probe = canPass(breaker, now, breakerOpts, false);
+  const probe = canPass(breaker, now, breakerOpts, false, opts.signalId ?? null);
   const name = breaker.state === 'closed' ? 'closed' : probe.allowed ? 'half_open' : 'open';
   const decision = decide(signal, { ...stored, breaker: name, capabilities }, policy, now);
   const claimsProbe = breaker.state !== 'closed' && decision.allowed && !decision.exit && decision.side !== null;

@@ -2,13 +2,17 @@
  * Lanes: one arrival-order queue per (connector, instrument), drained in parallel up to
  * `execution.concurrency` lanes at a time. Owns the queues, the pump, the retry of a signal whose
  * processing threw (back to the front of its lane after a delay: its durable state is intact),
- * and stopping: no new work, then wait for the lanes in flight up to a deadline.
+ * the pause of a lane whose head waits for an older signal executing elsewhere, and stopping:
+ * no new work, then wait for the lanes in flight up to a deadline.
  */
 import type { SignalRecord } from '../store/store.js';
 
+/** `blocked`: an older signal of the lane is executing elsewhere; try this one again later. */
+export type LaneOutcome = 'done' | 'blocked';
+
 export interface LaneWork {
   /** Processes one signal; a throw (the database may be down) has it tried again later. */
-  run(signalId: string): Promise<void>;
+  run(signalId: string): Promise<LaneOutcome>;
   /** Told about a throw from `run`, before the retry is scheduled. */
   failed(signalId: string, err: unknown): void;
   /** The signal left its lane (processed, or scheduled for a retry). */
@@ -17,6 +21,8 @@ export interface LaneWork {
   retrying(signalId: string): void;
   /** The wait before the n-th consecutive retry of one signal. */
   retryDelay(failures: number): number;
+  /** The lane's pause before its head, blocked for the n-th time in a row, is tried again. */
+  blockedDelay(blocks: number): number;
 }
 
 type Queued = Pick<SignalRecord, 'signal_id' | 'connector' | 'instrument'>;
@@ -28,6 +34,8 @@ export class Lanes {
   private readonly queued = new Set<string>();
   /** Consecutive failures per signal, for the retry delay. */
   private readonly failures = new Map<string, number>();
+  /** Consecutive times a lane's head was blocked, for its pause. */
+  private readonly blocks = new Map<string, number>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly idle = new Set<() => void>();
   private running = 0;
@@ -108,19 +116,40 @@ export class Lanes {
     while (!this.stopping) {
       const signalId = queue.shift();
       if (signalId === undefined) break;
+      let outcome: LaneOutcome = 'done';
       try {
-        await this.work.run(signalId);
+        outcome = await this.work.run(signalId);
         this.failures.delete(signalId);
       } catch (err) {
         this.work.failed(signalId, err);
         this.retryLater(lane, signalId);
-      } finally {
-        this.queued.delete(signalId);
-        this.work.left(signalId);
       }
+      if (outcome === 'blocked' && !this.stopping) {
+        // It stays queued at the head: the lane pauses (holding no worker) rather than spin.
+        queue.unshift(signalId);
+        this.pause(lane, signalId);
+        return;
+      }
+      this.blocks.delete(signalId);
+      this.queued.delete(signalId);
+      this.work.left(signalId);
     }
     if (queue.length === 0 || this.stopping) this.queues.delete(lane);
     else this.waiting.push(lane);
+  }
+
+  /** The lane waits, with a pause that grows while its head stays blocked, then drains again. */
+  private pause(lane: string, head: string): void {
+    const n = (this.blocks.get(head) ?? 0) + 1;
+    this.blocks.set(head, n);
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      if (this.stopping) return;
+      this.waiting.push(lane);
+      this.pump();
+    }, this.work.blockedDelay(n));
+    timer.unref();
+    this.retryTimers.add(timer);
   }
 
   /** Back to the front of its lane after a delay that grows with each consecutive failure. */

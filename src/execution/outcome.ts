@@ -2,7 +2,8 @@
  * Outcome policy, pure: what a signal's end looks like in the store. The order a decision
  * places; the settlement (status, result, fill, settling attempt) of a placement, a cancel, a
  * no-op or an error; the sane-fill rule (only usable numbers are booked); which order statuses
- * fail a signal; and how long a signal whose store call failed waits before it is tried again.
+ * fail a signal; how long a signal whose store call failed waits before it is tried again, and
+ * how long a lane blocked by an older signal executing elsewhere pauses.
  */
 import type { OrderRequest } from '../connectors/connector.js';
 import type { Decision, Order, OrderStatus } from '../domain/types.js';
@@ -128,4 +129,13 @@ function emptyResult(target: SettlementTarget, status: string): ExecutionResult 
  */
 export function storeRetryDelay(failures: number): number {
   return Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+}
+
+/**
+ * The pause of a lane whose head waits for an older signal executing at another instance (or at
+ * a dead one, until its lease is taken over): doubling from 50 ms, at most 1 s, so a waiting lane
+ * costs at most one gate a second however long the older order takes.
+ */
+export function laneBlockedDelay(blocks: number): number {
+  return Math.min(1_000, 50 * 2 ** Math.min(Math.max(blocks, 1) - 1, 5));
 }

@@ -6,13 +6,14 @@
  * placed again.
  */
 import type { Connector } from '../connectors/connector.js';
-import { onFailure, onSuccess, type BreakerState, type BreakerStep } from '../domain/breaker.js';
+import { onFailure, onRefused, onSuccess, type BreakerState, type BreakerStep } from '../domain/breaker.js';
 import { OPERATOR_SOURCE, type Decision } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { SignalRecord } from '../store/store.js';
 import { lazyChild } from '../telemetry/logger.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import { decideWithBreaker } from './gate.js';
+import type { LaneOutcome } from './lanes.js';
 import type { Leases } from './leases.js';
 import {
   errorSettlement,
@@ -32,6 +33,12 @@ const MAX_TAKEOVERS = 20;
 
 export class SignalRunner {
   private readonly sleep: (ms: number) => Promise<void>;
+  private stopped = false;
+  private wakeSleepers: () => void = () => undefined;
+  /** Settles when the runner stops: cuts every backoff short. */
+  private readonly stopping = new Promise<void>((resolve) => {
+    this.wakeSleepers = resolve;
+  });
 
   constructor(
     private readonly deps: ExecutorDeps,
@@ -39,32 +46,53 @@ export class SignalRunner {
     /** Told about every record this runner saw final (the waiters). */
     private readonly onFinal: (record: SignalRecord) => void,
   ) {
-    this.sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    this.sleep = (ms) => Promise.race([sleep(ms), this.stopping]);
   }
 
   /**
-   * One signal. An older signal of the same lane that is still `accepted` (queued at another
-   * instance, or orphaned) is executed first, here: arrival order per lane holds across
-   * instances, and the gate's conditional update makes sure only one instance runs it.
+   * Stops retrying: a signal whose outcome is not known yet (a failed call, an order that cannot
+   * be looked up) stays `executing` and is recovered at the next start or by another instance,
+   * instead of holding up shutdown.
    */
-  async process(signalId: string): Promise<void> {
+  stop(): void {
+    this.stopped = true;
+    this.wakeSleepers();
+  }
+
+  /**
+   * One signal. An older signal of the same lane goes first (arrival order per lane holds across
+   * instances): one still `accepted` (queued at another instance, or orphaned) is executed here,
+   * the gate's conditional update making sure only one instance runs it; one `executing` that
+   * this instance claimed from a dead one is recovered here; one executing at a live instance
+   * (or at a dead one not yet taken over) makes this one `blocked`: its lane pauses and tries
+   * again later.
+   */
+  async process(signalId: string): Promise<LaneOutcome> {
     for (let takeovers = 0; ; takeovers += 1) {
       const record = await this.deps.store.getSignal(signalId);
-      if (record === null) return;
+      if (record === null) return 'done';
       if (record.status === 'executing') {
         // Only a signal this instance claimed; one executing elsewhere is not ours to touch.
         if (this.leases.isClaimed(signalId)) await this.leases.withLease(signalId, () => this.recoverExecuting(record));
-        return;
+        return 'done';
       }
-      if (record.status !== 'accepted') return this.onFinal(record);
+      if (record.status !== 'accepted') {
+        this.onFinal(record);
+        return 'done';
+      }
       const blockedBy = await this.gateAndRun(record);
-      if (blockedBy === null) return;
+      if (blockedBy === null) return 'done';
       if (takeovers >= MAX_TAKEOVERS) {
         await this.sleep(100);
         takeovers = 0;
       }
       const older = await this.deps.store.getSignal(blockedBy);
-      if (older !== null && older.status === 'accepted') await this.gateAndRun(older);
+      if (older?.status === 'accepted') await this.gateAndRun(older);
+      else if (older?.status === 'executing') {
+        if (!this.leases.isClaimed(older.signal_id)) return 'blocked';
+        await this.leases.withLease(older.signal_id, () => this.recoverExecuting(older));
+      }
     }
   }
 
@@ -94,7 +122,8 @@ export class SignalRunner {
     }
     log.warn({ client_order_id: record.client_order_id }, 'recovering an executing signal: looking its order up by client_order_id');
     const previous = await this.deps.store.listAttempts(record.signal_id);
-    const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: true });
+    // Whatever was sent before the crash may have landed: ambiguous until a lookup answers.
+    const outcome = await placeWithRetries(this.placeDeps(record, previous.length + 1), connector, request, { lookupFirst: true, unresolved: true });
     return this.settle(record, connector, outcome);
   }
 
@@ -115,7 +144,7 @@ export class SignalRunner {
       decide: (state, breaker) =>
         connector === null
           ? { decision: unknownConnectorDecision(record.connector), breaker: null }
-          : decideWithBreaker(record.signal, state, breaker, connector.capabilities, policy, execution.breaker, at, { operator: record.source === OPERATOR_SOURCE }),
+          : decideWithBreaker(record.signal, state, breaker, connector.capabilities, policy, execution.breaker, at, { operator: record.source === OPERATOR_SOURCE, signalId: record.signal_id }),
     });
     if (gated.kind === 'blocked') return gated.by;
     if (gated.kind === 'skipped') return null;
@@ -142,6 +171,7 @@ export class SignalRunner {
     const previous = fresh ? 0 : (await this.deps.store.listAttempts(record.signal_id)).length;
     if (record.signal.action === 'cancel') {
       const outcome = await cancelWithRetries(this.placeDeps(record, previous + 1), connector, record.instrument);
+      if (!outcome.ok && outcome.interrupted) return this.leaveExecuting(record, outcome.reason);
       return this.finish(record, settleCancel(target(record, connector), outcome));
     }
     const request = orderRequest(record, decision);
@@ -149,16 +179,22 @@ export class SignalRunner {
     if (request === null) return this.finish(record, noOrderSettlement(target(record, connector)));
     // After earlier attempts (an operator's retry, a crash) the order is looked up first: one of
     // them may have landed.
-    const outcome = await placeWithRetries(this.placeDeps(record, previous + 1), connector, request, { lookupFirst: previous > 0 });
+    const outcome = await placeWithRetries(this.placeDeps(record, previous + 1), connector, request, { lookupFirst: previous > 0, unresolved: false });
     return this.settle(record, connector, outcome);
   }
 
   private settle(record: SignalRecord, connector: Connector, outcome: PlaceOutcome): Promise<void> {
+    if (!outcome.ok && outcome.interrupted) return this.leaveExecuting(record, outcome.reason);
     if (outcome.ok) {
       if (isUnusableFill(outcome.order)) this.deps.logger.error({ signal_id: record.signal_id, order: outcome.order }, 'connector reported an unusable fill; not booked');
       this.deps.metrics.connectorCalls.inc({ connector: record.connector, outcome: outcome.attempt.outcome });
     }
     return this.finish(record, settlePlacement(target(record, connector), outcome, this.deps.now()));
+  }
+
+  /** Stopped before the outcome was known: it stays executing and is recovered by client_order_id later. */
+  private async leaveExecuting(record: SignalRecord, reason: string): Promise<void> {
+    this.deps.logger.warn({ signal_id: record.signal_id, reason }, 'executor stopping: signal left executing for recovery');
   }
 
   /** executing → executed | failed in one store step, which also applies the daily-loss switch. */
@@ -198,7 +234,9 @@ export class SignalRunner {
       onError: (message: string) => this.deps.onError?.(`connector:${record.connector}`, message, record.signal_id),
       onTransientFailure: (reason: string) =>
         this.reportBreaker(record.connector, (s) => onFailure(s, now(), execution.breaker), `transient failure: ${reason}`),
-      onAnswer: () => this.reportBreaker(record.connector, (s) => onSuccess(s, now()), 'connector answered'),
+      onSuccess: () => this.reportBreaker(record.connector, (s) => onSuccess(s, now(), record.signal_id), 'connector answered'),
+      onRefused: () => this.reportBreaker(record.connector, (s) => onRefused(s, now(), record.signal_id), 'connector refused'),
+      stopping: () => this.stopped,
     };
   }
 

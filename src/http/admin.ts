@@ -163,12 +163,17 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/connectors', async (c) => {
     const stored = await deps.store.getBreakers();
-    const items = [...deps.connectors.values()].map((connector) => ({
-      name: connector.name,
-      type: connector.type,
-      capabilities: connector.capabilities,
-      breaker: breakerView(stored[connector.name] ?? initialBreaker()),
-    }));
+    const items = [...deps.connectors.values()].map((connector) => {
+      // In test mode a mock stands in for a configured connector: its configured type is shown.
+      const standsInFor = isMockConnector(connector) ? connector.standsInFor : null;
+      return {
+        name: connector.name,
+        type: standsInFor ?? connector.type,
+        mocked: standsInFor !== null,
+        capabilities: connector.capabilities,
+        breaker: breakerView(stored[connector.name] ?? initialBreaker()),
+      };
+    });
     return c.json({ items, next_cursor: null });
   });
 

@@ -92,7 +92,7 @@ export const statusResponse = v.object({
   version: v.string(),
   uptime_seconds: v.number(),
 });
-export const connectorView = v.object({ name: v.string(), type: v.string(), capabilities: json, breaker });
+export const connectorView = v.object({ name: v.string(), type: v.string(), mocked: v.boolean(), capabilities: json, breaker });
 export const deliveryView = v.object({
   at: time,
   source: v.string(),

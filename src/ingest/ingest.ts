@@ -23,7 +23,7 @@ export interface IngestSource {
   name: string;
   config: SourceConfig;
   verifier: Verifier;
-  /** Connector signals of this source execute on (the mock in test mode). */
+  /** Connector signals of this source execute on (in test mode, a mock of that name). */
   connector: string;
   /** Null (an unknown address) passes only an empty allowlist. */
   allowIp: (ip: string | null) => boolean;
@@ -196,8 +196,9 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   }
   const key = explicitKey ?? `sha256:${fingerprint}`;
 
+  const signalId = newSignalId(now);
   const newSignal: NewSignal = {
-    signal_id: newSignalId(now),
+    signal_id: signalId,
     source: source.name,
     idempotency_key: key,
     key_kind: explicitKey === null ? 'body_hash' : 'explicit',
@@ -205,17 +206,12 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     fingerprint,
     connector: source.connector,
     instrument: signal.instrument,
-    // A body-hash key frees up after its window, and the same body then is a new signal that
-    // must be a new order: its order id also depends on the signal. An explicit key is the
-    // order's identity on its own, across retries, restarts, spool replays and instances.
-    client_order_id: '',
+    client_order_id: clientOrderId(signalId),
     signal,
     request_id: input.requestId,
     received_at: now,
     ...(auth.replayable_body === true ? { replay_window_ms: source.config.body_hash_window_seconds * 1000 } : {}),
   };
-  newSignal.client_order_id = clientOrderId(source.name, explicitKey === null ? `${key}@${newSignal.signal_id}` : key);
-  const signalId = newSignal.signal_id;
   // While the spool holds deliveries, a new one goes in behind them, so that replay records
   // them in arrival order (docs/guarantees.md#ordering). A nonce can only be checked and kept in
   // the database, so a delivery carrying one waits (503) until the spool has drained.
@@ -299,9 +295,13 @@ export function idempotencyKey(auth: { idempotency_key?: string; unsigned_key?: 
   );
 }
 
-/** Deterministic from source and key, ≤ 48 chars: the same delivery always gets the same id. */
-export function clientOrderId(source: string, key: string): string {
-  return `sl-${createHash('sha256').update(source).update('\0').update(key).digest('base64url').slice(0, 40)}`;
+/**
+ * The order id of one signal, ≤ 48 chars: derived from the signal, not from its key, so every
+ * retry, restart, spool replay and instance handling that signal uses the same id, while a key
+ * reused after its signal was pruned is a new signal and so a new order (docs/execution.md#client-order-ids).
+ */
+export function clientOrderId(signalId: string): string {
+  return `sl-${createHash('sha256').update(signalId).digest('base64url').slice(0, 40)}`;
 }
 
 /** Random per process: with the counter it keeps ids of instances apart without a syscall per id. */

@@ -64,8 +64,9 @@ export async function flattenPositions(deps: FlattenDeps, input: { reason: strin
         meta: { operator: 'flatten', reason: input.reason },
       };
       if (position.avg_price > 0) signal.price = position.avg_price;
+      const signalId = newSignalId(now);
       const recorded = await deps.store.recordSignal({
-        signal_id: newSignalId(now),
+        signal_id: signalId,
         source: OPERATOR_SOURCE,
         idempotency_key: key,
         key_kind: 'explicit',
@@ -73,7 +74,7 @@ export async function flattenPositions(deps: FlattenDeps, input: { reason: strin
         fingerprint: createHash('sha256').update(key).digest('hex'),
         connector: name,
         instrument: position.instrument,
-        client_order_id: clientOrderId(OPERATOR_SOURCE, key),
+        client_order_id: clientOrderId(signalId),
         signal,
         request_id: input.requestId,
         received_at: now,

@@ -9,12 +9,12 @@ import type { Logger } from 'pino';
 import type { Connector } from '../connectors/connector.js';
 import { tripBreaker } from '../domain/breaker.js';
 import type { PositionDrift } from '../domain/ledger.js';
-import type { Store } from '../store/store.js';
+import type { ReconcileSkip, Store } from '../store/store.js';
 import type { RecentErrors } from '../telemetry/recent-errors.js';
 import type { DegradedState } from './degraded.js';
 
 export interface ReconcilerDeps {
-  store: Pick<Store, 'updateBreaker' | 'countExecuting' | 'reconcilePositions'>;
+  store: Pick<Store, 'updateBreaker' | 'positionVersions' | 'reconcilePositions'>;
   connectors: ReadonlyMap<string, Connector>;
   logger: Logger;
   now: () => Date;
@@ -22,16 +22,20 @@ export interface ReconcilerDeps {
   recentErrors: Pick<RecentErrors, 'add'>;
 }
 
-export type ReconcileOutcome = { kind: 'skipped'; reason: string } | { kind: 'checked'; drift: PositionDrift[] } | { kind: 'error'; reason: string };
+export type ReconcileOutcome =
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'checked'; drift: PositionDrift[]; skipped: ReconcileSkip[] }
+  | { kind: 'error'; reason: string };
 
 /**
- * Asks one connector for its positions and has the store adopt them, but only while nothing of
- * that connector is in flight (an order between the broker's fill and our booking would look
- * like drift).
+ * Asks one connector for its positions and has the store adopt them, instrument by instrument:
+ * an instrument with an order in flight (between the broker's fill and our booking it would look
+ * like drift), or whose position was booked while the connector was asked (its snapshot may
+ * predate the fill), waits for the next pass; the others are checked whatever else is in flight.
  */
 export async function reconcileConnector(deps: Pick<ReconcilerDeps, 'store' | 'logger' | 'now'>, connector: Connector): Promise<ReconcileOutcome> {
   if (!connector.capabilities.positions) return { kind: 'skipped', reason: 'connector reports no positions' };
-  if ((await deps.store.countExecuting(connector.name)) > 0) return { kind: 'skipped', reason: 'orders in flight' };
+  const seen = await deps.store.positionVersions(connector.name);
   let reported;
   try {
     reported = await connector.getPositions();
@@ -39,11 +43,10 @@ export async function reconcileConnector(deps: Pick<ReconcilerDeps, 'store' | 'l
     return { kind: 'error', reason: `getPositions threw: ${(err as Error).message}` };
   }
   if (!reported.ok) return { kind: 'error', reason: reported.reason };
-  // Re-check: an order may have started while we asked.
-  if ((await deps.store.countExecuting(connector.name)) > 0) return { kind: 'skipped', reason: 'orders in flight' };
-  const drift = await deps.store.reconcilePositions(connector.name, reported.value, deps.now());
+  const { drift, skipped } = await deps.store.reconcilePositions(connector.name, reported.value, deps.now(), seen);
   if (drift.length > 0) deps.logger.warn({ connector: connector.name, drift }, 'position drift: adopted the connector positions');
-  return { kind: 'checked', drift };
+  if (skipped.length > 0) deps.logger.info({ connector: connector.name, skipped }, 'position check: instruments in flight or booked meanwhile wait for the next pass');
+  return { kind: 'checked', drift, skipped };
 }
 
 /** One pass over every connector. Never throws: a failing connector is reported and skipped. */

@@ -18,7 +18,7 @@ export type { DeliveryStore, RefusedDelivery } from './contract/deliveries.js';
 export type { EventRecord, EventStore, NewEvent } from './contract/events.js';
 export type { Attempt, Fill, FinishInput, FinishOutcome, FinishStore } from './contract/finish.js';
 export type { GateInput, GateOutcome, GateStore } from './contract/gate.js';
-export type { ConnectorLedger, LedgerPosition, LedgerStore } from './contract/ledger.js';
+export type { ConnectorLedger, LedgerPosition, LedgerStore, PositionVersions, ReconcileResult, ReconcileSkip } from './contract/ledger.js';
 export type { MockBrokerStore, MockOrderRecord } from './contract/mock-broker.js';
 export type { ModeState, RuntimeStore } from './contract/runtime.js';
 export type { ExecutionResult, NewSignal, Page, QueueStats, RecordOutcome, SignalQuery, SignalRecord, SignalStore } from './contract/signals.js';

@@ -84,7 +84,7 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
     const out = await sendFinal(s.url, { id: key, action: 'buy', instrument, quantity: 2, price: 100 });
     const detail = await signalDetail(s.url, out.signal_id);
     expect(detail.status).toBe(out.status);
-    const coid = clientOrderId('default', key);
+    const coid = clientOrderId(out.signal_id);
     expect(detail.result?.client_order_id).toBe(coid);
     const text = JSON.stringify(detail);
     expect(text).not.toContain(fake.key_id);
@@ -103,21 +103,26 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
     expect(orders[0]).toMatchObject({ symbol: 'AAPL', qty: '2', side: 'buy', type: 'market' });
   });
 
-  test('422 "client_order_id must be unique" for an order another client already placed: adopted, not doubled', async () => {
-    // The client_order_id is derived from source + idempotency key (docs/execution.md#placing-orders), so an
-    // order placed earlier under the same key (another instance, a restored database) has the
-    // same id, and Alpaca refuses a second one with 422.
-    const key = nextKey('dup');
-    const coid = clientOrderId('default', key);
+  test('422 "client_order_id must be unique" for an order placed under the signal\'s id meanwhile: adopted, not doubled', async () => {
+    // The client_order_id is derived from the signal (docs/execution.md#client-order-ids): an
+    // order under it exists only if something placed this very signal. Here it lands while
+    // sluice waits out a 429, so its retry is refused with 422.
+    fake.failNext('429');
+    const accepted = await sendAccepted(s.url, { action: 'buy', instrument: 'MSFT', quantity: 2, price: 100 });
+    const coid = clientOrderId(accepted.signal_id);
+    await eventually(async () => (postsFor(fake, coid).length === 1 ? true : undefined), 10_000, 'the rate-limited first POST');
     const earlier = await placeAtFake(fake, { symbol: 'MSFT', qty: '2', side: 'buy', type: 'market', time_in_force: 'day', client_order_id: coid });
 
-    const { detail } = await buy('MSFT', key);
+    const detail = await eventually(async () => {
+      const d = await signalDetail(s.url, accepted.signal_id);
+      return d.status === 'executed' || d.status === 'failed' ? d : undefined;
+    }, 10_000, 'the signal final');
     expect(detail.status).toBe('executed');
-    // The 422 is resolved inside the connector call (look up, adopt): one attempt that succeeded.
-    expect(outcomes(detail)).toEqual(['ok']);
+    // The 422 is resolved inside the connector call (look up, adopt): the retry succeeded.
+    expect(outcomes(detail)).toEqual(['retryable', 'ok']);
     expect(detail.result).toMatchObject({ order_id: earlier.id, status: 'filled', filled_quantity: 2 });
     expect(ordersFor(fake, coid)).toHaveLength(1);
-    expect(postsFor(fake, coid)).toHaveLength(2); // ours and sluice's refused one
+    expect(postsFor(fake, coid)).toHaveLength(3); // sluice's rate-limited one, ours, sluice's refused one
   });
 
   test('422 inside the retry loop: after a 500 the lookup is rate limited, the re-place gets 422 and adopts', async () => {
@@ -222,7 +227,7 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
     expect(second.status).toBe(200);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(await second.json()).toMatchObject({ status: 'duplicate', original_status: 'executed' });
-    expect(ordersFor(fake, clientOrderId('default', key))).toHaveLength(1);
+    expect(ordersFor(fake, clientOrderId(((await first.json()) as { signal_id: string }).signal_id))).toHaveLength(1);
     expect(fake.violations()).toEqual([]);
   });
 });
@@ -320,9 +325,8 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
     const first = await spawnSluice({ dir, configPath });
     let second: Child | undefined;
     try {
-      const key = nextKey('kill9');
-      const coid = clientOrderId('default', key);
-      const accepted = await sendAccepted(first.url, { id: key, ...opts.body });
+      const accepted = await sendAccepted(first.url, { id: nextKey('kill9'), ...opts.body });
+      const coid = clientOrderId(accepted.signal_id);
       await eventually(async () => (opts.inFlight(coid) ? true : undefined), 10_000, 'the call to be on its way');
       first.proc.kill('SIGKILL');
       await first.exited;

@@ -92,7 +92,7 @@ describe('http connector end to end', () => {
     const key = nextKey('http-ok');
     const out = await sendFinal(s.url, { id: key, action: 'buy', instrument: 'AAPL', quantity: 3, price: 101.5 });
     expect(out.status).toBe('executed');
-    const coid = clientOrderId('default', key);
+    const coid = clientOrderId(out.signal_id);
     expect(out.result?.client_order_id).toBe(coid);
 
     const mine = deliveriesOf(coid);
@@ -112,7 +112,7 @@ describe('http connector end to end', () => {
     expect(out.status).toBe('executed');
     expect(out.result?.order_id).toBe('rcv-msft-1');
 
-    const coid = clientOrderId('default', key);
+    const coid = clientOrderId(out.signal_id);
     const mine = deliveriesOf(coid);
     expect(mine).toHaveLength(3);
     for (const d of mine) {
@@ -136,7 +136,7 @@ describe('http connector end to end', () => {
     expect(out.status).toBe('failed');
     expect(out.result).toMatchObject({ connector: 'relay', order_id: null, status: 'error', error: 'unknown instrument BAD' });
     // The signal is final, so no further delivery can follow: exactly one was made.
-    expect(deliveriesOf(clientOrderId('default', key))).toHaveLength(1);
+    expect(deliveriesOf(clientOrderId(out.signal_id))).toHaveLength(1);
     expect((await signalDetail(s.url, out.signal_id)).attempts).toMatchObject([{ n: 1, outcome: 'permanent', error: 'unknown instrument BAD' }]);
   });
 
@@ -156,9 +156,8 @@ describe('http connector after kill -9 mid-delivery (the built CLI)', () => {
     let second: Child | undefined;
     try {
       first = await spawnSluice({ dir, configPath });
-      const key = nextKey('http-kill');
-      const coid = clientOrderId('default', key);
-      const accepted = await sendAccepted(first.url, { id: key, action: 'buy', instrument: 'HOLD', quantity: 1, price: 5 });
+      const accepted = await sendAccepted(first.url, { id: nextKey('http-kill'), action: 'buy', instrument: 'HOLD', quantity: 1, price: 5 });
+      const coid = clientOrderId(accepted.signal_id);
       await eventually(async () => (deliveriesOf(coid).length === 1 ? true : undefined), 10_000, 'the first delivery');
       first.proc.kill('SIGKILL');
       await first.exited;

@@ -1,7 +1,7 @@
 /**
  * The `module` connector (docs/execution.md#connectors): a user's ES module whose default export is a connector
  * factory `(options, ctx) => connector`, loaded at start; a module that is not one stops the start
- * naming `connectors.<name>.path`; `SLUICE_TEST_MODE=1` routes its sources to the mock (docs/configuration.md#environment-variables).
+ * naming `connectors.<name>.path`; `SLUICE_TEST_MODE=1` replaces it by a mock of the same name (docs/guarantees.md#test-mode).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -99,7 +99,7 @@ describe('module connector', () => {
       const key = nextKey('mod');
       const out = await sendFinal(s.url, { id: key, action: 'buy', instrument: 'AAPL', quantity: 3, price: 150 });
       expect(out.status).toBe('executed');
-      const coid = clientOrderId('default', key);
+      const coid = clientOrderId(out.signal_id);
       expect(out.result).toEqual({ connector: 'custom', client_order_id: coid, order_id: 'mybroker-1', status: 'filled', filled_quantity: 3, fill_price: 150 });
       expect((await signalDetail(s.url, out.signal_id)).attempts).toMatchObject([{ n: 1, outcome: 'ok', error: null }]);
       expect(calls(mod.log).filter((c) => c['call'] === 'place')).toEqual([{ connector: 'custom', call: 'place', client_order_id: coid }]);
@@ -180,21 +180,22 @@ export default (options, ctx) => new Broker(options, ctx.name);
     await expect(startTestServer({ dir, config: moduleConfig(path, {}) })).rejects.toThrow(/connectors\.custom\.path: expected an importable ES module/);
   });
 
-  test('SLUICE_TEST_MODE=1 routes a source of the module connector to the mock', async () => {
+  test('SLUICE_TEST_MODE=1 replaces the module connector by a mock of the same name', async () => {
     const dir = tempDir();
     const mod = writeBrokerModule(dir);
     const s = await startTestServer({ dir, config: moduleConfig(mod.path, { prefix: 'never', log: mod.log }), env: { SLUICE_TEST_MODE: '1' } });
     try {
       expect((await statusOf(s.url)).test_mode).toBe(true);
+      expect(await connectorOf(s.url, 'custom')).toMatchObject({ type: 'module', mocked: true });
       const key = nextKey('tm');
       const out = await sendFinal(s.url, { id: key, action: 'buy', instrument: 'AAPL', quantity: 2, price: 150 });
       expect(out.status).toBe('executed');
-      const coid = clientOrderId('default', key);
-      expect(out.result).toMatchObject({ connector: 'mock', client_order_id: coid, status: 'filled', filled_quantity: 2 });
-      expect((await signalDetail(s.url, out.signal_id)).connector).toBe('mock');
-      expect((await mockOrders(s.url)).filter((o) => o.client_order_id === coid)).toMatchObject([{ instrument: 'AAPL', side: 'buy', quantity: 2 }]);
-      // The module was built (its config is checked) but never asked to place anything.
-      expect(calls(mod.log).map((c) => c['call'])).toEqual(['factory']);
+      const coid = clientOrderId(out.signal_id);
+      expect(out.result).toMatchObject({ connector: 'custom', client_order_id: coid, status: 'filled', filled_quantity: 2 });
+      expect((await signalDetail(s.url, out.signal_id)).connector).toBe('custom');
+      expect((await mockOrders(s.url, 'custom')).filter((o) => o.client_order_id === coid)).toMatchObject([{ instrument: 'AAPL', side: 'buy', quantity: 2 }]);
+      // The module was built (its config is checked) and closed at once, never asked anything.
+      expect(calls(mod.log).map((c) => c['call'])).toEqual(['factory', 'close']);
     } finally {
       await s.close();
     }

@@ -10,6 +10,7 @@ import {
   initialBreaker,
   isBreakerState,
   onFailure,
+  onRefused,
   onSuccess,
   resetBreaker,
 } from '../../src/domain/breaker.js';
@@ -21,11 +22,12 @@ const threshold = { failure_threshold: 3 };
 
 const closed = (n: number): BreakerState => ({ state: 'closed', consecutive_failures: n });
 const open = (n: number, openedAt = 0): BreakerState => ({ state: 'open', consecutive_failures: n, opened_at: iso(openedAt) });
-const halfOpen = (probeAt: number | null, openedAt = 0): BreakerState => ({
+const halfOpen = (probeAt: number | null, openedAt = 0, probe?: string): BreakerState => ({
   state: 'half_open',
   consecutive_failures: 3,
   opened_at: iso(openedAt),
   probe_started_at: probeAt === null ? null : iso(probeAt),
+  ...(probe === undefined ? {} : { probe_signal_id: probe }),
 });
 
 describe('onFailure', () => {
@@ -53,14 +55,31 @@ describe('onFailure', () => {
 });
 
 describe('onSuccess', () => {
-  const cases: { name: string; from: BreakerState; want: BreakerState; transition: string | null }[] = [
-    { name: 'closed: the streak ends', from: closed(2), want: closed(0), transition: null },
-    { name: 'open: an exit success does not close it', from: open(5), want: open(5), transition: null },
-    { name: 'half_open: the probe success closes it', from: halfOpen(60), want: closed(0), transition: 'closed' },
+  const cases: { name: string; from: BreakerState; call: string | null; want: BreakerState; transition: string | null }[] = [
+    { name: 'closed: the streak ends', from: closed(2), call: 'sig_a', want: closed(0), transition: null },
+    { name: 'open: an exit success does not close it', from: open(5), call: 'sig_a', want: open(5), transition: null },
+    { name: 'half_open: the probe success closes it', from: halfOpen(60, 0, 'sig_p'), call: 'sig_p', want: closed(0), transition: 'closed' },
+    { name: 'half_open: another call’s success (an exit, a cancel) does not', from: halfOpen(60, 0, 'sig_p'), call: 'sig_x', want: halfOpen(60, 0, 'sig_p'), transition: null },
+    { name: 'half_open: nor does a call that names none', from: halfOpen(60, 0, 'sig_p'), call: null, want: halfOpen(60, 0, 'sig_p'), transition: null },
+    { name: 'half_open with no known probe: nothing closes it but a probe', from: halfOpen(60), call: 'sig_p', want: halfOpen(60), transition: null },
   ];
   for (const c of cases) {
     test(c.name, () => {
-      expect(onSuccess(c.from, at(70))).toEqual({ next: c.want, transition: c.transition });
+      expect(onSuccess(c.from, at(70), c.call)).toEqual({ next: c.want, transition: c.transition });
+    });
+  }
+});
+
+describe('onRefused (a 4xx: neither a success nor a failure of the connector)', () => {
+  const cases: { name: string; from: BreakerState; call: string; want: BreakerState }[] = [
+    { name: 'closed: the streak stays', from: closed(2), call: 'sig_a', want: closed(2) },
+    { name: 'open: stays open', from: open(5), call: 'sig_a', want: open(5) },
+    { name: 'half_open: the refused probe frees the slot, the breaker stays half-open', from: halfOpen(60, 0, 'sig_p'), call: 'sig_p', want: halfOpen(null) },
+    { name: 'half_open: another call’s refusal changes nothing', from: halfOpen(60, 0, 'sig_p'), call: 'sig_x', want: halfOpen(60, 0, 'sig_p') },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      expect(onRefused(c.from, at(70), c.call)).toEqual({ next: c.want, transition: null });
     });
   }
 });
@@ -100,6 +119,15 @@ describe('canPass', () => {
       });
     });
   }
+
+  test('the call let through as the probe is named in the state; a new probe replaces a lost one', () => {
+    expect(canPass(open(3), at(30), { half_open_after_seconds: 30 }, false, 'sig_p').next).toEqual(halfOpen(30, 0, 'sig_p'));
+    expect(canPass(halfOpen(null), at(31), { half_open_after_seconds: 30 }, false, 'sig_q').next).toEqual(halfOpen(31, 0, 'sig_q'));
+    expect(canPass(halfOpen(30, 0, 'sig_p'), at(60), { half_open_after_seconds: 30 }, false, 'sig_q').next).toEqual(halfOpen(60, 0, 'sig_q'));
+    expect(canPass(halfOpen(30, 0, 'sig_p'), at(60), { half_open_after_seconds: 30 }, false).next).toEqual(halfOpen(60));
+    // Refused or passing without a claim: the probe stays who it was.
+    expect(canPass(halfOpen(30, 0, 'sig_p'), at(31), { half_open_after_seconds: 30 }, false, 'sig_q').next).toEqual(halfOpen(30, 0, 'sig_p'));
+  });
 });
 
 describe('a whole life cycle with injected times', () => {
@@ -113,13 +141,15 @@ describe('a whole life cycle with injected times', () => {
     s = tripped.next;
     expect(canPass(s, at(10), policy, false).allowed).toBe(false);
 
-    const probe = canPass(s, at(31), policy, false);
+    const probe = canPass(s, at(31), policy, false, 'sig_probe');
     expect(probe).toMatchObject({ allowed: true, transition: 'half_opened' });
     s = probe.next;
     // Exactly one probe: the next increasing order waits for its outcome.
     expect(canPass(s, at(32), policy, false).allowed).toBe(false);
+    // An exit let through meanwhile succeeds: still half-open.
+    expect(onSuccess(s, at(32), 'sig_exit')).toEqual({ next: s, transition: null });
 
-    const closedAgain = onSuccess(s, at(33));
+    const closedAgain = onSuccess(s, at(33), 'sig_probe');
     expect(closedAgain.transition).toBe('closed');
     expect(canPass(closedAgain.next, at(34), policy, false).allowed).toBe(true);
   });
@@ -134,7 +164,7 @@ describe('a whole life cycle with injected times', () => {
   });
 
   test('the state survives a JSON round trip (it is stored and shared)', () => {
-    const s = canPass(open(2, 0), at(30), policy, false).next;
+    const s = canPass(open(2, 0), at(30), policy, false, 'sig_probe').next;
     const stored = JSON.parse(JSON.stringify(s)) as unknown;
     expect(isBreakerState(stored)).toBe(true);
     expect(stored).toEqual(s);
@@ -168,6 +198,8 @@ describe('isBreakerState guards stored JSON', () => {
     { name: 'closed', value: { state: 'closed', consecutive_failures: 0 }, want: true },
     { name: 'open', value: { state: 'open', consecutive_failures: 5, opened_at: iso(0) }, want: true },
     { name: 'half_open with null probe', value: { state: 'half_open', consecutive_failures: 5, opened_at: iso(0), probe_started_at: null }, want: true },
+    { name: 'half_open naming its probe', value: { state: 'half_open', consecutive_failures: 5, opened_at: iso(0), probe_started_at: iso(1), probe_signal_id: 'sig_p' }, want: true },
+    { name: 'half_open with a probe that is not an id', value: { state: 'half_open', consecutive_failures: 5, opened_at: iso(0), probe_started_at: iso(1), probe_signal_id: 7 }, want: false },
     { name: 'open without opened_at', value: { state: 'open', consecutive_failures: 5 }, want: false },
     { name: 'negative count', value: { state: 'closed', consecutive_failures: -1 }, want: false },
     { name: 'unknown state', value: { state: 'ajar', consecutive_failures: 0 }, want: false },

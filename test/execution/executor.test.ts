@@ -200,6 +200,128 @@ describe('the breaker', () => {
   });
 });
 
+describe('ambiguity is sticky', () => {
+  test('out of attempts after an ambiguous failure, lookups unanswered: stays executing, keeps asking with capped backoff, adopts once answered', async () => {
+    const seen: string[] = [];
+    let watch: () => Promise<void> = async () => undefined;
+    const h = await harness({ execution: { max_attempts: 2, backoff: { base_ms: 100, cap_ms: 400 } } }, {
+      sleep: async (ms) => {
+        h.sleeps.push(ms);
+        await watch();
+      },
+    });
+    await h.executor.start();
+    h.connector.script({ kind: 'ambiguous', landed: true }, { kind: 'transient' });
+    // The lookup before attempt 2 and the next five fail; the seventh answers.
+    h.connector.lookupsDown = 6;
+    const record = await h.accept({ instrument: 'AAPL' });
+    watch = async () => {
+      seen.push(await statusOf(h.store, record.signal_id));
+    };
+    const final = await h.run(record);
+
+    expect(final.status).toBe('executed');
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen)).toEqual(new Set(['executing']));
+    expect((await attempts(h.store, record.signal_id)).map((a) => `${a.n} ${a.outcome}`)).toEqual([
+      '1 ambiguous',
+      '2 retryable',
+      ...[3, 4, 5, 6, 7].map((n) => `${n} lookup_failed`),
+      '8 adopted',
+    ]);
+    // One backoff after attempt 1, then one per unanswered lookup, doubling up to cap_ms (× the 0.5 jitter).
+    expect(h.sleeps).toEqual([50, 50, 100, 200, 200, 200]);
+    expect(h.connector.placedFor(record.client_order_id)).toHaveLength(2);
+    expect(h.connector.orders.size).toBe(1);
+    expect(await positions(h.store)).toEqual([{ instrument: 'AAPL', quantity: 10 }]);
+    expect(h.errors).toContainEqual({ component: 'connector:broker', message: 'order lookup failed: connection refused' });
+  });
+
+  test('failed only once a lookup answers "not found"', async () => {
+    const h = await harness({ execution: { max_attempts: 2 } });
+    await h.executor.start();
+    h.connector.script({ kind: 'ambiguous', landed: false }, { kind: 'transient' });
+    h.connector.lookupsDown = 3;
+    const record = await h.accept({ instrument: 'AAPL' });
+    const final = await h.run(record);
+
+    expect(final.status).toBe('failed');
+    expect(final.result?.error).toBe('gave up after 2 attempts: 503 service unavailable (the order was not found at the connector)');
+    expect((await attempts(h.store, record.signal_id)).map((a) => a.outcome)).toEqual(['ambiguous', 'retryable', 'lookup_failed', 'lookup_failed']);
+    expect(h.connector.calls.at(-1)).toEqual({ op: 'getOrder', key: record.client_order_id });
+    expect(h.connector.orders.size).toBe(0);
+  });
+
+  test('a 4xx after an ambiguous failure whose lookup failed: asked until answered, and the landed order is adopted', async () => {
+    const h = await harness();
+    await h.executor.start();
+    h.connector.script({ kind: 'ambiguous', landed: true }, { kind: 'permanent', reason: 'insufficient buying power' });
+    h.connector.lookupsDown = 2;
+    const record = await h.accept({ instrument: 'AAPL' });
+    const final = await h.run(record);
+
+    expect(final.status).toBe('executed');
+    expect((await attempts(h.store, record.signal_id)).map((a) => a.outcome)).toEqual(['ambiguous', 'permanent', 'lookup_failed', 'adopted']);
+    expect(h.connector.orders.size).toBe(1);
+    expect(await positions(h.store)).toEqual([{ instrument: 'AAPL', quantity: 10 }]);
+  });
+
+  test('stopping while the order cannot be looked up leaves the signal executing, for recovery', async () => {
+    const h = await harness({ execution: { max_attempts: 1 } });
+    await h.executor.start();
+    h.connector.script({ kind: 'ambiguous', landed: true });
+    h.connector.lookupsDown = 1_000_000;
+    const record = await h.accept({ instrument: 'AAPL' });
+    h.executor.submit(record);
+    await until(async () => (await attempts(h.store, record.signal_id)).some((a) => a.outcome === 'lookup_failed'), 'an unanswered lookup');
+    expect(await h.executor.stop(5_000)).toBe(true);
+    const left = must(await h.store.getSignal(record.signal_id), 'the signal');
+    expect(left.status).toBe('executing');
+    expect(left.result).toBeNull();
+  });
+});
+
+describe('the breaker half-open', () => {
+  test('only the claimed probe’s success closes it: not a 4xx answer, not an exit that succeeds meanwhile', async () => {
+    let clock = T0;
+    const h = await harness({ execution: { max_attempts: 1, breaker: { failure_threshold: 1, half_open_after_seconds: 60 } } }, { now: () => clock });
+    await h.executor.start();
+    const probeOf = async (): Promise<string | undefined> => {
+      const b = (await h.store.getBreakers())['broker'];
+      return b?.state === 'half_open' ? b.probe_signal_id : undefined;
+    };
+    expect((await h.run(await h.accept({ instrument: 'AAPL', quantity: 10 }))).status).toBe('executed');
+    h.connector.script({ kind: 'transient' });
+    expect((await h.run(await h.accept({ instrument: 'MSFT' }))).status).toBe('failed');
+    expect((await breaker(h.store)).state).toBe('open');
+    clock = new Date(T0.getTime() + 61_000);
+
+    // The probe is refused (4xx): an answer, not a success. Still half-open, the slot freed.
+    h.connector.script({ kind: 'permanent', reason: 'insufficient buying power' });
+    const refused = await h.run(await h.accept({ instrument: 'MSFT' }));
+    expect(refused.status).toBe('failed');
+    expect((await breaker(h.store)).state).toBe('half_open');
+    expect(await probeOf()).toBeUndefined();
+
+    // The next risk-adding order is the probe at once; while it is held, an exit succeeds.
+    h.connector.hold('NVDA');
+    const probe = await h.accept({ instrument: 'NVDA' });
+    h.executor.submit(probe);
+    await until(() => h.connector.inFlight.includes('NVDA'), 'the probe in flight');
+    expect(await probeOf()).toBe(probe.signal_id);
+    const exit = await h.run(await h.accept({ instrument: 'AAPL', action: 'sell', quantity: 5 }));
+    expect(exit.status).toBe('executed');
+    expect(exit.decision?.exit).toBe(true);
+    expect((await breaker(h.store)).state).toBe('half_open');
+
+    // The probe's own success closes it.
+    h.connector.release();
+    expect(must(await h.executor.waitForFinal(probe.signal_id, 10_000), 'the probe').status).toBe('executed');
+    expect(await breaker(h.store)).toEqual({ state: 'closed', consecutive_failures: 0 });
+    expect((await h.store.listEvents(0, 1000)).filter((e) => e.type.startsWith('breaker.')).map((e) => e.type)).toEqual(['breaker.opened', 'breaker.half_opened', 'breaker.closed']);
+  });
+});
+
 /** What a crashed instance left: the signal gated to `executing` under its lease, then nothing. */
 async function leftExecuting(store: Store, record: SignalRecord): Promise<void> {
   const decision: Decision = { allowed: true, failures: [], quantity: 10, side: 'buy', exit: false, trimmed: false, reserved_notional: 1000, reference_price: 100 };
@@ -241,6 +363,83 @@ describe('recovery at start', () => {
       expect(await positions(h.store)).toEqual([{ instrument: 'AAPL', quantity: 20 }]);
     });
   }
+});
+
+/** Counts the store's gates of one signal from here on. */
+function countGates(store: Store, signalId: string): { n: number } {
+  const count = { n: 0 };
+  const gate = store.gateSignal.bind(store);
+  store.gateSignal = (input) => {
+    if (input.signal_id === signalId) count.n += 1;
+    return gate(input);
+  };
+  return count;
+}
+
+describe('arrival order across instances', () => {
+  test('a signal whose older lane-mate executes at a live instance waits, its lane paused (no spin, no worker held), and runs once that one is finished', async () => {
+    const h = await harness({ execution: { concurrency: 1 } }, { singleInstance: false });
+    const older = await h.accept({ instrument: 'AAPL' });
+    // Executing under another instance's lease, which runs until T0 + 30 s: that instance lives.
+    await leftExecuting(h.store, older);
+    const newer = await h.accept({ instrument: 'AAPL' });
+    const elsewhere = await h.accept({ instrument: 'MSFT' });
+    const gates = countGates(h.store, newer.signal_id);
+    await h.executor.start();
+
+    // One worker, and the other lane still runs: the waiting lane holds none.
+    expect((await h.executor.waitForFinal(elsewhere.signal_id, 10_000))?.status).toBe('executed');
+    await until(() => gates.n >= 1, 'the newer signal gated');
+    await settle();
+    expect(await statusOf(h.store, newer.signal_id)).toBe('accepted');
+    expect(h.connector.placedFor(newer.client_order_id)).toEqual([]);
+    // The lane pauses (50 ms, doubling) before it asks again: a spin would have asked hundreds of times.
+    expect(gates.n).toBeLessThanOrEqual(3);
+
+    // The other instance books its fill and finishes; the newer signal decides on top of it.
+    await h.store.finishSignal({
+      signal_id: older.signal_id,
+      status: 'executed',
+      result: { connector: 'broker', client_order_id: older.client_order_id, order_id: 'elsewhere-1', status: 'filled', filled_quantity: 10, fill_price: 100 },
+      fill: { side: 'buy', quantity: 10, price: 100 },
+      now: T0,
+      trading_day: DAY,
+      max_daily_loss: null,
+    });
+    expect((await h.executor.waitForFinal(newer.signal_id, 10_000))?.status).toBe('executed');
+    expect(h.connector.calls.filter((c) => c.key === older.client_order_id)).toEqual([]);
+    expect(await positions(h.store)).toEqual([
+      { instrument: 'AAPL', quantity: 20 },
+      { instrument: 'MSFT', quantity: 10 },
+    ]);
+  });
+
+  test('a dead instance’s executing signal is taken over when its lease expires and recovered by client_order_id before the newer signal of its lane runs', async () => {
+    let clock = T0;
+    const h = await harness({ execution: { lease_seconds: 0.75 } }, { singleInstance: false, now: () => clock });
+    const older = await h.accept({ instrument: 'AAPL' });
+    await leftExecuting(h.store, older);
+    // Its order had landed before its instance died.
+    h.connector.book({ client_order_id: older.client_order_id, instrument: 'AAPL', side: 'buy', quantity: 10, reference_price: 100 }, 'filled');
+    const newer = await h.accept({ instrument: 'AAPL' });
+    const gates = countGates(h.store, newer.signal_id);
+    await h.executor.start();
+    await until(() => gates.n >= 2, 'the newer signal asking again');
+    expect(await statusOf(h.store, newer.signal_id)).toBe('accepted');
+    expect(h.connector.calls).toEqual([]);
+
+    // The lease lapses: the keeper claims the signal; the waiting lane recovers it first.
+    clock = new Date(T0.getTime() + 31_000);
+    const [a, b] = await Promise.all([h.executor.waitForFinal(older.signal_id, 10_000), h.executor.waitForFinal(newer.signal_id, 10_000)]);
+    expect(a?.status).toBe('executed');
+    expect(b?.status).toBe('executed');
+    expect(h.connector.calls).toEqual([
+      { op: 'getOrder', key: older.client_order_id },
+      { op: 'place', key: newer.client_order_id },
+    ]);
+    expect(await attempts(h.store, older.signal_id)).toEqual([{ n: 1, outcome: 'adopted', error: null }]);
+    expect(await positions(h.store)).toEqual([{ instrument: 'AAPL', quantity: 20 }]);
+  });
 });
 
 describe('lanes', () => {

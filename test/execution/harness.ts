@@ -50,10 +50,14 @@ export class ScriptedConnector implements Connector {
   /** Instruments of the place calls now in flight, one entry per call. */
   readonly inFlight: string[] = [];
   maxInFlight = 0;
+  /** How many of the next lookups fail as a refused connection would (nothing answered). */
+  lookupsDown = 0;
   /** Runs when a place call starts (after it is counted in flight). */
   onPlace: ((request: OrderRequest) => void) | null = null;
   private readonly steps: Step[] = [];
   private held: Promise<void> | null = null;
+  /** The instrument whose place calls wait, or null for every call. */
+  private heldInstrument: string | null = null;
   private releaseHeld: () => void = () => undefined;
   private counter = 0;
 
@@ -64,8 +68,9 @@ export class ScriptedConnector implements Connector {
     this.steps.push(...steps);
   }
 
-  /** Keeps every place call waiting until `release`. */
-  hold(): void {
+  /** Keeps every place call (or only those of `instrument`) waiting until `release`. */
+  hold(instrument: string | null = null): void {
+    this.heldInstrument = instrument;
     this.held = new Promise((resolve) => {
       this.releaseHeld = resolve;
     });
@@ -86,7 +91,7 @@ export class ScriptedConnector implements Connector {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight.length);
     try {
       this.onPlace?.(request);
-      if (this.held !== null) await this.held;
+      if (this.held !== null && (this.heldInstrument === null || this.heldInstrument === request.instrument)) await this.held;
       // A few turns of the event loop, so that concurrent lanes interleave.
       for (let i = 0; i < request.quantity % 4; i += 1) await new Promise((resolve) => setImmediate(resolve));
       const step = this.steps.shift() ?? { kind: 'ok' };
@@ -110,6 +115,10 @@ export class ScriptedConnector implements Connector {
 
   async getOrder(clientOrderId: string): Promise<CallResult<Order | null>> {
     this.calls.push({ op: 'getOrder', key: clientOrderId });
+    if (this.lookupsDown > 0) {
+      this.lookupsDown -= 1;
+      return failure('connection refused', { retryable: true, ambiguous: false });
+    }
     return success(this.orders.get(clientOrderId) ?? null);
   }
 

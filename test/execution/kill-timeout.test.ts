@@ -101,7 +101,7 @@ describe('SIGKILL while signals are executing', () => {
       const orders = await mockOrders(url2);
       const perCoid = new Map<string, number>();
       for (const o of orders) perCoid.set(o.client_order_id, (perCoid.get(o.client_order_id) ?? 0) + 1);
-      const expected = sent.map((s) => clientOrderId('default', s.key)).sort();
+      const expected = sent.map((s) => clientOrderId(s.signal_id)).sort();
       expect([...perCoid.keys()].sort()).toEqual(expected);
       expect([...perCoid.values()].every((n) => n === 1)).toBe(true);
       expect(orders).toHaveLength(SIGNALS);

@@ -9,6 +9,7 @@ import {
   errorSettlement,
   failsSignal,
   isUnusableFill,
+  laneBlockedDelay,
   noOrderSettlement,
   orderRequest,
   saneFill,
@@ -176,7 +177,7 @@ describe('settlePlacement', () => {
     },
     {
       name: 'gave up: failed with the reason, no attempt (failed ones are recorded as they happen)',
-      outcome: { ok: false, reason: 'insufficient buying power' },
+      outcome: { ok: false, reason: 'insufficient buying power', interrupted: false },
       want: {
         status: 'failed',
         result: { connector: 'broker', client_order_id: 'tv-key-1', order_id: null, status: 'error', filled_quantity: 0, fill_price: null, error: 'insufficient buying power' },
@@ -197,7 +198,7 @@ describe('other settlements', () => {
     { name: 'a cancel that went through', got: settleCancel(TARGET, { ok: true, cancelled: 2 }), want: { status: 'executed', result: { ...empty, status: 'canceled' }, fill: null } },
     {
       name: 'a cancel that did not',
-      got: settleCancel(TARGET, { ok: false, reason: 'gave up after 5 attempts: 503' }),
+      got: settleCancel(TARGET, { ok: false, reason: 'gave up after 5 attempts: 503', interrupted: false }),
       want: { status: 'failed', result: { ...empty, status: 'error', error: 'gave up after 5 attempts: 503' }, fill: null },
     },
     { name: 'nothing to order', got: noOrderSettlement(TARGET), want: { status: 'executed', result: { ...empty, status: 'no_op' }, fill: null } },
@@ -229,6 +230,22 @@ describe('storeRetryDelay: doubling from 500 ms, at most 30 s', () => {
   for (const [failures, ms] of cases) {
     test(`after ${failures} failure(s): ${ms} ms`, () => {
       expect(storeRetryDelay(failures)).toBe(ms);
+    });
+  }
+});
+
+describe('laneBlockedDelay: a waiting lane pauses 50 ms doubling, at most 1 s', () => {
+  const cases: [blocks: number, ms: number][] = [
+    [0, 50],
+    [1, 50],
+    [2, 100],
+    [5, 800],
+    [6, 1_000],
+    [1_000_000, 1_000],
+  ];
+  for (const [blocks, ms] of cases) {
+    test(`blocked ${blocks} time(s) in a row: ${ms} ms`, () => {
+      expect(laneBlockedDelay(blocks)).toBe(ms);
     });
   }
 });

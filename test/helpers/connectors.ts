@@ -79,7 +79,9 @@ export interface BreakerView {
 
 export interface ConnectorView {
   name: string;
+  /** The configured type (in test mode, the one a mock stands in for). */
   type: string;
+  mocked: boolean;
   capabilities: Record<string, unknown>;
   breaker: BreakerView;
 }

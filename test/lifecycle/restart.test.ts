@@ -33,8 +33,9 @@ describe('restart on the same database', () => {
     const now = new Date();
     const mk = async (key: string, instrument: string) => {
       const signal: Signal = { id: key, action: 'buy', instrument, quantity: 2, price: 50, order_type: 'market', time_in_force: 'day', meta: {} };
+      const signalId = newSignalId(now);
       const out = await store.recordSignal({
-        signal_id: newSignalId(now),
+        signal_id: signalId,
         source: 'default',
         idempotency_key: key,
         key_kind: 'explicit',
@@ -42,7 +43,7 @@ describe('restart on the same database', () => {
         fingerprint: `fp-${key}`,
         connector: 'mock',
         instrument,
-        client_order_id: clientOrderId('default', key),
+        client_order_id: clientOrderId(signalId),
         signal,
         request_id: `req-${key}`,
         received_at: now,

@@ -1,7 +1,7 @@
 /**
  * Several sluice processes on one PostgreSQL database (docs/README.md#what-sluice-is, docs/guarantees.md#several-instances-on-postgresql): the same delivery at
  * all of them at once executes once; an instance killed while it holds executing work is taken
- * over after its lease without a second order; a mode change on one is obeyed by the others for
+ * over after its lease without a second order, before anything newer of its lane runs; a mode change on one is obeyed by the others for
  * the very next signal.
  */
 import postgres from 'postgres';
@@ -112,6 +112,58 @@ suite('several instances on one PostgreSQL database', () => {
       expect(orders.every((o) => o.n === 1)).toBe(true);
       const owners = await sql<Array<{ lease_owner: string | null }>>`SELECT lease_owner FROM signals WHERE id = ANY(${signalIds})`;
       expect(owners.every((o) => o.lease_owner === null)).toBe(true);
+    } finally {
+      await sql.end();
+    }
+  }, 120_000);
+
+  test('an instance killed while its order is held at the connector: the other takes it over and recovers it, one order, and the newer signal of the lane runs only after', async () => {
+    // Instance 0's mock holds every order for 4 s before placing it.
+    const instances = await startInstances(2, { ...baseConfig, execution: { lease_seconds: 1.5 } }, (i) => ({
+      connectors: { mock: { type: 'mock', latency_ms: i === 0 ? 4000 : 0 } },
+    }));
+    const [slow, other] = instances;
+    if (slow === undefined || other === undefined || db === null) throw new Error('no instances');
+    const run = Date.now().toString(36);
+    const idOf = async (res: Response): Promise<string> => {
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { signal_id: string }).signal_id;
+    };
+    const sql = postgres(db.url, { max: 1, onnotice: () => undefined });
+    try {
+      const older = await idOf(await sendTo(slow.url, { id: `held-${run}-1`, action: 'buy', instrument: 'HELD', quantity: 1, price: 10 }));
+      await eventually(async () => {
+        const rows = await sql<Array<{ status: string; lease_owner: string | null }>>`SELECT status, lease_owner FROM signals WHERE id = ${older}`;
+        return rows[0]?.status === 'executing' && rows[0].lease_owner === 'inst-0' ? true : undefined;
+      }, 10_000, 'the older signal executing at instance 0');
+      const newer = await idOf(await sendTo(other.url, { id: `held-${run}-2`, action: 'buy', instrument: 'HELD', quantity: 2, price: 10 }));
+      // Instance 0 lives and renews its lease: instance 1 keeps the newer signal waiting.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const waiting = await sql<Array<{ status: string }>>`SELECT status FROM signals WHERE id = ${newer}`;
+      expect(waiting[0]?.status).toBe('accepted');
+
+      slow.proc.kill('SIGKILL');
+      await slow.exited;
+      expect(await finalStatus(other.url, older)).toBe('executed');
+      expect(await finalStatus(other.url, newer)).toBe('executed');
+
+      const signals = await sql<Array<{ id: string; client_order_id: string; decided_at: string; updated_at: string; lease_owner: string | null }>>`
+        SELECT id, client_order_id, decided_at::text, updated_at::text, lease_owner FROM signals WHERE id IN (${older}, ${newer})`;
+      const byId = new Map(signals.map((r) => [r.id, r]));
+      const o = byId.get(older);
+      const n = byId.get(newer);
+      if (o === undefined || n === undefined) throw new Error('signals missing');
+      // The newer one was decided only after the older one was finished.
+      expect(Number(n.decided_at)).toBeGreaterThanOrEqual(Number(o.updated_at));
+      const orders = await sql<Array<{ client_order_id: string; n: number; created_at: string }>>`
+        SELECT client_order_id, count(*)::int AS n, min(created_at)::text AS created_at FROM mock_orders
+        WHERE client_order_id IN (${o.client_order_id}, ${n.client_order_id}) GROUP BY client_order_id`;
+      expect(orders.map((r) => [r.client_order_id, r.n]).sort()).toEqual([[o.client_order_id, 1], [n.client_order_id, 1]].sort());
+      const created = new Map(orders.map((r) => [r.client_order_id, Number(r.created_at)]));
+      expect(created.get(n.client_order_id) ?? 0).toBeGreaterThanOrEqual(created.get(o.client_order_id) ?? Infinity);
+      const attempts = await sql<Array<{ n: number; outcome: string }>>`SELECT n, outcome FROM attempts WHERE signal_id = ${older} ORDER BY n`;
+      expect(attempts.map((a) => a.outcome)).toEqual(['ok']);
+      expect(signals.every((r) => r.lease_owner === null)).toBe(true);
     } finally {
       await sql.end();
     }

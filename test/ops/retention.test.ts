@@ -1,4 +1,7 @@
-/** Retention: the scheduled job prunes final signals past the window and keeps everything else. */
+/**
+ * Retention: the scheduled job prunes final signals past the window and keeps everything else;
+ * a key that comes back after its signal was pruned is a new signal and a new order.
+ */
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { expect, test } from 'vitest';
@@ -6,11 +9,12 @@ import { clientOrderId, newSignalId } from '../../src/ingest/ingest.js';
 import { pruneOnce, startRetention } from '../../src/ops/retention.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/store.js';
-import { eventually, tempDir } from '../helpers/server.js';
+import { eventually, startTestServer, tempDir } from '../helpers/server.js';
 
 async function accepted(store: Store, key: string, receivedAt: Date) {
+  const signalId = newSignalId(receivedAt);
   const out = await store.recordSignal({
-    signal_id: newSignalId(receivedAt),
+    signal_id: signalId,
     source: 'default',
     idempotency_key: key,
     key_kind: 'explicit',
@@ -18,7 +22,7 @@ async function accepted(store: Store, key: string, receivedAt: Date) {
     fingerprint: key,
     connector: 'mock',
     instrument: key.toUpperCase(),
-    client_order_id: clientOrderId('default', key),
+    client_order_id: clientOrderId(signalId),
     signal: { action: 'cancel', instrument: key.toUpperCase(), order_type: 'market', time_in_force: 'day', meta: {} },
     request_id: key,
     received_at: receivedAt,
@@ -74,5 +78,35 @@ test('startRetention prunes on its schedule', async () => {
   } finally {
     job.stop();
     await store.close();
+  }
+});
+
+test('a key reused after its signal was pruned is a new order: a new client_order_id, the old fill not booked again', async () => {
+  const s = await startTestServer();
+  type Final = { signal_id: string; status: string; result: { client_order_id: string; order_id: string } };
+  const send = async (): Promise<Final> => {
+    const res = await s.send({ id: 'reused-key', action: 'buy', instrument: 'AAPL', quantity: 10, price: 100 }, { headers: { prefer: 'wait=10' } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as Final;
+  };
+  try {
+    const first = await send();
+    expect(first.status).toBe('executed');
+    // Retention's pass a year later: the signal goes, and its key with it.
+    expect(await pruneOnce({ store: s.deps.store, now: () => new Date(Date.parse('2100-01-01T00:00:00Z')) }, 7)).toBe(1);
+    expect(await s.deps.store.getSignal(first.signal_id)).toBeNull();
+
+    const second = await send();
+    expect(second.status).toBe('executed');
+    expect(second.signal_id).not.toBe(first.signal_id);
+    expect(second.result.client_order_id).not.toBe(first.result.client_order_id);
+    expect(second.result.order_id).not.toBe(first.result.order_id);
+    const orders = (await s.deps.store.mock.listOrders('mock', 10)).items.map((o) => o.client_order_id).sort();
+    expect(orders).toEqual([first.result.client_order_id, second.result.client_order_id].sort());
+    // The ledger books each real order once: it agrees with the broker.
+    expect(await s.deps.store.mock.getPositions('mock')).toMatchObject([{ instrument: 'AAPL', quantity: 20 }]);
+    expect((await s.deps.store.getLedger('mock', '2100-01-01')).positions).toMatchObject([{ instrument: 'AAPL', quantity: 20 }]);
+  } finally {
+    await s.close();
   }
 });

@@ -36,7 +36,9 @@ export type GateOutcome =
   | { kind: 'skipped' }
   /**
    * An older signal of the same (connector, instrument) is still `accepted` (held by another
-   * instance, or orphaned): arrival order per lane comes first, so this one waits.
+   * instance, or orphaned) or `executing` (its order in flight, here or at another instance, or
+   * at a dead one until its lease is taken over): arrival order per lane comes first, so this one
+   * waits.
    */
   | { kind: 'blocked'; by: string };
 

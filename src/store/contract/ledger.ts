@@ -13,15 +13,33 @@ export interface ConnectorLedger {
   realized_pnl_today: number;
 }
 
+/** Each ledger position's version (its `updated_at`, moved forward by every write), by instrument. */
+export type PositionVersions = Readonly<Record<string, number>>;
+
+export interface ReconcileSkip {
+  instrument: string;
+  /** `in_flight`: an order of it is executing; `changed`: its position was written since it was read. */
+  reason: 'in_flight' | 'changed';
+}
+
+export interface ReconcileResult {
+  /** What differed and was adopted. */
+  drift: PositionDrift[];
+  /** What differed and was left alone this time. */
+  skipped: ReconcileSkip[];
+}
+
 export interface LedgerStore {
   getLedger(connector: string, tradingDay: string): Promise<ConnectorLedger>;
   /** Every instrument the connector has traded or has in flight (for cancelling open orders). */
   listInstruments(connector: string): Promise<string[]>;
-  /** Signals of the connector in `executing` (orders in flight, which make positions move). */
-  countExecuting(connector: string): Promise<number>;
+  /** The versions of the connector's positions: read before asking the connector for its own. */
+  positionVersions(connector: string): Promise<PositionVersions>;
   /**
-   * Adopts the connector's positions into the ledger (the connector is the source of truth) and
-   * returns what differed; appends `positions.drift` when anything did.
+   * Adopts the connector's positions into the ledger (the connector is the source of truth),
+   * instrument by instrument, except those with an order in flight and those whose position
+   * changed since `seen` (a fill booked while the connector was asked: its snapshot may predate
+   * it). Appends `positions.drift` when anything was adopted.
    */
-  reconcilePositions(connector: string, positions: Position[], now: Date): Promise<PositionDrift[]>;
+  reconcilePositions(connector: string, positions: Position[], now: Date, seen: PositionVersions): Promise<ReconcileResult>;
 }

@@ -8,6 +8,7 @@ import { tripsDailyLoss } from '../../guardrails/daily-loss.js';
 import type { Attempt, Fill, FinishInput } from '../contract/finish.js';
 import type { ModeState } from '../contract/runtime.js';
 import { signalAttempt, signalFinished, type TimedEvent } from './events.js';
+import { nextPositionVersion } from './ledger.js';
 import { planModeWrite, type ModePlan } from './runtime.js';
 
 /** ISO-8601 date and time with `Z` or an offset, as `Date.toISOString()` writes it. */
@@ -34,10 +35,16 @@ export interface FillPlan {
   realized: number;
 }
 
-/** A fill against the current position (null or a flat row: none). The fill's price becomes the last price. */
-export function planFill(current: LedgerEntry | null, fill: Fill, now: Date): FillPlan {
+/**
+ * A fill against the current position (null or a flat row: none). The fill's price becomes the
+ * last price; the position's version moves forward (reconciliation compares it).
+ */
+export function planFill(current: (LedgerEntry & { updated_at: number }) | null, fill: Fill, now: Date): FillPlan {
   const next = applyFill(current, fill);
-  return { position: { quantity: next.quantity, avg_price: next.avg_price, last_price: fill.price, updated_at: now.getTime() }, realized: next.realized_pnl };
+  return {
+    position: { quantity: next.quantity, avg_price: next.avg_price, last_price: fill.price, updated_at: nextPositionVersion(current?.updated_at, now) },
+    realized: next.realized_pnl,
+  };
 }
 
 export interface FinishPlan {

@@ -1,6 +1,6 @@
 /**
  * The gate's decision as writes: whether the signal may be gated at all (still accepted, no
- * older accepted signal in its lane), and then, from the decision against the state read in the
+ * older signal of its lane accepted or executing), and then, from the decision against the state read in the
  * same step, the signal's new status and lease, the reservation, the breaker step and the events.
  */
 import { initialBreaker, type BreakerState } from '../../domain/breaker.js';
@@ -12,13 +12,20 @@ import { planBreakerStep, type BreakerPlan } from './runtime.js';
 
 export type Admission<R> = { kind: 'skipped' } | { kind: 'blocked'; by: string } | { kind: 'gate'; row: R };
 
+/**
+ * An older signal of the lane in one of these blocks a younger one: not decided yet, or decided
+ * and its order still in flight (its fill not booked: the younger decision would not see it,
+ * and the broker would see the two in either order). Each dialect's lane query filters on these.
+ */
+export const LANE_BLOCKING_STATUSES = ['accepted', 'executing'] as const satisfies readonly SignalStatus[];
+
 /** Only an accepted signal is gated; the dialect reads its lane only then. */
 export const isGateable = <R extends { status: SignalStatus }>(row: R | undefined): row is R => row !== undefined && row.status === 'accepted';
 
 /**
  * `row`: the signal as read (locked, in PostgreSQL); `older`: the OLDEST older signal of its
- * lane still accepted (by seq), read only when the row is gateable (undefined otherwise).
- * Arrival order per lane comes first, so an older accepted signal blocks this one.
+ * lane in LANE_BLOCKING_STATUSES (by seq), read only when the row is gateable (undefined
+ * otherwise). Arrival order per lane comes first, so such a signal blocks this one.
  */
 export function planGateAdmission<R extends { status: SignalStatus }>(row: R | undefined, older: { id: string } | undefined): Admission<R> {
   if (!isGateable(row)) return { kind: 'skipped' };

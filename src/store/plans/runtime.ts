@@ -42,7 +42,7 @@ function sameBreaker(a: BreakerState, b: BreakerState): boolean {
     a.state === b.state &&
     a.consecutive_failures === b.consecutive_failures &&
     (a.state === 'closed' || b.state === 'closed' || a.opened_at === b.opened_at) &&
-    (a.state !== 'half_open' || b.state !== 'half_open' || a.probe_started_at === b.probe_started_at)
+    (a.state !== 'half_open' || b.state !== 'half_open' || (a.probe_started_at === b.probe_started_at && a.probe_signal_id === b.probe_signal_id))
   );
 }
 

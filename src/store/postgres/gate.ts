@@ -6,7 +6,7 @@
 import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
-import { isGateable, planGate, planGateAdmission } from '../plans/gate.js';
+import { isGateable, LANE_BLOCKING_STATUSES, planGate, planGateAdmission } from '../plans/gate.js';
 import { breakerFromState, breakerKey, MODE_KEY, modeFromState, signalRecordFromRow as toRecord } from '../records.js';
 import { applyBreakerPlan, toNumber, toNumberOrNull, type PgContext, type Tx } from './context.js';
 import * as t from './schema.js';
@@ -61,12 +61,14 @@ export function pgGate(ctx: PgContext): GateStore {
         // The signal row first: a second gate of the same signal (another worker or instance)
         // waits here, then finds it no longer accepted.
         const [row] = await tx.select().from(t.signals).where(eq(t.signals.id, input.signal_id)).for('update');
-        // Arrival order per lane: the oldest older signal of the lane still accepted goes first.
+        // Arrival order per lane: the oldest older signal of the lane accepted or executing goes first.
         const [older] = isGateable(row)
           ? await tx
               .select({ id: t.signals.id })
               .from(t.signals)
-              .where(and(eq(t.signals.status, 'accepted'), eq(t.signals.connector, input.connector), eq(t.signals.instrument, input.instrument), lt(t.signals.seq, row.seq)))
+              .where(
+                and(inArray(t.signals.status, [...LANE_BLOCKING_STATUSES]), eq(t.signals.connector, input.connector), eq(t.signals.instrument, input.instrument), lt(t.signals.seq, row.seq)),
+              )
               .orderBy(asc(t.signals.seq))
               .limit(1)
           : [];

@@ -1,8 +1,7 @@
-/** The ledger on PostgreSQL: reads, and reconciliation under the connector lock (planReconcile). */
-import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
-import type { PositionDrift } from '../../domain/ledger.js';
-import type { LedgerStore } from '../contract/ledger.js';
-import { planReconcile } from '../plans/ledger.js';
+/** The ledger on PostgreSQL: reads, and reconciliation per instrument under the connector lock (planReconcile). */
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { LedgerStore, ReconcileResult } from '../contract/ledger.js';
+import { planReconcile, settleReconcile } from '../plans/ledger.js';
 import { readPnl, toNumber, type PgContext } from './context.js';
 import * as t from './schema.js';
 
@@ -40,30 +39,49 @@ export function pgLedger(ctx: PgContext): LedgerStore {
       });
     },
 
-    countExecuting(connector) {
+    positionVersions(connector) {
       return reconnecting(async () => {
-        const [row] = await db
-          .select({ n: count() })
-          .from(t.signals)
-          .where(and(eq(t.signals.status, 'executing'), eq(t.signals.connector, connector)));
-        return row?.n ?? 0;
+        const rows = await db.select({ instrument: t.positions.instrument, updated_at: t.positions.updated_at }).from(t.positions).where(eq(t.positions.connector, connector));
+        return Object.fromEntries(rows.map((r) => [r.instrument, r.updated_at]));
       });
     },
 
-    reconcilePositions(connector, positions, now) {
-      return transact(async (tx, emit): Promise<PositionDrift[]> => {
-        // Two instances reconciling at once: the second waits, then finds the drift adopted.
+    reconcilePositions(connector, positions, now, seen) {
+      return transact(async (tx, emit): Promise<ReconcileResult> => {
+        // Two instances reconciling at once: the second waits, then finds the versions moved.
         await locks.connector(tx, connector);
-        const ledger = await tx.select({ instrument: t.positions.instrument, quantity: t.positions.quantity }).from(t.positions).where(eq(t.positions.connector, connector));
-        const plan = planReconcile(connector, ledger, positions, now);
-        for (const { instrument, ...values } of plan.upserts) {
-          await tx
-            .insert(t.positions)
-            .values({ connector, instrument, last_price: null, ...values })
-            .onConflictDoUpdate({ target: [t.positions.connector, t.positions.instrument], set: values });
+        const ledger = await tx
+          .select({ instrument: t.positions.instrument, quantity: t.positions.quantity, updated_at: t.positions.updated_at })
+          .from(t.positions)
+          .where(eq(t.positions.connector, connector));
+        const inFlight = await tx
+          .selectDistinct({ instrument: t.signals.instrument })
+          .from(t.signals)
+          .where(and(eq(t.signals.status, 'executing'), eq(t.signals.connector, connector)));
+        const plan = planReconcile(ledger, positions, now, seen, new Set(inFlight.map((r) => r.instrument)));
+        const written: boolean[] = [];
+        for (const { write } of plan.adopt) {
+          // Conditional on the version read before the connector was asked: a finish does not
+          // take the connector lock, so a fill booked since (committed, or committing while this
+          // waits for its row) makes the write a no-op, and the instrument is skipped.
+          const key = and(eq(t.positions.connector, connector), eq(t.positions.instrument, write.instrument));
+          const rows =
+            write.expected === null
+              ? await tx
+                  .insert(t.positions)
+                  .values({ connector, instrument: write.instrument, last_price: null, ...write.values })
+                  .onConflictDoNothing()
+                  .returning({ instrument: t.positions.instrument })
+              : await tx
+                  .update(t.positions)
+                  .set(write.values)
+                  .where(and(key, eq(t.positions.updated_at, write.expected)))
+                  .returning({ instrument: t.positions.instrument });
+          written.push(rows.length === 1);
         }
-        if (plan.event !== null) emit(plan.event);
-        return plan.drift;
+        const { result, event } = settleReconcile(connector, plan, written, now);
+        if (event !== null) emit(event);
+        return result;
       });
     },
   };

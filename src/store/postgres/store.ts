@@ -22,7 +22,8 @@
  * - claimExpired: row locks with `SELECT … FOR UPDATE SKIP LOCKED`, so claimers split the rows.
  * - ledger and mock-broker positions: row lock on the position (created if missing, then `FOR UPDATE`).
  * - reconcilePositions: the per-connector advisory lock, so two instances do not both adopt and
- *   log one drift.
+ *   log one drift; each adopted position is a write conditional on its version (a finish takes
+ *   no connector lock, so a fill booked meanwhile makes it a no-op).
  *
  * Lock order: nonce row → body lock → signal row → connector lock → position / breaker rows → event-log lock (the mode
  * lock only before the event-log lock). Nothing waits for another lock while holding the

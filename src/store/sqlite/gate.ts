@@ -6,7 +6,7 @@
 import { and, asc, eq, gte, inArray, isNotNull, lt, sql, sum } from 'drizzle-orm';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
-import { isGateable, planGate, planGateAdmission } from '../plans/gate.js';
+import { isGateable, LANE_BLOCKING_STATUSES, planGate, planGateAdmission } from '../plans/gate.js';
 import { signalRecordFromRow as toRecord } from '../records.js';
 import { applyBreakerPlan, ph, phs, phSql, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
 import * as t from './schema.js';
@@ -14,11 +14,13 @@ import * as t from './schema.js';
 export function sqliteGate(ctx: SqliteContext): GateStore {
   const { db, writer } = ctx;
   const q = {
-    // The OLDEST older accepted signal of the lane: `blocked.by` names the one that goes next.
+    // The OLDEST older blocking signal of the lane: `blocked.by` names the one that goes next.
     olderInLane: db
       .select({ id: t.signals.id })
       .from(t.signals)
-      .where(and(eq(t.signals.status, 'accepted'), eq(t.signals.connector, ph('connector')), eq(t.signals.instrument, ph('instrument')), lt(t.signals.seq, ph('seq'))))
+      .where(
+        and(inArray(t.signals.status, [...LANE_BLOCKING_STATUSES]), eq(t.signals.connector, ph('connector')), eq(t.signals.instrument, ph('instrument')), lt(t.signals.seq, ph('seq'))),
+      )
       .orderBy(asc(t.signals.seq))
       .limit(1)
       .prepare(),

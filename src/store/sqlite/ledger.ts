@@ -1,8 +1,7 @@
-/** The ledger on SQLite: reads, and reconciliation in one writer job (planReconcile). */
-import { and, asc, count, eq, inArray } from 'drizzle-orm';
-import type { PositionDrift } from '../../domain/ledger.js';
-import type { LedgerStore } from '../contract/ledger.js';
-import { planReconcile } from '../plans/ledger.js';
+/** The ledger on SQLite: reads, and reconciliation per instrument in one writer job (planReconcile). */
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { LedgerStore, ReconcileResult } from '../contract/ledger.js';
+import { planReconcile, settleReconcile } from '../plans/ledger.js';
 import { readGross, readPnl, readReserved, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
@@ -29,27 +28,36 @@ export function sqliteLedger(ctx: SqliteContext): LedgerStore {
       return [...new Set([...traded, ...inFlight].map((r) => r.instrument))].sort();
     },
 
-    async countExecuting(connector) {
-      const row = db
-        .select({ n: count() })
-        .from(t.signals)
-        .where(and(eq(t.signals.status, 'executing'), eq(t.signals.connector, connector)))
-        .get();
-      return row?.n ?? 0;
+    async positionVersions(connector) {
+      const rows = db.select({ instrument: t.positions.instrument, updated_at: t.positions.updated_at }).from(t.positions).where(eq(t.positions.connector, connector)).all();
+      return Object.fromEntries(rows.map((r) => [r.instrument, r.updated_at]));
     },
 
-    reconcilePositions(connector, positions, now) {
-      return writer.run((): PositionDrift[] => {
-        const ledger = db.select({ instrument: t.positions.instrument, quantity: t.positions.quantity }).from(t.positions).where(eq(t.positions.connector, connector)).all();
-        const plan = planReconcile(connector, ledger, positions, now);
-        for (const { instrument, ...values } of plan.upserts) {
-          db.insert(t.positions)
-            .values({ connector, instrument, last_price: null, ...values })
-            .onConflictDoUpdate({ target: [t.positions.connector, t.positions.instrument], set: values })
-            .run();
-        }
-        if (plan.event !== null) ctx.append(plan.event);
-        return plan.drift;
+    reconcilePositions(connector, positions, now, seen) {
+      // One writer job: nothing books a fill between these reads and the writes.
+      return writer.run((): ReconcileResult => {
+        const ledger = db
+          .select({ instrument: t.positions.instrument, quantity: t.positions.quantity, updated_at: t.positions.updated_at })
+          .from(t.positions)
+          .where(eq(t.positions.connector, connector))
+          .all();
+        const inFlight = db
+          .selectDistinct({ instrument: t.signals.instrument })
+          .from(t.signals)
+          .where(and(eq(t.signals.status, 'executing'), eq(t.signals.connector, connector)))
+          .all();
+        const plan = planReconcile(ledger, positions, now, seen, new Set(inFlight.map((r) => r.instrument)));
+        const written = plan.adopt.map(({ write }) => {
+          const key = and(eq(t.positions.connector, connector), eq(t.positions.instrument, write.instrument));
+          const changes =
+            write.expected === null
+              ? db.insert(t.positions).values({ connector, instrument: write.instrument, last_price: null, ...write.values }).onConflictDoNothing().run().changes
+              : db.update(t.positions).set(write.values).where(and(key, eq(t.positions.updated_at, write.expected))).run().changes;
+          return changes === 1;
+        });
+        const { result, event } = settleReconcile(connector, plan, written, now);
+        if (event !== null) ctx.append(event);
+        return result;
       });
     },
   };

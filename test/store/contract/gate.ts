@@ -112,16 +112,25 @@ export function gateContract({ s }: ContractContext): void {
 
     test('the decide callback reads the stored state: mode, position, prices, exposure, reservations, PnL, order rate', async () => {
       await s().setMode('exit_only', 'test', 'tester', T0);
+      // The signal read for arrived first and failed; an operator retries it once the others
+      // are in flight (a lane holds two orders in flight only through such retries).
+      const probe = await recordExecuting(s(), { instrument: 'AAPL' }, allow(), at(-300));
+      await s().finishSignal(finishInput(probe, null));
       // Decided two minutes ago: outside the order-rate window.
       await executeFill(s(), { side: 'buy', quantity: 10, price: 100 }, { instrument: 'AAPL' }, at(-120));
       await executeFill(s(), { side: 'sell', quantity: 4, price: 110 }, { instrument: 'AAPL' });
+      // An exit reserves no notional but is still pending quantity. It failed once and was
+      // retried after a younger buy was decided, so both are in flight.
+      const exitDecision = allow({ side: 'sell', quantity: 2, exit: true, reserved_notional: 0 });
+      const exit = await recordExecuting(s(), { instrument: 'AAPL', signal: { action: 'sell', quantity: 2 } }, exitDecision);
+      await s().finishSignal(finishInput(exit, null));
       await recordExecuting(s(), { instrument: 'AAPL' }, allow({ quantity: 3, reserved_notional: 300 }));
-      // An exit reserves no notional but is still pending quantity.
-      await recordExecuting(s(), { instrument: 'AAPL', signal: { action: 'sell', quantity: 2 } }, allow({ side: 'sell', quantity: 2, exit: true, reserved_notional: 0 }));
+      must(await s().retrySignal(exit.signal_id, 'admin', T0), 'the retried exit');
+      expect((await s().gateSignal(gateInput(exit, exitDecision))).kind).toBe('executing');
       await recordExecuting(s(), { instrument: 'MSFT' }, allow({ quantity: 5, reserved_notional: 500 }));
       await s().gateSignal(gateInput(await record(s()), reject([NOTIONAL_FAILURE])));
 
-      const probe = await record(s(), { instrument: 'AAPL' });
+      must(await s().retrySignal(probe.signal_id, 'admin', T0), 'the retried probe');
       let seen: StoredGateState | null = null;
       await s().gateSignal(
         gateInput(
@@ -152,7 +161,7 @@ export function gateContract({ s }: ContractContext): void {
       const counted = async (cap: number | null): Promise<number> => {
         let n = -1;
         await s().gateSignal({
-          ...gateInput(await record(s(), { instrument: 'AAPL' }), reject([NOTIONAL_FAILURE]), at(1)),
+          ...gateInput(await record(s(), { instrument: 'ORCL' }), reject([NOTIONAL_FAILURE]), at(1)),
           order_rate_cap: cap,
           decide: (state) => {
             n = state.orders_last_minute;
@@ -190,12 +199,17 @@ export function gateContract({ s }: ContractContext): void {
       expect((await s().gateSignal(gateInput(otherInstrument, allow()))).kind).toBe('executing');
       expect((await s().gateSignal(gateInput(otherConnector, allow()))).kind).toBe('executing');
 
-      // Once the older one is decided (executing is not waiting any more), the younger one goes.
-      expect((await s().gateSignal(gateInput(older, allow()))).kind).toBe('executing');
+      // Decided, the older one still blocks while its order is in flight; finished, it does not.
+      const executing = await s().gateSignal(gateInput(older, allow()));
+      if (executing.kind !== 'executing') throw new Error(`expected executing, got ${executing.kind}`);
+      expect(await s().gateSignal(gateInput(younger, allow()))).toEqual({ kind: 'blocked', by: older.signal_id });
+      expect((await s().listSignalEvents(younger.signal_id)).map((e) => e.type)).toEqual(['signal.accepted']);
+      await s().finishSignal(finishInput(executing.record, { side: 'buy', quantity: 10, price: 100 }));
       expect((await s().gateSignal(gateInput(younger, allow()))).kind).toBe('executing');
     });
 
-    test('the oldest accepted signal of the lane is the one that blocks', async () => {
+
+    test('the oldest accepted or executing signal of the lane is the one that blocks', async () => {
       const first = await record(s(), { instrument: 'AAPL' });
       const second = await record(s(), { instrument: 'AAPL' });
       const third = await record(s(), { instrument: 'AAPL' });
@@ -203,7 +217,11 @@ export function gateContract({ s }: ContractContext): void {
       // A rejected signal does not block any more; the next accepted one does.
       expect((await s().gateSignal(gateInput(first, reject([NOTIONAL_FAILURE])))).kind).toBe('rejected');
       expect(await s().gateSignal(gateInput(third, allow()))).toEqual({ kind: 'blocked', by: second.signal_id });
-      expect((await s().gateSignal(gateInput(second, allow()))).kind).toBe('executing');
+      // Executing, it still blocks (its order is in flight); finished, it does not.
+      const executing = await s().gateSignal(gateInput(second, allow()));
+      if (executing.kind !== 'executing') throw new Error(`expected executing, got ${executing.kind}`);
+      expect(await s().gateSignal(gateInput(third, allow()))).toEqual({ kind: 'blocked', by: second.signal_id });
+      await s().finishSignal(finishInput(executing.record, null));
       expect((await s().gateSignal(gateInput(third, allow()))).kind).toBe('executing');
     });
     test('blocked names the OLDEST older accepted signal of the lane (by arrival), even one re-accepted last', async () => {

@@ -62,7 +62,7 @@ export function runtimeContract({ s, raw, setClock }: ContractContext): void {
       expect(opened).toEqual({ state: 'open', consecutive_failures: 2, opened_at: at(1).toISOString() });
       expect(await s().getBreakers()).toEqual({ alpaca: opened });
       // An exit's success does not close an open breaker; a reset does.
-      expect(await s().updateBreaker('alpaca', (c) => onSuccess(c, at(2)), at(2), 'exit filled')).toEqual(opened);
+      expect(await s().updateBreaker('alpaca', (c) => onSuccess(c, at(2), 'sig_exit'), at(2), 'exit filled')).toEqual(opened);
       expect(await s().updateBreaker('alpaca', (c) => resetBreaker(c), at(3), 'operator')).toEqual({ state: 'closed', consecutive_failures: 0 });
       await s().updateBreaker('mock', (c) => tripBreaker(c, at(4)), at(4), 'account blocked');
 

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import type { LedgerEntry } from '../../../src/domain/ledger.js';
 import type { Mode } from '../../../src/domain/types.js';
 import { fillToBook, mayTripDailyLoss, planAttempt, planDailyLoss, planFill, planFinish, type FillPlan } from '../../../src/store/plans/finish.js';
+import { nextPositionVersion } from '../../../src/store/plans/ledger.js';
 import type { Fill, FinishInput, ModeState } from '../../../src/store/store.js';
 
 const NOW = new Date('2026-11-23T15:00:00.000Z');
@@ -37,18 +38,35 @@ describe('planAttempt', () => {
 describe('planFill', () => {
   const buy = (quantity: number, price: number): Fill => ({ side: 'buy', quantity, price });
   const sell = (quantity: number, price: number): Fill => ({ side: 'sell', quantity, price });
-  const cases: Array<{ name: string; current: LedgerEntry | null; fill: Fill; want: Omit<FillPlan['position'], 'updated_at'> & { realized: number } }> = [
+  const before = NOW.getTime() - 60_000;
+  const row = (quantity: number, avg_price: number): LedgerEntry & { updated_at: number } => ({ quantity, avg_price, updated_at: before });
+  const cases: Array<{ name: string; current: (LedgerEntry & { updated_at: number }) | null; fill: Fill; want: Omit<FillPlan['position'], 'updated_at'> & { realized: number } }> = [
     { name: 'opening a long', current: null, fill: buy(10, 100), want: { quantity: 10, avg_price: 100, last_price: 100, realized: 0 } },
-    { name: 'a flat row is no position', current: { quantity: 0, avg_price: 0 }, fill: buy(10, 100), want: { quantity: 10, avg_price: 100, last_price: 100, realized: 0 } },
-    { name: 'adding moves the average', current: { quantity: 10, avg_price: 100 }, fill: buy(10, 120), want: { quantity: 20, avg_price: 110, last_price: 120, realized: 0 } },
-    { name: 'reducing realizes against the average', current: { quantity: 20, avg_price: 110 }, fill: sell(4, 130), want: { quantity: 16, avg_price: 110, last_price: 130, realized: 80 } },
-    { name: 'closing at a loss', current: { quantity: 10, avg_price: 100 }, fill: sell(10, 95), want: { quantity: 0, avg_price: 0, last_price: 95, realized: -50 } },
-    { name: 'flipping opens the rest at the fill price', current: { quantity: 5, avg_price: 100 }, fill: sell(8, 110), want: { quantity: -3, avg_price: 110, last_price: 110, realized: 50 } },
+    { name: 'a flat row is no position', current: row(0, 0), fill: buy(10, 100), want: { quantity: 10, avg_price: 100, last_price: 100, realized: 0 } },
+    { name: 'adding moves the average', current: row(10, 100), fill: buy(10, 120), want: { quantity: 20, avg_price: 110, last_price: 120, realized: 0 } },
+    { name: 'reducing realizes against the average', current: row(20, 110), fill: sell(4, 130), want: { quantity: 16, avg_price: 110, last_price: 130, realized: 80 } },
+    { name: 'closing at a loss', current: row(10, 100), fill: sell(10, 95), want: { quantity: 0, avg_price: 0, last_price: 95, realized: -50 } },
+    { name: 'flipping opens the rest at the fill price', current: row(5, 100), fill: sell(8, 110), want: { quantity: -3, avg_price: 110, last_price: 110, realized: 50 } },
   ];
   for (const c of cases) {
     test(c.name, () => {
       const { realized, ...position } = c.want;
       expect(planFill(c.current, c.fill, NOW)).toEqual({ position: { ...position, updated_at: NOW.getTime() }, realized });
+    });
+  }
+
+  // The version reconciliation compares: every write moves it forward.
+  const versions: Array<{ name: string; current: number | null; want: number }> = [
+    { name: 'no row: now', current: null, want: NOW.getTime() },
+    { name: 'written earlier: now', current: before, want: NOW.getTime() },
+    { name: 'written in this same millisecond: one past it', current: NOW.getTime(), want: NOW.getTime() + 1 },
+    { name: 'written "later" (the clock stepped back): one past it', current: NOW.getTime() + 5_000, want: NOW.getTime() + 5_001 },
+  ];
+  for (const v of versions) {
+    test(`version: ${v.name}`, () => {
+      const current = v.current === null ? null : { quantity: 1, avg_price: 1, updated_at: v.current };
+      expect(planFill(current, buy(1, 1), NOW).position.updated_at).toBe(v.want);
+      expect(nextPositionVersion(v.current, NOW)).toBe(v.want);
     });
   }
 });
