@@ -99,7 +99,10 @@ suite('coming back from a database outage', () => {
     const keys = ['before', 'buy-0', 'buy-1', 'buy-2', 'close-0', 'close-1', 'close-2', 'during-0', 'during-1', 'during-2', 'after-0', 'after-1', 'after-2'].map((k) => `${run}-${k}`);
     const final = await eventually(
       async () => {
-        const page = (await (await adminFetch(url, '/signals?limit=500')).json()) as { items: Array<{ signal_id: string; idempotency_key: string; status: string; result: { filled_quantity: number } | null }> };
+        // Right after the outage an answer may still be a 503: wait for a 200 like for the rest.
+        const res = await adminFetch(url, '/signals?limit=500');
+        if (res.status !== 200) return undefined;
+        const page = (await res.json()) as { items: Array<{ signal_id: string; idempotency_key: string; status: string; result: { filled_quantity: number } | null }> };
         const mine = page.items.filter((s) => keys.includes(s.idempotency_key));
         return mine.length === keys.length && mine.every((s) => s.status === 'executed') ? mine : undefined;
       },
