@@ -194,6 +194,22 @@ describe('Spool.replay', () => {
     expect(refused[0]?.body_excerpt).toBe(JSON.stringify(input(9).signal));
   });
 
+  test('onAppended listeners hear of each line once it is written, not while append runs; a refused line is not announced', async () => {
+    const dir = tempDir('sluice-spool-');
+    const spool = new Spool({ dir, maxBytes: 3_000, logger: logged().logger });
+    spool.open();
+    const heard: number[] = [];
+    const off = spool.onAppended(() => heard.push(spool.pending));
+    expect(spool.append(input(1)).ok).toBe(true);
+    expect(heard).toEqual([]);
+    await Promise.resolve();
+    expect(heard).toEqual([1]);
+    while (spool.append(input(2)).ok);
+    await Promise.resolve();
+    expect(heard.length).toBe(spool.pending);
+    off();
+  });
+
   test('lines appended while a replay runs are replayed by it, after the older ones, in order', async () => {
     const dir = tempDir('sluice-spool-');
     const spool = new Spool({ dir, maxBytes: 1_000_000, logger: logged().logger });
