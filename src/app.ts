@@ -13,6 +13,7 @@ import { healthRoutes } from './http/health.js';
 import { buildOpenApi } from './http/openapi.js';
 import { adminAuth, requestContext } from './http/middleware.js';
 import { webhookRoutes } from './http/webhooks.js';
+import { isDatabaseBusy } from './store/errors.js';
 
 async function databaseUnreachable(deps: Deps): Promise<boolean> {
   if (deps.database.down) return true;
@@ -54,6 +55,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       appError = err;
     } else if (err instanceof HTTPException && err.status < 500) {
       appError = new AppError('invalid_request', err.message || 'bad request');
+    } else if (isDatabaseBusy(err)) {
+      // The database answers but gave up waiting (lock or statement timeout): retry shortly.
+      appError = new AppError('unavailable', 'the database is busy (a lock or statement timeout); retry later', { retryAfter: 2, cause: err });
     } else if (await databaseUnreachable(deps)) {
       // The store failed because the database is down: a 503 the caller can retry, not a 500.
       deps.database.failed(err);

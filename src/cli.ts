@@ -4,36 +4,30 @@
  * 1 a check failed (audit), 2 usage or configuration error.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
-import { startSluice } from './main.js';
+import { parseInvocation, USAGE } from './cli/usage.js';
+import { startSluice, VERSION } from './main.js';
 import { openStore } from './store/open.js';
 import { sqlitePathFromUrl } from './store/sqlite/store.js';
 
-const USAGE = `usage:
-  sluice start [--config FILE]
-  sluice migrate [--config FILE]
-  sluice audit verify [--config FILE]
-  sluice sign --scheme standard-webhooks|hmac --secret S --body FILE`;
-
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      scheme: { type: 'string' },
-      secret: { type: 'string' },
-      body: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [command, sub] = positionals;
-  if (values.help === true || command === undefined) {
-    process.stdout.write(`${USAGE}\n`);
-    return command === undefined && values.help !== true ? 2 : 0;
+  const invocation = parseInvocation(argv);
+  switch (invocation.kind) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`sluice ${VERSION}\n`);
+      return 0;
+    case 'usage_error':
+      // Each problem on its own line, then the usage: what is wrong first, the whole form after.
+      process.stderr.write(`${invocation.problems.join('\n')}\n${USAGE}\n`);
+      return 2;
+    case 'run':
+      break;
   }
-  const configPath = values.config;
+  const { command, options } = invocation;
+  const configPath = options.config;
   switch (command) {
     case 'start': {
       // Handlers first: a signal during start-up (recovery can take a while) still exits 0 —
@@ -62,7 +56,6 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'audit': {
-      if (sub !== 'verify') break;
       const config = loadConfig(process.env, { configPath });
       // Verifying a mistyped path must not create an empty database and call it intact.
       if (config.database.url.startsWith('file:') && !existsSync(sqlitePathFromUrl(config.database.url))) {
@@ -82,15 +75,26 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'sign': {
       const { signHeaders } = await import('./cli/sign.js');
-      const scheme = values.scheme;
-      if ((scheme !== 'standard-webhooks' && scheme !== 'hmac') || values.secret === undefined || values.body === undefined) break;
-      const headers = signHeaders(scheme, values.secret, readFileSync(values.body), new Date());
+      const { scheme, secret, body } = options;
+      if ((scheme !== 'standard-webhooks' && scheme !== 'hmac') || secret === undefined || body === undefined) return 2; // parseInvocation refused these
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(body);
+      } catch (err) {
+        process.stderr.write(`sluice sign: --body ${JSON.stringify(body)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): give the file holding the exact bytes to send\n`);
+        return 2;
+      }
+      let headers: Record<string, string>;
+      try {
+        headers = signHeaders(scheme, secret, bytes, new Date());
+      } catch (err) {
+        process.stderr.write(`sluice sign: --secret: ${(err as Error).message}\n`);
+        return 2;
+      }
       for (const [name, value] of Object.entries(headers)) process.stdout.write(`${name}: ${value}\n`);
       return 0;
     }
   }
-  process.stderr.write(`${USAGE}\n`);
-  return 2;
 }
 
 main(process.argv.slice(2)).then(

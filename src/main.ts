@@ -11,7 +11,7 @@ import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config, type Env } from './config/load.js';
-import type { AuthConfig } from './config/schema.js';
+import type { AuthConfig, ServerConfig } from './config/schema.js';
 import { createConnectors } from './connectors/registry.js';
 import type { Deps, Lifecycle } from './deps.js';
 import { Executor } from './execution/executor.js';
@@ -20,7 +20,7 @@ import type { NonceStore, Verifier } from './ingest/auth/verifier.js';
 import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import { REFUSED_DELIVERIES_KEPT, type IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
-import { createLogger } from './telemetry/logger.js';
+import { createLogger, flushLogs } from './telemetry/logger.js';
 import { postAlert, startAlerts } from './ops/alerts.js';
 import { startRetention } from './ops/retention.js';
 import { Spool } from './ingest/spool.js';
@@ -29,7 +29,7 @@ import { DegradedState } from './ops/degraded.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
 import { RecentErrors } from './telemetry/recent-errors.js';
-import { openStore } from './store/open.js';
+import { openStoreForServing } from './store/open.js';
 import { guardPostgresDriverDefect } from './store/postgres/driver-guard.js';
 import type { SignalRecord, Store } from './store/store.js';
 
@@ -42,6 +42,31 @@ function sourceVerifier(name: string, auth: AuthConfig, nonces: NonceStore): Ver
   } catch (err) {
     throw new ConfigError([`sources.${name}.${(err as Error).message}`]);
   }
+}
+
+/**
+ * The HTTP server's limits from `server.*` (docs/configuration.md#server), in Node's units. The
+ * checking interval is how often Node looks for connections past their headers or request
+ * timeout (its default of 30 s would let an idle connection live 40 s on a 10 s timeout). The
+ * request timeout covers receiving the request only: a long response (the event stream) is not cut.
+ */
+export function httpServerLimits(server: ServerConfig): {
+  maxConnections: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  connectionsCheckingInterval: number;
+} {
+  // Whole milliseconds, at least 1: Node reads 0 as "no timeout".
+  const ms = (seconds: number) => Math.max(1, Math.round(seconds * 1000));
+  const headersTimeout = ms(server.headers_timeout_seconds);
+  return {
+    maxConnections: server.max_connections,
+    headersTimeout,
+    requestTimeout: ms(server.request_timeout_seconds),
+    keepAliveTimeout: ms(server.keep_alive_timeout_seconds),
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 2))),
+  };
 }
 
 export interface Running {
@@ -65,7 +90,15 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
     logger.warn({ generated_webhook_secret: config.generated.webhook_secret }, 'SLUICE_WEBHOOK_SECRET is not set: generated the default source token for this run');
   }
 
-  const store = await openStore(config.database.url, { logger, now });
+  if (opts.configPath !== undefined || opts.env.SLUICE_CONFIG !== undefined) {
+    if (Object.keys(config.sources).length === 0) {
+      logger.warn(
+        { config: opts.configPath ?? opts.env.SLUICE_CONFIG },
+        'the config file defines no sources: every POST /webhooks/… will answer 404 unknown_source (add a sources: section, docs/configuration.md#sources)',
+      );
+    }
+  }
+  const store = await openStoreForServing(config.database.url, { logger, connectTimeoutMs: config.database.connect_timeout_seconds * 1000, clock: now });
   try {
     return await startOnStore(config, store, logger, now, lifecycle);
   } catch (err) {
@@ -108,7 +141,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       name,
       config: source,
       connector: config.test_mode ? 'mock' : source.connector,
-      verifier: sourceVerifier(name, source.auth, { remember: (src, nonce, expiresAt) => store.rememberNonce(src, nonce, expiresAt, now()) }),
+      verifier: sourceVerifier(name, source.auth, { seen: (src, nonce, at) => store.nonceSeen(src, nonce, at) }),
       allowIp: createIpAllowlist(source.allow_ips),
       clientAddress: (remote, headers) => clientAddress(remote, headers, source.trust_proxy),
       rateLimiter: source.rate_limit_per_minute === null ? null : createRateLimiter(source.rate_limit_per_minute),
@@ -178,9 +211,32 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   const deps: Deps = { config, logger, store, connectors, sources, executor, submitAccepted, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
   metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0 });
   const app = createApp(deps);
+  const limits = httpServerLimits(config.server);
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s as Server)) as Server;
+    const s = serve(
+      {
+        fetch: app.fetch,
+        hostname: config.server.host,
+        port: config.server.port,
+        serverOptions: {
+          headersTimeout: limits.headersTimeout,
+          requestTimeout: limits.requestTimeout,
+          keepAliveTimeout: limits.keepAliveTimeout,
+          connectionsCheckingInterval: limits.connectionsCheckingInterval,
+        },
+      },
+      () => resolve(s as Server),
+    ) as Server;
     s.once('error', reject);
+  });
+  server.maxConnections = limits.maxConnections;
+  server.keepAliveTimeout = limits.keepAliveTimeout;
+  // Over max_connections Node closes each new connection at once; say so, at most once a minute.
+  let lastDropWarning = 0;
+  server.on('drop', () => {
+    if (Date.now() - lastDropWarning < 60_000) return;
+    lastDropWarning = Date.now();
+    logger.warn({ max_connections: limits.maxConnections }, 'connections refused: server.max_connections are open');
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
@@ -230,7 +286,8 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       await store.close();
       unguard();
       logger.info('stopped');
-      logger.flush();
+      // Bounded: stdout may be a closed pipe, and exiting must not wait on it.
+      await flushLogs(logger, 2_000);
     })();
     return stopping;
   };

@@ -8,8 +8,12 @@ import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type FileConfig, type SourceConfig } from './schema.js';
+import { findUnknownKeys, formatUnknownKey } from './unknown-keys.js';
 
 export type Env = Record<string, string | undefined>;
+
+/** pino's levels; anything else in LOG_LEVEL stops the start with this list. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export interface Config extends FileConfig {
   admin_token: string;
@@ -33,8 +37,11 @@ export class ConfigError extends Error {
 export function loadConfig(env: Env, opts: { configPath?: string | undefined } = {}): Config {
   const configPath = opts.configPath ?? env.SLUICE_CONFIG ?? null;
   const raw = configPath === null ? {} : readConfigFile(configPath);
-  const expanded = expandVars(raw, env, '');
+  const expansions: Expansion[] = [];
+  const expanded = expandVars(raw, env, '', expansions);
   const problems: string[] = [];
+  const unset = expansions.filter((x) => x.unset.length > 0);
+  for (const x of unset) problems.push(`${x.path}: ${x.unset.map((name) => `\${${name}}`).join(', ')} ${x.unset.length === 1 ? 'is' : 'are'} not set in the environment`);
 
   const merged = applyEnv(expanded, env, problems);
   const production = env.NODE_ENV === 'production';
@@ -44,11 +51,21 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
   if (production && !adminTokenSet) envProblems.push('SLUICE_ADMIN_TOKEN: expected a token when NODE_ENV=production, got nothing');
   const testMode = env.SLUICE_TEST_MODE ?? '0';
   if (testMode !== '0' && testMode !== '1') envProblems.push(`SLUICE_TEST_MODE: expected 0 or 1, got ${JSON.stringify(testMode)}`);
+  const logLevel = env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) envProblems.push(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
 
+  // valibot names the first unknown key of an object; this names every one, with a near miss.
+  const unknownKeys = findUnknownKeys(configSchema, merged);
   const parsed = v.safeParse(configSchema, merged);
-  if (!parsed.success) {
-    // Every problem at once: the file's and the environment's.
-    throw new ConfigError([...problems, ...parsed.issues.map(formatIssue), ...envProblems]);
+  if (!parsed.success || unknownKeys.length > 0) {
+    // Every problem at once: the file's and the environment's. An unset ${VAR} was named above,
+    // so the empty value it left is not reported again.
+    const unsetPaths = unset.map((x) => x.path);
+    const issues = (parsed.issues ?? [])
+      .filter((issue) => !isUnknownKeyIssue(issue))
+      .filter((issue) => !unsetPaths.some((p) => isAtOrUnder(issuePath(issue), p) || (issue.type === 'union' && isAtOrUnder(p, issuePath(issue)))))
+      .map((issue) => formatIssue(issue, expansions));
+    throw new ConfigError([...problems, ...issues, ...unknownKeys.map(formatUnknownKey), ...envProblems].map(hidePasswordsInUrls));
   }
   const file = parsed.output;
   const generated: Config['generated'] = {};
@@ -99,14 +116,14 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
     generated.admin_token = adminToken;
   }
   problems.push(...envProblems);
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems.map(hidePasswordsInUrls));
 
   return {
     ...file,
     admin_token: adminToken,
     read_token: env.SLUICE_READ_TOKEN === undefined || env.SLUICE_READ_TOKEN === '' ? null : env.SLUICE_READ_TOKEN,
     test_mode: testMode === '1',
-    log_level: env.LOG_LEVEL ?? 'info',
+    log_level: logLevel,
     instance_id: env.SLUICE_INSTANCE_ID === undefined || env.SLUICE_INSTANCE_ID === '' ? null : env.SLUICE_INSTANCE_ID,
     generated,
   };
@@ -127,12 +144,34 @@ function readConfigFile(path: string): unknown {
   }
 }
 
-/** Replaces `${VAR}` in every string with the environment's value (empty when unset). */
-export function expandVars(value: unknown, env: Env, path: string): unknown {
-  if (typeof value === 'string') return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => env[name] ?? '');
-  if (Array.isArray(value)) return value.map((item, i) => expandVars(item, env, `${path}[${i}]`));
+/** A string of the file that held `${VAR}`s: where it is, and which of them are unset. */
+export interface Expansion {
+  path: string;
+  unset: string[];
+}
+
+/**
+ * Replaces `${VAR}` in every string with the environment's value (empty when unset) and notes in
+ * `expansions` each string that held one, with the variables that were unset; paths are dotted
+ * as valibot names them (`sources.tv.auth.secrets.0`).
+ */
+export function expandVars(value: unknown, env: Env, path: string, expansions: Expansion[] = []): unknown {
+  if (typeof value === 'string') {
+    const unset: string[] = [];
+    let found = false;
+    const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      found = true;
+      const v = env[name];
+      if (v === undefined) unset.push(name);
+      return v ?? '';
+    });
+    if (found) expansions.push({ path, unset });
+    return out;
+  }
+  const at = (key: string | number) => (path === '' ? String(key) : `${path}.${key}`);
+  if (Array.isArray(value)) return value.map((item, i) => expandVars(item, env, at(i), expansions));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, item]) => [k, expandVars(item, env, path ? `${path}.${k}` : k)]));
+    return Object.fromEntries(Object.entries(value).map(([k, item]) => [k, expandVars(item, env, at(k), expansions)]));
   }
   return value;
 }
@@ -157,8 +196,37 @@ function applyEnv(raw: unknown, env: Env, problems: string[]): unknown {
   return out;
 }
 
-function formatIssue(issue: v.BaseIssue<unknown>): string {
-  const path = v.getDotPath(issue) ?? '(root)';
-  if (issue.type === 'strict_object' && issue.expected === 'never') return `${path}: unknown key`;
-  return `${path}: ${issue.message}`;
+const issuePath = (issue: v.BaseIssue<unknown>): string => v.getDotPath(issue) ?? '';
+const isAtOrUnder = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}.`);
+const isUnknownKeyIssue = (issue: v.BaseIssue<unknown>): boolean => issue.type === 'strict_object' && issue.expected === 'never';
+
+/** Keys whose values are secrets: an error names the key and the value's kind, never the value. */
+const SECRET_KEYS = new Set(['secrets', 'secret', 'passphrase', 'signing_secret', 'key_id', 'secret_key', 'token', 'password', 'api_key']);
+
+/** Whether a problem at `path` may show the value: not under a secret key, not built from `${VAR}`s. */
+export function mayShowValue(path: string, expansions: readonly Expansion[] = []): boolean {
+  if (path.split('.').some((segment) => SECRET_KEYS.has(segment))) return false;
+  return !expansions.some((x) => isAtOrUnder(path, x.path) || isAtOrUnder(x.path, path));
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
+}
+
+/** `user:password@` anywhere in a message (a URL, or what was meant to be one) becomes `user:***@`. */
+export function hidePasswordsInUrls(message: string): string {
+  return message.replace(/([^\s/@:"]*):[^\s/@"]*@/g, '$1:***@');
+}
+
+function formatIssue(issue: v.BaseIssue<unknown>, expansions: readonly Expansion[]): string {
+  const path = issuePath(issue) || '(root)';
+  // An empty or missing value reveals nothing.
+  if (issue.input === '' || issue.input === undefined || mayShowValue(path, expansions)) return `${path}: ${issue.message}`;
+  const got = issue.message.indexOf(', got ');
+  const what = got < 0 ? 'an invalid value' : issue.message.slice(0, got);
+  return `${path}: ${what}, got ${kindOf(issue.input)} (not shown: it may be a secret)`;
 }

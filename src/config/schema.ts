@@ -117,7 +117,11 @@ const source = obj({
   format: v.optional(v.picklist(FORMATS, expected(`one of ${FORMATS.join(', ')}`)), 'native'),
   connector: v.optional(nonEmptyString, 'mock'),
   allow_ips: v.optional(v.array(ipOrCidr), []),
-  trust_proxy: v.optional(bool, false),
+  /** false, true (one proxy) or the number of trusted proxies that append to X-Forwarded-For. */
+  trust_proxy: v.optional(
+    v.union([bool, v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16))], expected('false, true or a number of proxies 1-16')),
+    false,
+  ),
   rate_limit_per_minute: v.optional(v.nullable(positiveInt), null),
   body_hash_window_seconds: v.optional(positiveInt, 60),
   require_idempotency_key: v.optional(bool, false),
@@ -162,7 +166,8 @@ const connector = v.variant(
   expected('a connector type: one of mock, alpaca, http, module'),
 );
 
-const positionLimits = v.pipe(
+/** Limits per instrument: `{ default, <INSTRUMENT>: limit }`, `default` null when not given. */
+const perInstrument = v.pipe(
   v.record(v.string(), limit, expected('an object of instrument → limit')),
   v.transform((o): { default: number | null; [instrument: string]: number | null } => ({ default: null, ...o })),
 );
@@ -174,7 +179,8 @@ const policy = obj({
   trading_windows: v.optional(v.array(tradingWindow), []),
   max_orders_per_minute: v.optional(v.nullable(positiveInt), 30),
   max_order_notional: v.optional(limit, 10_000),
-  max_position_notional: v.optional(positionLimits, { default: 25_000 }),
+  max_order_quantity: v.optional(perInstrument, { default: null }),
+  max_position_notional: v.optional(perInstrument, { default: 25_000 }),
   max_gross_exposure: v.optional(limit, 100_000),
   max_daily_loss: v.optional(limit, 2_000),
   trading_day_tz: v.optional(timeZone, 'UTC'),
@@ -202,17 +208,46 @@ const execution = obj({
   lease_seconds: v.optional(positiveNumber, 30),
 });
 
+const server = v.pipe(
+  obj({
+    host: v.optional(nonEmptyString, '127.0.0.1'),
+    port: v.optional(v.pipe(nonNegativeInt, v.maxValue(65_535, expected('a port 0-65535'))), 8080),
+    body_limit_bytes: v.optional(positiveInt, 65_536),
+    shutdown_timeout_seconds: v.optional(positiveNumber, 10),
+    /** Open event streams at most; more are refused with 503 (docs/http-api.md#event-stream). */
+    max_event_streams: v.optional(positiveInt, 64),
+    /** An event stream whose client takes nothing for this long is dropped. */
+    event_stream_stall_seconds: v.optional(positiveNumber, 60),
+    /** Open TCP connections at most (event streams included); more are closed at once. */
+    max_connections: v.optional(positiveInt, 1024),
+    /** A connection that has not sent a request's headers within this long is closed (408). */
+    headers_timeout_seconds: v.optional(positiveNumber, 10),
+    /** The whole request (headers and body) must arrive within this long; the response may take longer. */
+    request_timeout_seconds: v.optional(positiveNumber, 30),
+    /** An idle keep-alive connection is closed after this long. */
+    keep_alive_timeout_seconds: v.optional(positiveNumber, 5),
+  }),
+  // Node refuses to start a server whose headers timeout exceeds its request timeout.
+  v.forward(
+    v.partialCheck(
+      [['headers_timeout_seconds'], ['request_timeout_seconds']],
+      (t) => t.headers_timeout_seconds <= t.request_timeout_seconds,
+      (issue) => `expected at most request_timeout_seconds, got ${show(issue.input.headers_timeout_seconds)} > ${show(issue.input.request_timeout_seconds)}`,
+    ),
+    ['headers_timeout_seconds'],
+  ),
+);
+
 export const configSchema = obj({
-  server: v.optional(
+  server: v.optional(server, {}),
+  database: v.optional(
     obj({
-      host: v.optional(nonEmptyString, '127.0.0.1'),
-      port: v.optional(v.pipe(nonNegativeInt, v.maxValue(65_535, expected('a port 0-65535'))), 8080),
-      body_limit_bytes: v.optional(positiveInt, 65_536),
-      shutdown_timeout_seconds: v.optional(positiveNumber, 10),
+      url: v.optional(nonEmptyString, 'file:./data/sluice.db'),
+      /** How long an unreachable PostgreSQL is retried at start before sluice gives up (0: at once). */
+      connect_timeout_seconds: v.optional(nonNegativeInt, 60),
     }),
     {},
   ),
-  database: v.optional(obj({ url: v.optional(nonEmptyString, 'file:./data/sluice.db') }), {}),
   sources: v.optional(v.record(sourceName, source, expected('an object of source name → source')), {}),
   policy: v.optional(policy, {}),
   connectors: v.optional(v.record(sourceName, connector, expected('an object of connector name → connector')), {}),
@@ -237,6 +272,7 @@ export const configSchema = obj({
 });
 
 export type FileConfig = v.InferOutput<typeof configSchema>;
+export type ServerConfig = v.InferOutput<typeof server>;
 export type SourceConfig = v.InferOutput<typeof source>;
 export type AuthConfig = v.InferOutput<typeof auth>;
 export type SecretConfig = v.InferOutput<typeof secret>;

@@ -9,8 +9,8 @@ import type { Logger } from 'pino';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import { createAlpacaConnector } from './alpaca.js';
-import { success, type Connector } from './connector.js';
-import type { ConnectorCapabilities } from '../domain/types.js';
+import { failure, success, type CallResult, type Connector } from './connector.js';
+import type { ConnectorCapabilities, Position } from '../domain/types.js';
 import { createHttpConnector } from './http.js';
 import { createMockConnector } from './mock.js';
 
@@ -74,26 +74,63 @@ async function loadModuleConnector(name: string, path: string, options: Record<s
     throw new ConnectorSetupError(`connectors.${name}.path: expected a module whose default export is a connector factory function`);
   }
   const factory = mod.default as ModuleConnectorFactory;
-  const connector = await factory(options, { name, logger: deps.logger.child({ connector: name }), now: deps.now });
-  for (const method of ['place', 'cancel', 'getOrder', 'getPositions'] as const) {
-    if (typeof connector?.[method] !== 'function') {
+  const connector = (await factory(options, { name, logger: deps.logger.child({ connector: name }), now: deps.now })) as Partial<Connector> | undefined;
+  if (connector === undefined || connector === null || typeof connector !== 'object') {
+    throw new ConnectorSetupError(`connectors.${name}: the module's factory returned no connector object`);
+  }
+  for (const method of ['place', 'cancel', 'getOrder'] as const) {
+    if (typeof connector[method] !== 'function') {
       throw new ConnectorSetupError(`connectors.${name}: the module's connector has no ${method}() method`);
     }
   }
   if (connector.capabilities === undefined) throw new ConnectorSetupError(`connectors.${name}: the module's connector declares no capabilities`);
+  const getPositions = typeof connector.getPositions === 'function' ? connector.getPositions : undefined;
+  const declared = (connector.capabilities as Partial<ConnectorCapabilities>).positions;
+  if (declared === true && getPositions === undefined) {
+    throw new ConnectorSetupError(`connectors.${name}: the module's connector declares capabilities.positions: true but has no getPositions() method`);
+  }
+  // Reported positions are adopted as the truth, so only a module that can report them is asked:
+  // one without getPositions() keeps sluice's own book (an empty answer would mean "flat").
+  const positions = declared ?? getPositions !== undefined;
+  const { place, cancel, getOrder } = connector as Connector;
   // Delegation, not spreading: a class instance keeps its methods (close() included) and `this`.
   const tradingBlocked = connector.tradingBlocked;
   const close = connector.close;
   return {
     name,
     type: 'module',
-    // A module written before `positions` existed reports its positions by default.
-    capabilities: { ...connector.capabilities, positions: (connector.capabilities as Partial<ConnectorCapabilities>).positions ?? true },
-    place: (order) => connector.place(order),
-    cancel: (instrument) => connector.cancel(instrument),
-    getOrder: (id) => connector.getOrder(id),
-    getPositions: () => connector.getPositions(),
+    // A module written before `positions` existed reports its positions when it has getPositions().
+    capabilities: { ...connector.capabilities, positions },
+    place: (order) => place.call(connector, order),
+    cancel: (instrument) => cancel.call(connector, instrument),
+    getOrder: (id) => getOrder.call(connector, id),
+    getPositions: async () => {
+      if (getPositions === undefined) return failure('this module connector reports no positions', { retryable: false, ambiguous: false });
+      return checkedPositions(await getPositions.call(connector));
+    },
     ...(tradingBlocked === undefined ? {} : { tradingBlocked: () => tradingBlocked.call(connector) }),
     ...(close === undefined ? {} : { close: () => close.call(connector) }),
   };
+}
+
+/**
+ * A module's getPositions() answer, checked: anything but `{ ok: true, value: [{ instrument,
+ * quantity }, …] }` (nothing returned, a bare array, no value) is a failure, never "no positions"
+ * (which the reconciler would adopt as a flat account, wiping the book).
+ */
+export function checkedPositions(answer: unknown): CallResult<Position[]> {
+  const a = answer as { ok?: unknown; value?: unknown; reason?: unknown } | null | undefined;
+  if (a === null || typeof a !== 'object' || (a.ok !== true && a.ok !== false)) {
+    return failure('getPositions() returned no { ok, value } result', { retryable: false, ambiguous: false });
+  }
+  if (a.ok === false) return answer as CallResult<Position[]>;
+  if (!Array.isArray(a.value)) return failure('getPositions() returned { ok: true } without a list of positions', { retryable: false, ambiguous: false });
+  for (const p of a.value as unknown[]) {
+    const q = p as { instrument?: unknown; quantity?: unknown; avg_price?: unknown } | null;
+    const finite = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+    if (q === null || typeof q !== 'object' || typeof q.instrument !== 'string' || !finite(q.quantity) || !finite(q.avg_price)) {
+      return failure('getPositions() returned a position without { instrument: string, quantity: number, avg_price: number }', { retryable: false, ambiguous: false });
+    }
+  }
+  return { ok: true, value: a.value as Position[] };
 }

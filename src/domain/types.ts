@@ -13,6 +13,18 @@ export const ACTIONS: readonly Action[] = ['buy', 'sell', 'close', 'cancel', 'ta
 export const ORDER_TYPES: readonly OrderType[] = ['market', 'limit', 'stop', 'stop_limit'];
 export const TIME_IN_FORCES: readonly TimeInForce[] = ['day', 'gtc', 'ioc', 'fok'];
 
+/**
+ * An instrument as sent (docs/http-api.md#signal-body): after trimming, 1-32 characters of
+ * A-Z a-z 0-9 . / : - _ ! and space (TradingView's continuous futures are `ES1!`); stored upper-cased.
+ */
+export const INSTRUMENT_PATTERN = /^[A-Za-z0-9./:\-_! ]{1,32}$/;
+
+/**
+ * Bounds no broker goes past, refused at validation (docs/http-api.md#signal-body): a sender's
+ * 1e300 must not reach the gate, whose notional limits would trust a 1e-300 price beside it.
+ */
+export const SIGNAL_BOUNDS = { max_quantity: 1e9, min_price: 1e-6, max_price: 1e9, max_notional: 1e12 } as const;
+
 /** A validated, normalized native signal (docs/http-api.md#signal-body). Numbers are finite; instrument is upper-cased. */
 export interface Signal {
   id?: string;
@@ -52,6 +64,7 @@ export type Rule =
   | 'stale_signal'
   | 'trading_window'
   | 'order_rate'
+  | 'max_order_quantity'
   | 'max_order_notional'
   | 'max_position_notional'
   | 'max_gross_exposure'

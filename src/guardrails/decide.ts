@@ -3,7 +3,7 @@
  * the policy and the time. No I/O, no logger, no clock of its own: the caller passes `now`.
  * It resolves what the signal would order (close, target, notional → side and quantity), applies
  * the mode (which may trim a flip in exit_only), then evaluates every other rule against that
- * order and lists every failure, in the contract's rule order; any failure rejects.
+ * order and lists every failure, in the documented rule order (docs/execution.md#guardrails); any failure rejects.
  *
  * Orders in flight. With several instances on one database, orders of one instrument may be
  * decided before earlier ones settle; `state.pending_quantity` is their signed sum (exits
@@ -41,6 +41,7 @@ import {
   checkDailyLoss,
   checkMaxGrossExposure,
   checkMaxOrderNotional,
+  checkMaxOrderQuantity,
   checkMaxPositionNotional,
   checkOrderRate,
 } from './rules/limits.js';
@@ -118,12 +119,13 @@ export function referencePrice(signal: Signal, state: GateState): number | null 
   return signal.price ?? signal.limit_price ?? signal.stop_price ?? state.last_price ?? null;
 }
 
-/** Every rule after `mode`, in the contract's order. */
+/** Every rule after `mode`, in the documented order. */
 const RULES: readonly RuleCheck[] = [
   checkInstrumentAllowed,
   checkStaleSignal,
   checkTradingWindow,
   checkOrderRate,
+  checkMaxOrderQuantity,
   checkMaxOrderNotional,
   checkMaxPositionNotional,
   checkMaxGrossExposure,

@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { Deps } from '../deps.js';
-import { MODES } from '../domain/types.js';
+import { INSTRUMENT_PATTERN, MODES } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import { isMockConnector, type MockConnector } from '../connectors/mock.js';
 import { breakerView, initialBreaker, resetBreaker } from '../domain/breaker.js';
@@ -36,7 +36,7 @@ const SIGNAL_ID = /^sig_[0-9a-f]{1,64}$/;
 export const signalsQuery = v.object({
   status: v.optional(v.picklist(['accepted', 'executing', 'executed', 'rejected', 'failed'], 'expected a signal status')),
   source: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a source name'))),
-  instrument: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9./:\-_ ]{1,32}$/, 'expected an instrument'), v.toUpperCase())),
+  instrument: v.optional(v.pipe(v.string(), v.trim(), v.regex(INSTRUMENT_PATTERN, 'expected an instrument'), v.toUpperCase())),
   limit: limitParam(500, 50),
   cursor: cursorParam,
 });
@@ -180,7 +180,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     return c.json({ connector: name, breaker: breakerView(next) });
   });
 
-  /** The mock broker's own routes: any connector of type mock (the contract's is named `mock`). */
+  /** The mock broker's own routes: any connector of type mock (the documented one is named `mock`). */
   const mockConnector = (name: string): MockConnector => {
     const connector = deps.connectors.get(name);
     if (connector === undefined || !isMockConnector(connector)) throw new AppError('not_found', `no mock connector named "${name}"`);

@@ -8,7 +8,7 @@ import type { Refusal, RefusalCode } from '../ingest/ingest.js';
 import type { AppEnv } from './context.js';
 
 /** Ingest's refusal codes are error codes too, so `ERROR_STATUS` must give each a status. */
-export type ErrorCode = RefusalCode | 'invalid_request' | 'not_found' | 'conflict' | 'shutting_down' | 'internal';
+export type ErrorCode = RefusalCode | 'invalid_request' | 'not_found' | 'conflict' | 'too_many_streams' | 'shutting_down' | 'internal';
 
 export const ERROR_STATUS = {
   invalid_signal: 400,
@@ -23,6 +23,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   rate_limited: 429,
   unavailable: 503,
+  too_many_streams: 503,
   shutting_down: 503,
   internal: 500,
 } as const satisfies Record<ErrorCode, number>;

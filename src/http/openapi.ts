@@ -26,6 +26,8 @@ interface Route {
 const err = (description: string) => ({ description, schema: s.errorResponse });
 const AUTH_ERRORS = { 401: err('missing or invalid bearer token') };
 const WRITE_ERRORS = { ...AUTH_ERRORS, 403: err('the read-only token cannot write'), 400: err('invalid request body') };
+/** Routes that read or write the database. */
+const DB_ERRORS = { 503: err('unavailable (Retry-After): the database is down, or busy past its lock or statement timeout') };
 
 export const ROUTES: Route[] = [
   {
@@ -37,7 +39,7 @@ export const ROUTES: Route[] = [
     responses: {
       202: { description: 'new signal, durably recorded (or deferred to the spool while the database is down)', schema: s.webhook202Response },
       200: { description: 'finished within Prefer: wait, or a duplicate (Idempotent-Replayed: true)', schema: s.webhook200Response },
-      400: err('invalid_signal or missing_idempotency_key'),
+      400: err('invalid_signal, missing_idempotency_key, or invalid_request for a malformed Prefer: wait'),
       401: err('unauthorized'),
       403: err('forbidden: client address not allowed'),
       404: err('unknown_source'),
@@ -56,16 +58,16 @@ export const ROUTES: Route[] = [
     responses: { 200: { description: 'ready', schema: s.healthResponse }, 503: { description: 'not accepting signals', schema: s.healthResponse } },
   },
   { method: 'get', path: '/admin/status', summary: 'Runtime status', auth: 'read', responses: { 200: { description: 'status', schema: s.statusResponse }, ...AUTH_ERRORS } },
-  { method: 'post', path: '/admin/mode', summary: 'Set the mode', auth: 'admin', body: modeBody, responses: { 200: { description: 'the status after the change', schema: s.statusResponse }, ...WRITE_ERRORS } },
-  { method: 'post', path: '/admin/flatten', summary: 'Close every position (any mode)', auth: 'admin', body: flattenBody, responses: { 202: { description: 'closing signals recorded', schema: s.flattenResponse }, ...WRITE_ERRORS } },
+  { method: 'post', path: '/admin/mode', summary: 'Set the mode', auth: 'admin', body: modeBody, responses: { 200: { description: 'the status after the change', schema: s.statusResponse }, ...WRITE_ERRORS, ...DB_ERRORS } },
+  { method: 'post', path: '/admin/flatten', summary: 'Close every position (any mode)', auth: 'admin', body: flattenBody, responses: { 202: { description: 'closing signals recorded', schema: s.flattenResponse }, ...WRITE_ERRORS, ...DB_ERRORS } },
   {
     method: 'post',
     path: '/admin/breakers/{connector}/reset',
     summary: "Close a connector's circuit breaker",
     auth: 'admin',
-    responses: { 200: { description: 'the breaker', schema: s.breakerResetResponse }, 404: err('no such connector'), ...WRITE_ERRORS },
+    responses: { 200: { description: 'the breaker', schema: s.breakerResetResponse }, 404: err('no such connector'), ...WRITE_ERRORS, ...DB_ERRORS },
   },
-  { method: 'get', path: '/admin/connectors', summary: 'Connectors with capabilities and breaker', auth: 'read', responses: { 200: { description: 'connectors', schema: s.page(s.connectorView) }, ...AUTH_ERRORS } },
+  { method: 'get', path: '/admin/connectors', summary: 'Connectors with capabilities and breaker', auth: 'read', responses: { 200: { description: 'connectors', schema: s.page(s.connectorView) }, ...AUTH_ERRORS, ...DB_ERRORS } },
   {
     method: 'post',
     path: '/admin/connectors/{name}/faults',
@@ -80,36 +82,36 @@ export const ROUTES: Route[] = [
     summary: "A mock connector's orders, newest first (the built-in one is `mock`)",
     auth: 'read',
     query: ordersQuery,
-    responses: { 200: { description: 'orders', schema: s.page(s.mockOrderView) }, 404: err('no such mock connector'), ...AUTH_ERRORS },
+    responses: { 200: { description: 'orders', schema: s.page(s.mockOrderView) }, 404: err('no such mock connector'), ...AUTH_ERRORS, ...DB_ERRORS },
   },
-  { method: 'get', path: '/admin/signals', summary: 'Signals, newest first', auth: 'read', query: signalsQuery, responses: { 200: { description: 'a page', schema: s.page(s.signalView) }, 400: err('bad query'), ...AUTH_ERRORS } },
+  { method: 'get', path: '/admin/signals', summary: 'Signals, newest first', auth: 'read', query: signalsQuery, responses: { 200: { description: 'a page', schema: s.page(s.signalView) }, 400: err('bad query'), ...AUTH_ERRORS, ...DB_ERRORS } },
   {
     method: 'get',
     path: '/admin/signals/{id}',
     summary: 'A signal with its decision, attempts, result and events',
     auth: 'read',
-    responses: { 200: { description: 'the signal', schema: s.signalDetail }, 404: err('no such signal'), ...AUTH_ERRORS },
+    responses: { 200: { description: 'the signal', schema: s.signalDetail }, 404: err('no such signal'), ...AUTH_ERRORS, ...DB_ERRORS },
   },
   {
     method: 'post',
     path: '/admin/signals/{id}/retry',
     summary: 'Re-run a failed signal through guardrails and execution',
     auth: 'admin',
-    responses: { 202: { description: 'accepted again', schema: s.signalView }, 404: err('no such signal'), 409: err('the signal is not failed'), ...WRITE_ERRORS },
+    responses: { 202: { description: 'accepted again', schema: s.signalView }, 404: err('no such signal'), 409: err('the signal is not failed'), ...WRITE_ERRORS, ...DB_ERRORS },
   },
-  { method: 'get', path: '/admin/deliveries', summary: 'Refused deliveries, newest first', auth: 'read', query: pageQuery, responses: { 200: { description: 'a page', schema: s.page(s.deliveryView) }, ...AUTH_ERRORS } },
-  { method: 'get', path: '/admin/positions', summary: 'Positions, exposure and realized PnL per connector', auth: 'read', responses: { 200: { description: 'positions', schema: s.positionsResponse }, ...AUTH_ERRORS } },
-  { method: 'get', path: '/admin/events', summary: 'The event log from a sequence number', auth: 'read', query: eventsQuery, responses: { 200: { description: 'events', schema: s.eventsResponse }, ...AUTH_ERRORS } },
+  { method: 'get', path: '/admin/deliveries', summary: 'Refused deliveries, newest first', auth: 'read', query: pageQuery, responses: { 200: { description: 'a page', schema: s.page(s.deliveryView) }, ...AUTH_ERRORS, ...DB_ERRORS } },
+  { method: 'get', path: '/admin/positions', summary: 'Positions, exposure and realized PnL per connector', auth: 'read', responses: { 200: { description: 'positions', schema: s.positionsResponse }, ...AUTH_ERRORS, ...DB_ERRORS } },
+  { method: 'get', path: '/admin/events', summary: 'The event log from a sequence number', auth: 'read', query: eventsQuery, responses: { 200: { description: 'events', schema: s.eventsResponse }, ...AUTH_ERRORS, ...DB_ERRORS } },
   {
     method: 'get',
     path: '/admin/events/stream',
     summary: 'The event log as server-sent events (id = seq; Last-Event-ID resumes)',
     auth: 'read',
     query: streamQuery,
-    responses: { 200: { description: 'text/event-stream; each message is an event', contentType: 'text/event-stream' }, ...AUTH_ERRORS },
+    responses: { 200: { description: 'text/event-stream; each message is an event', contentType: 'text/event-stream' }, ...AUTH_ERRORS, 503: err('too_many_streams (Retry-After): server.max_event_streams streams are open') },
   },
-  { method: 'get', path: '/admin/audit/verify', summary: "Walk the event log's hash chain", auth: 'read', responses: { 200: { description: 'verdict', schema: s.auditResponse }, ...AUTH_ERRORS } },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'read', responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, ...AUTH_ERRORS } },
+  { method: 'get', path: '/admin/audit/verify', summary: "Walk the event log's hash chain", auth: 'read', responses: { 200: { description: 'verdict', schema: s.auditResponse }, ...AUTH_ERRORS, ...DB_ERRORS } },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'read', responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, ...AUTH_ERRORS, ...DB_ERRORS } },
   { method: 'get', path: '/openapi.json', summary: 'This document', auth: 'none', responses: { 200: { description: 'OpenAPI 3.1', contentType: 'application/json' } } },
 ];
 
@@ -136,7 +138,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     if (route.path === '/webhooks/{source}') {
       params.push(
         { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } },
-        { name: 'Prefer', in: 'header', required: false, schema: { type: 'string' }, description: 'wait=N (seconds, max 30)' },
+        { name: 'Prefer', in: 'header', required: false, schema: { type: 'string' }, description: 'wait=N (seconds, decimals allowed, larger values capped at 30); a wait without a number is 400 invalid_request' },
       );
     }
     const responses: Record<string, unknown> = {};

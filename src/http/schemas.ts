@@ -78,15 +78,16 @@ export const page = <T extends v.GenericSchema>(item: T) => v.object({ items: v.
 const breaker = v.object({ state: v.picklist(['closed', 'open', 'half_open']), consecutive_failures: v.number(), opened_at: v.nullable(time) });
 export const statusResponse = v.object({
   status: v.picklist(['ok', 'degraded']),
-  mode: v.picklist(MODES),
+  mode: v.nullable(v.picklist(MODES)),
   mode_reason: v.nullable(v.string()),
-  mode_changed_at: time,
+  mode_changed_at: v.nullable(time),
+  read_at: v.nullable(time),
   test_mode: v.boolean(),
   degraded: v.array(v.object({ component: v.string(), reason: v.string(), since: time })),
   breakers: v.record(v.string(), breaker),
   last_signal: v.nullable(v.object({ signal_id: v.string(), source: v.string(), status, received_at: time })),
   recent_errors: v.array(v.object({ at: time, component: v.string(), message: v.string(), signal_id: v.nullable(v.string()) })),
-  queue: v.object({ accepted: v.number(), executing: v.number(), oldest_accepted_age_seconds: v.number() }),
+  queue: v.nullable(v.object({ accepted: v.number(), executing: v.number(), oldest_accepted_age_seconds: v.number() })),
   spool: v.object({ pending: v.number() }),
   version: v.string(),
   uptime_seconds: v.number(),
@@ -95,6 +96,7 @@ export const connectorView = v.object({ name: v.string(), type: v.string(), capa
 export const deliveryView = v.object({
   at: time,
   source: v.string(),
+  code: v.nullable(v.string()),
   reason: v.string(),
   issues: v.array(v.object({ path: v.string(), message: v.string() })),
   request_id: v.string(),

@@ -10,11 +10,27 @@ import { signalView } from './views.js';
 
 const MAX_WAIT_SECONDS = 30;
 
-/** `Prefer: wait=N` (RFC 7240), in seconds, capped at 30; null when absent or malformed. */
-export function parsePreferWait(header: string | undefined): number | null {
-  const match = header?.match(/(?:^|[,;\s])wait\s*=\s*"?(\d+(?:\.\d+)?)"?/i);
-  if (match?.[1] === undefined) return null;
-  return Math.min(Number(match[1]), MAX_WAIT_SECONDS) * 1000;
+export type PreferWait = { ok: true; ms: number | null } | { ok: false; message: string };
+
+/**
+ * The `wait` preference of a `Prefer` header (RFC 7240): `wait=N`, N seconds (decimals allowed),
+ * capped at 30; `ms: null` when the header names no `wait`. Other preferences are ignored; a
+ * `wait` without a number is refused rather than ignored, so the sender learns it never waited.
+ */
+export function parsePreferWait(header: string | undefined): PreferWait {
+  if (header === undefined) return { ok: true, ms: null };
+  for (const preference of header.split(',')) {
+    const [token = ''] = preference.split(';');
+    const eq = token.indexOf('=');
+    const name = (eq < 0 ? token : token.slice(0, eq)).trim().toLowerCase();
+    if (name !== 'wait') continue;
+    const value = eq < 0 ? '' : token.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (!/^\d+(\.\d+)?$/.test(value)) {
+      return { ok: false, message: `Prefer: expected wait=N with N seconds from 0 to ${MAX_WAIT_SECONDS} (e.g. "Prefer: wait=5"), got ${JSON.stringify(token.trim().slice(0, 40))}` };
+    }
+    return { ok: true, ms: Math.min(Number(value), MAX_WAIT_SECONDS) * 1000 };
+  }
+  return { ok: true, ms: null };
 }
 
 export function webhookRoutes(deps: Deps): Hono<AppEnv> {
@@ -29,9 +45,9 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     waitForFinal: (id, ms) => deps.executor.waitForFinal(id, ms),
     spool: deps.spool,
     database: { failed: (err) => deps.database.failed(err) },
-    recordRefusal: (source, requestId, reason, issues, excerpt) => {
+    recordRefusal: (source, requestId, code, reason, issues, excerpt) => {
       deps.store
-        .recordRefusedDelivery({ at: deps.now().toISOString(), source, reason, issues, request_id: requestId, body_excerpt: excerpt }, REFUSED_DELIVERIES_KEPT)
+        .recordRefusedDelivery({ at: deps.now().toISOString(), source, code, reason, issues, request_id: requestId, body_excerpt: excerpt }, REFUSED_DELIVERIES_KEPT)
         .catch((err: unknown) => deps.logger.error({ err, request_id: requestId }, 'could not record a refused delivery'));
     },
   };
@@ -49,6 +65,11 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
       observe('shutting_down');
       return errorResponse(c, new AppError('shutting_down', 'sluice is shutting down; retry against another instance or later'));
     }
+    const wait = parsePreferWait(c.req.header('prefer'));
+    if (!wait.ok) {
+      observe('invalid_request');
+      return errorResponse(c, new AppError('invalid_request', wait.message, { issues: [{ path: 'Prefer', message: wait.message }] }));
+    }
     let remoteAddress = '';
     try {
       remoteAddress = getConnInfo(c).remote.address ?? '';
@@ -63,7 +84,7 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
         readBody: () => readBodyLimited(c.req.raw, deps.config.server.body_limit_bytes),
         remoteAddress,
         requestId: c.get('requestId'),
-        waitMs: parsePreferWait(c.req.header('prefer')) ?? deps.config.execution.wait_ms,
+        waitMs: wait.ms ?? deps.config.execution.wait_ms,
       });
     } catch (err) {
       // A throw is a bug (refusals are values): app.onError answers it.
@@ -84,6 +105,10 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
       case 'deferred':
         observe('deferred');
         return c.json({ status: 'deferred', delivery_id: result.delivery_id }, 202);
+      case 'aborted':
+        // Nobody is left to read the answer; the outcome counts it apart from refusals and faults.
+        observe('aborted');
+        return errorResponse(c, new AppError('invalid_request', 'the client closed the connection before the body was read'));
       case 'refused':
         observe(result.code);
         return errorResponse(c, refusalError(result));

@@ -21,28 +21,38 @@ function stripPort(entry: string): string {
   return v4WithPort?.[1] ?? entry;
 }
 
+/** How many proxies `trust_proxy` trusts: `false` none, `true` one, N as configured. */
+export function trustedHops(trustProxy: boolean | number): number {
+  return trustProxy === true ? 1 : trustProxy === false ? 0 : trustProxy;
+}
+
 /**
- * The address a delivery comes from. With `trustProxy`, the left-most `X-Forwarded-For` entry
- * (the original client, as the first proxy recorded it); only enable it behind a proxy that
- * overwrites the header, since a client can otherwise write any address it likes there. When
- * the entry is not an address it is returned as is, so an allowlist refuses it (fail closed)
- * rather than falling back to the proxy's own address.
+ * The address a delivery comes from, or null when it cannot be told. Each trusted proxy appends
+ * the address it received from to `X-Forwarded-For`, so with N trusted proxies the client is
+ * the N-th entry from the right; everything left of it was written by the client and is never
+ * believed. A header with fewer than N entries (or none) did not pass through every trusted
+ * proxy: the address is unknown (null), which a non-empty allowlist refuses, rather than
+ * the proxy's own address or a client-written entry. An entry that is not an address is
+ * returned as is, so an allowlist refuses it too (fail closed).
  */
-export function clientAddress(remoteAddress: string, headers: Headers, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = headers.get('x-forwarded-for');
-    const first = forwarded?.split(',')[0]?.trim();
-    if (first !== undefined && first !== '') return normalizeAddress(stripPort(first));
-  }
-  return normalizeAddress(remoteAddress);
+export function clientAddress(remoteAddress: string, headers: Headers, trustProxy: boolean | number): string | null {
+  const hops = trustedHops(trustProxy);
+  if (hops === 0) return normalizeAddress(remoteAddress);
+  // Several X-Forwarded-For lines arrive joined by ", " (Headers does that), in order.
+  const entries = (headers.get('x-forwarded-for') ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  const entry = entries[entries.length - hops];
+  return entry === undefined ? null : normalizeAddress(stripPort(entry));
 }
 
 /**
  * A predicate for `allow_ips` (addresses and CIDRs, IPv4 and IPv6). An empty list allows every
- * address; anything that is not an IP address is refused. Entries are validated by the config
+ * address, even an unknown one (null); anything that is not an IP address is refused. Entries are validated by the config
  * schema, so a bad one here is a bug and throws.
  */
-export function createIpAllowlist(entries: readonly string[]): (ip: string) => boolean {
+export function createIpAllowlist(entries: readonly string[]): (ip: string | null) => boolean {
   if (entries.length === 0) return () => true;
   const list = new BlockList();
   for (const entry of entries) {
@@ -52,7 +62,8 @@ export function createIpAllowlist(entries: readonly string[]): (ip: string) => b
     if (bits === undefined) list.addAddress(address, family);
     else list.addSubnet(address, Number(bits), family);
   }
-  return function isAllowed(ip: string): boolean {
+  return function isAllowed(ip: string | null): boolean {
+    if (ip === null) return false;
     const address = normalizeAddress(ip);
     const family = isIP(address);
     if (family === 0) return false;

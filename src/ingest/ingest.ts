@@ -10,6 +10,7 @@ import type { SourceConfig } from '../config/schema.js';
 import type { ValidationIssue } from '../domain/types.js';
 import { canonicalJson } from '../events/chain.js';
 import type { NewSignal, RecordOutcome, SignalRecord, Store } from '../store/store.js';
+import { NONCE_REPLAY } from './auth/hmac.js';
 import type { AuthOutcome, Verifier } from './auth/verifier.js';
 import { mapFormat } from './formats/index.js';
 import { findPlaceholders, parseNativeSignal } from './formats/native.js';
@@ -24,8 +25,10 @@ export interface IngestSource {
   verifier: Verifier;
   /** Connector signals of this source execute on (the mock in test mode). */
   connector: string;
-  allowIp: (ip: string) => boolean;
-  clientAddress: (remoteAddress: string, headers: Headers) => string;
+  /** Null (an unknown address) passes only an empty allowlist. */
+  allowIp: (ip: string | null) => boolean;
+  /** Null when it cannot be told (fewer X-Forwarded-For entries than trusted proxies). */
+  clientAddress: (remoteAddress: string, headers: Headers) => string | null;
   rateLimiter: RateLimiter | null;
 }
 
@@ -41,15 +44,16 @@ export interface IngestDeps {
   submit: (record: SignalRecord) => void;
   /** Resolves with the signal once final, or null when `ms` passed first. */
   waitForFinal: (signalId: string, ms: number) => Promise<SignalRecord | null>;
-  recordRefusal: (source: string, requestId: string, reason: string, issues: ValidationIssue[], excerpt: string) => void;
+  /** Keeps a refused delivery for operators, with the code the sender got. */
+  recordRefusal: (source: string, requestId: string, code: RefusalCode, reason: string, issues: ValidationIssue[], excerpt: string) => void;
   /** Where deliveries go while the database is down; null when `degraded.on_database_down: reject`. */
   spool: Spool | null;
   /** Told of every store failure (puts `database` into degraded) and of every success after one. */
   database: { failed: (err: unknown) => void };
 }
 
-/** The raw body, or how large it may be when the sender's was larger. */
-export type BodyRead = { ok: true; bytes: Uint8Array } | { ok: false; limit_bytes: number };
+/** The raw body; how large it may be when the sender's was larger; or the client hung up mid-upload. */
+export type BodyRead = { kind: 'read'; bytes: Uint8Array } | { kind: 'too_large'; limit_bytes: number } | { kind: 'aborted' };
 
 export interface DeliveryInput {
   source: string;
@@ -92,6 +96,8 @@ export type IngestResult =
   | { kind: 'final'; record: SignalRecord; unknown_fields: number }
   | { kind: 'duplicate'; record: SignalRecord }
   | { kind: 'deferred'; delivery_id: string }
+  /** The client closed the connection before its body was read: nobody is left to answer. */
+  | { kind: 'aborted' }
   | Refusal;
 
 /** Deepest JSON nesting a signal may have; deeper bodies are refused before any recursion. */
@@ -106,15 +112,23 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   const now = deps.now();
   const refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues: ValidationIssue[] = [], excerpt = ''): Refusal => {
     log.warn({ reason, issues }, 'delivery refused');
-    deps.recordRefusal(source.name, input.requestId, reason, issues, excerpt);
+    deps.recordRefusal(source.name, input.requestId, code, reason, issues, excerpt);
     return { kind: 'refused', code, message, ...(issues.length > 0 ? { issues } : {}) };
   };
 
   const client = source.clientAddress(input.remoteAddress, input.headers);
-  if (!source.allowIp(client)) return refuse('forbidden', `client address ${client} not in allow_ips`, 'client address not allowed');
+  if (!source.allowIp(client)) {
+    const reason = client === null ? 'client address unknown: X-Forwarded-For has fewer entries than trust_proxy' : `client address ${client} not in allow_ips`;
+    return refuse('forbidden', reason, 'client address not allowed');
+  }
   // allow_ips comes first (docs/http-api.md#client-address): a refused client's body is never read.
   const read = await input.readBody();
-  if (!read.ok) return { kind: 'refused', code: 'payload_too_large', message: `the body is larger than ${read.limit_bytes} bytes` };
+  if (read.kind === 'too_large') return { kind: 'refused', code: 'payload_too_large', message: `the body is larger than ${read.limit_bytes} bytes` };
+  if (read.kind === 'aborted') {
+    // A client event, not a fault of sluice: no stack, no error, nothing for recent_errors.
+    log.info('client hung up before the body was read');
+    return { kind: 'aborted' };
+  }
   const rawBody = read.bytes;
 
   let text: string | undefined;
@@ -132,8 +146,8 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     body = undefined;
   }
 
-  // Only hmac touches the store here (its nonces); with the database down it cannot tell a
-  // replay, so it answers 503 rather than spool something it could not check.
+  // Only hmac touches the store here (it reads its nonces); with the database down it cannot tell
+  // a replay, so it answers 503 rather than spool something it could not check.
   let auth: AuthOutcome;
   try {
     auth = await source.verifier.verify({ source: source.name, headers: input.headers, rawBody, body, now });
@@ -170,8 +184,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   const { signal, unknown_fields } = native;
 
   const fingerprint = createHash('sha256').update(canonicalJson(clean)).digest('hex');
-  const explicitKey =
-    input.headers.get('idempotency-key') ?? auth.idempotency_key ?? headerKey(input.headers) ?? signal.id ?? null;
+  const explicitKey = idempotencyKey(auth, signal.id, input.headers);
   // Control characters (NUL above all) cannot be stored as text by PostgreSQL: refused here.
   if (explicitKey !== null && (explicitKey.length === 0 || explicitKey.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(explicitKey))) {
     return refuse('invalid_signal', 'bad idempotency key', 'the idempotency key is invalid', [
@@ -199,27 +212,36 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     signal,
     request_id: input.requestId,
     received_at: now,
+    ...(auth.replayable_body === true ? { replay_window_ms: source.config.body_hash_window_seconds * 1000 } : {}),
   };
   newSignal.client_order_id = clientOrderId(source.name, explicitKey === null ? `${key}@${newSignal.signal_id}` : key);
   const signalId = newSignal.signal_id;
   // While the spool holds deliveries, a new one goes in behind them, so that replay records
-  // them in arrival order (docs/guarantees.md#ordering).
-  if (deps.spool !== null && deps.spool.pending > 0) return spoolDelivery(deps.spool, newSignal, log, null);
-  let outcome: RecordOutcome;
+  // them in arrival order (docs/guarantees.md#ordering). A nonce can only be checked and kept in
+  // the database, so a delivery carrying one waits (503) until the spool has drained.
+  if (deps.spool !== null && deps.spool.pending > 0) {
+    if (auth.nonce !== undefined) return unavailable(new Error('the spool is draining'));
+    return spoolDelivery(deps.spool, newSignal, log, null);
+  }
+  let outcome: RecordOutcome | { kind: 'replay' };
   try {
-    outcome = await deps.store.recordSignal(newSignal);
+    outcome = auth.nonce === undefined ? await deps.store.recordSignal(newSignal) : await deps.store.recordSignalWithNonce(newSignal, auth.nonce);
   } catch (err) {
     // A bad value is a bug to surface; anything else means the database is unavailable.
     if (isDataError(err)) throw err;
     deps.database.failed(err);
-    if (deps.spool === null) return unavailable(err);
+    // A nonce can only be checked and kept in the database: such a delivery is not spooled.
+    if (deps.spool === null || auth.nonce !== undefined) return unavailable(err);
     return spoolDelivery(deps.spool, newSignal, log, err);
   }
 
   switch (outcome.kind) {
+    case 'replay':
+      // A concurrent delivery of the same signed request was recorded first.
+      return refuse('unauthorized', NONCE_REPLAY, 'authentication failed');
     case 'conflict':
       log.warn({ idempotency_key: key, signal_id: outcome.record.signal_id }, 'idempotency key reused with another body');
-      deps.recordRefusal(source.name, input.requestId, 'idempotency key reused', [], excerptOf(clean));
+      deps.recordRefusal(source.name, input.requestId, 'idempotency_key_reused', 'idempotency key reused', [], excerptOf(clean));
       return {
         kind: 'refused',
         code: 'idempotency_key_reused',
@@ -257,8 +279,24 @@ function unavailable(cause: unknown): Refusal {
   return { kind: 'refused', code: 'unavailable', message: 'the database is unavailable; retry later', retry_after_seconds: 5, cause };
 }
 
-function headerKey(headers: Headers): string | null {
-  return headers.get('webhook-id') ?? headers.get('svix-id') ?? headers.get('x-github-delivery');
+/**
+ * The idempotency key (docs/http-api.md#idempotency-keys), the first present of: a delivery id
+ * the signature covers (webhook-id), the body's `id` (signed with the body by every scheme
+ * that signs it; the formats map their id fields onto it), and only then a header outside any
+ * signature: `Idempotency-Key`, the scheme's own (X-GitHub-Delivery), or a `webhook-id` /
+ * `svix-id` of a source that does not verify it. Signed ids come first so that a captured
+ * delivery resent with a fresh header is still the same delivery.
+ */
+export function idempotencyKey(auth: { idempotency_key?: string; unsigned_key?: string }, bodyId: string | undefined, headers: Headers): string | null {
+  return (
+    auth.idempotency_key ??
+    bodyId ??
+    headers.get('idempotency-key') ??
+    auth.unsigned_key ??
+    headers.get('webhook-id') ??
+    headers.get('svix-id') ??
+    null
+  );
 }
 
 /** Deterministic from source and key, ≤ 48 chars: the same delivery always gets the same id. */

@@ -236,6 +236,8 @@ export class Spool {
           await h.refused({
             at: this.now().toISOString(),
             source,
+            // What the sender would have got live; it was told 202 deferred.
+            code: 'idempotency_key_reused',
             reason: 'idempotency key reused',
             issues: [{ path: '', message: `idempotency_key_reused: spooled delivery ${where}; key "${key}" belongs to ${outcome.record.signal_id}` }],
             request_id,
@@ -263,6 +265,8 @@ export class Spool {
     await h.refused({
       at: this.now().toISOString(),
       source: known.source ?? '(unknown)',
+      // The sender was told 202 deferred: no refusal code was ever sent.
+      code: null,
       reason: `spooled delivery quarantined: ${reason}`.slice(0, 500),
       issues: [],
       request_id: known.request_id ?? '',

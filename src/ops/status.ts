@@ -3,6 +3,7 @@ import type { Connector } from '../connectors/connector.js';
 import { breakerView, initialBreaker, type BreakerView } from '../domain/breaker.js';
 import type { Mode, SignalStatus } from '../domain/types.js';
 import type { Spool } from '../ingest/spool.js';
+import { describeDbError, isDatabaseBusy } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import type { RecentErrors, RecentError } from '../telemetry/recent-errors.js';
 import type { DatabaseHealth } from './database-health.js';
@@ -25,74 +26,92 @@ export interface StatusDeps {
 /** The body of `GET /admin/status` (its OpenAPI schema in http/schemas.ts is checked against this type). */
 export interface StatusView {
   status: 'ok' | 'degraded';
-  mode: Mode;
+  /** Null only when the database could not be read and never was by this process. */
+  mode: Mode | null;
   mode_reason: string | null;
-  mode_changed_at: string;
+  mode_changed_at: string | null;
+  /** When mode, breakers, queue and last signal were read from the database (null: never). */
+  read_at: string | null;
   test_mode: boolean;
   degraded: DegradedEntry[];
   breakers: Record<string, BreakerView>;
   last_signal: { signal_id: string; source: string; status: SignalStatus; received_at: string } | null;
   recent_errors: RecentError[];
-  queue: { accepted: number; executing: number; oldest_accepted_age_seconds: number };
+  queue: { accepted: number; executing: number; oldest_accepted_age_seconds: number } | null;
   spool: { pending: number };
   version: string;
   uptime_seconds: number;
 }
 
-async function readStored(store: StatusDeps['store']) {
+async function readStored(store: StatusDeps['store'], at: Date) {
   const [mode, last, queue, breakers] = await Promise.all([store.getMode(), store.lastSignal(), store.queueStats(), store.getBreakers()]);
-  return { mode, last, queue, breakers };
+  return { mode, last, queue, breakers, read_at: at.toISOString() };
 }
 type Stored = Awaited<ReturnType<typeof readStored>>;
 
-/** The status reader of one app: it keeps the last values it read, to answer while the database is down. */
+/**
+ * The status reader of one app: it keeps the last values it read, to answer while the database
+ * is down with those values and the time they were read. What it never read it does not make up.
+ */
 export function statusReader(deps: StatusDeps): () => Promise<StatusView> {
   let lastGood: Stored | null = null;
   return async () => {
-    let stored: Stored;
     try {
-      stored = await readStored(deps.store);
-      lastGood = stored;
+      lastGood = await readStored(deps.store, deps.now());
+      return statusView(deps, lastGood, null);
     } catch (err) {
-      // The database is down: answer with what was last read, and say so in `degraded`.
-      deps.database.failed(err);
-      stored = lastGood ?? { mode: { mode: 'enabled', reason: null, changed_at: deps.startedAt.toISOString() }, last: null, queue: { accepted: 0, executing: 0, oldest_accepted_at: null }, breakers: {} };
+      // Down, or too busy to answer: `degraded` says so either way; only an outage starts the probe.
+      if (!isDatabaseBusy(err)) deps.database.failed(err);
+      return statusView(deps, lastGood, { error: err });
     }
-    return statusView(deps, stored);
   };
 }
 
-function statusView(deps: StatusDeps, stored: Stored): StatusView {
+/** `stored` is null when nothing was ever read; `failure` is set when this read failed. */
+function statusView(deps: StatusDeps, stored: Stored | null, failure: { error: unknown } | null): StatusView {
   const now = deps.now();
-  const { mode, last, queue, breakers: storedBreakers } = stored;
   const degraded: DegradedEntry[] = deps.degraded.list();
+  if (failure !== null && !degraded.some((d) => d.component === 'database')) {
+    degraded.push({ component: 'database', reason: describeDbError(failure.error), since: now.toISOString() });
+  }
   const pending = deps.spool?.pending ?? 0;
   if (pending > 0 && !degraded.some((d) => d.component === 'spool')) {
     degraded.push({ component: 'spool', reason: `${pending} deliveries waiting for the database`, since: now.toISOString() });
   }
   const breakers: Record<string, BreakerView> = {};
-  for (const name of deps.connectors.keys()) {
-    const view = breakerView(storedBreakers[name] ?? initialBreaker());
+  // Never read: no breaker is shown rather than one shown closed.
+  for (const name of stored === null ? [] : deps.connectors.keys()) {
+    const view = breakerView(stored?.breakers[name] ?? initialBreaker());
     breakers[name] = view;
     if (view.state !== 'closed') degraded.push({ component: `breaker:${name}`, reason: `circuit breaker ${view.state} after ${view.consecutive_failures} consecutive failures`, since: view.opened_at ?? now.toISOString() });
   }
   return {
     status: degraded.length > 0 ? 'degraded' : 'ok',
-    mode: mode.mode,
-    mode_reason: mode.reason,
-    mode_changed_at: mode.changed_at,
+    mode: stored?.mode.mode ?? null,
+    mode_reason: stored?.mode.reason ?? null,
+    mode_changed_at: stored?.mode.changed_at ?? null,
+    read_at: stored?.read_at ?? null,
     test_mode: deps.testMode,
     degraded,
     breakers,
-    last_signal: last === null ? null : { signal_id: last.signal_id, source: last.source, status: last.status, received_at: last.received_at },
+    last_signal: lastSignalView(stored?.last ?? null),
     recent_errors: deps.recentErrors.list(),
-    queue: {
-      accepted: queue.accepted,
-      executing: queue.executing,
-      oldest_accepted_age_seconds: queue.oldest_accepted_at === null ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(queue.oldest_accepted_at)) / 1000)),
-    },
+    queue: stored === null ? null : queueView(stored.queue, now),
     spool: { pending },
     version: deps.version,
     uptime_seconds: Math.round((now.getTime() - deps.startedAt.getTime()) / 1000),
+  };
+}
+
+function lastSignalView(last: Stored['last']): StatusView['last_signal'] {
+  return last === null ? null : { signal_id: last.signal_id, source: last.source, status: last.status, received_at: last.received_at };
+}
+
+function queueView(queue: Stored['queue'], now: Date): StatusView['queue'] {
+  const oldest = queue.oldest_accepted_at;
+  return {
+    accepted: queue.accepted,
+    executing: queue.executing,
+    oldest_accepted_age_seconds: oldest === null ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(oldest)) / 1000)),
   };
 }

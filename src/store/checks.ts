@@ -54,6 +54,7 @@ const RULES = [
   'stale_signal',
   'trading_window',
   'order_rate',
+  'max_order_quantity',
   'max_order_notional',
   'max_position_notional',
   'max_gross_exposure',

@@ -31,3 +31,20 @@ export function isStoreUnavailable(err: unknown): boolean {
   const looksLikeDb = (typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || code.startsWith('SQLITE_') || code.startsWith('E') || code.startsWith('CONNECTION_'))) || /database|connect/i.test(message);
   return looksLikeDb && !isDataError(err);
 }
+
+/**
+ * SQLSTATEs (and SQLite codes) of a database that is up but could not do this now: a lock it
+ * waited for too long (55P03 lock_not_available, SQLITE_BUSY, SQLITE_LOCKED), a statement ended
+ * by `statement_timeout` (57014 query_canceled), a conflict it gave up on (40001, 40P01). The
+ * same request may well succeed a moment later: a 503 with Retry-After, not a 500 and not an outage.
+ */
+const BUSY_CODES = new Set(['55P03', '57014', '40001', '40P01']);
+
+export function isDatabaseBusy(err: unknown): boolean {
+  const codeOf = (e: unknown): unknown => (typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined);
+  // A query builder may wrap the driver's error; its cause carries the code.
+  const cause = typeof err === 'object' && err !== null && 'cause' in err ? err.cause : undefined;
+  return [codeOf(err), codeOf(cause)].some(
+    (code) => typeof code === 'string' && (BUSY_CODES.has(code) || code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')),
+  );
+}

@@ -173,6 +173,7 @@ export interface DeliveryRow {
   seq: number;
   at: number;
   source: string;
+  code: string | null;
   reason: string;
   issues: string;
   request_id: string;
@@ -183,6 +184,7 @@ export function refusedDeliveryFromRow(r: DeliveryRow): RefusedDelivery {
   return {
     at: isoFromMs(r.at),
     source: r.source,
+    code: r.code,
     reason: r.reason,
     issues: checkIssues(r.issues, { table: 'deliveries', id: String(r.seq), field: 'issues' }),
     request_id: r.request_id,

@@ -62,3 +62,31 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
+
+/**
+ * Flushes what is buffered for the destination, waiting at most `timeoutMs`, then makes the
+ * exit-time synchronous flush a no-op. That flush (pino registers it on process exit) retries a
+ * failed write forever when stdout is a closed pipe (EPIPE: the reader of `sluice start | …`
+ * went away), which kept a stopped sluice from exiting; after this, nothing is left to write, or
+ * it cannot be written.
+ */
+export function flushLogs(logger: Logger, timeoutMs: number): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined;
+  return new Promise<void>((resolve) => {
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (stream !== undefined && typeof stream.flushSync === 'function') stream.flushSync = noop;
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    try {
+      logger.flush(() => done());
+    } catch {
+      // A destroyed stream: nothing more can be written.
+      done();
+    }
+  });
+}

@@ -6,22 +6,22 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, test } from 'vitest';
 import { signHeaders } from '../../src/cli/sign.js';
 import { createVerifier } from '../../src/ingest/auth/index.js';
-import type { AuthInput, NonceStore } from '../../src/ingest/auth/verifier.js';
+import type { AuthInput, AuthOutcome, NonceStore } from '../../src/ingest/auth/verifier.js';
 
 const BODY = new TextEncoder().encode(JSON.stringify({ id: 'sig-1', action: 'buy', instrument: 'AAPL', quantity: 10 }));
 const WHSEC = `whsec_${Buffer.from('sign-test-key-0123456789abcdef').toString('base64')}`;
 const HMAC_SECRET = 'hmac-secret-0123456789';
 
-/** A faithful in-memory NonceStore: true the first time; a nonce counts until its expiry passes. */
-function memoryNonces(now: () => Date): NonceStore {
-  const seen = new Map<string, Date>();
+/** An in-memory NonceStore; `keep` does what recording the signal does with its nonce. */
+function memoryNonces(): NonceStore & { keep: (outcome: AuthOutcome) => void } {
+  const kept = new Map<string, Date>();
   return {
-    async remember(source, nonce, expiresAt) {
-      const key = `${source}\u0000${nonce}`;
-      const existing = seen.get(key);
-      if (existing !== undefined && existing.getTime() > now().getTime()) return false;
-      seen.set(key, expiresAt);
-      return true;
+    async seen(source, nonce, now) {
+      const expires = kept.get(`${source}\u0000${nonce}`);
+      return expires !== undefined && expires.getTime() > now.getTime();
+    },
+    keep(outcome) {
+      if (outcome.ok && outcome.nonce !== undefined) kept.set(`src\u0000${outcome.nonce.nonce}`, outcome.nonce.expires_at);
     },
   };
 }
@@ -58,7 +58,7 @@ describe('signHeaders standard-webhooks', () => {
 
   test('verifies with sluice’s verifier, which returns the id as the key', async () => {
     const now = new Date('2026-11-22T10:30:00Z');
-    const verifier = createVerifier({ scheme: 'standard-webhooks', secrets: [WHSEC] }, { nonces: memoryNonces(() => now) });
+    const verifier = createVerifier({ scheme: 'standard-webhooks', secrets: [WHSEC] }, { nonces: memoryNonces() });
     const headers = signHeaders('standard-webhooks', WHSEC, BODY, now, 'msg_42');
     expect(await verifier.verify(input(headers, now))).toEqual({ ok: true, idempotency_key: 'msg_42' });
   });
@@ -86,18 +86,21 @@ describe('signHeaders hmac', () => {
 
   test('verifies with sluice’s verifier, once: the nonce is random and single-use', async () => {
     const now = new Date('2026-11-22T10:30:00Z');
-    const verifier = createVerifier({ scheme: 'hmac', secrets: [HMAC_SECRET] }, { nonces: memoryNonces(() => now) });
+    const nonces = memoryNonces();
+    const verifier = createVerifier({ scheme: 'hmac', secrets: [HMAC_SECRET] }, { nonces });
     const first = signHeaders('hmac', HMAC_SECRET, BODY, now);
     const second = signHeaders('hmac', HMAC_SECRET, BODY, now);
     expect(first['X-Nonce']).not.toBe(second['X-Nonce']);
-    expect(await verifier.verify(input(first, now))).toEqual({ ok: true });
-    expect(await verifier.verify(input(second, now))).toEqual({ ok: true });
+    const accepted = await verifier.verify(input(first, now));
+    expect(accepted).toMatchObject({ ok: true, nonce: { nonce: first['X-Nonce'] } });
+    nonces.keep(accepted);
+    expect(await verifier.verify(input(second, now))).toMatchObject({ ok: true });
     expect(await verifier.verify(input(first, now))).toMatchObject({ ok: false });
   });
 
   test('does not verify under another secret', async () => {
     const now = new Date('2026-11-22T10:30:00Z');
-    const verifier = createVerifier({ scheme: 'hmac', secrets: ['another-secret'] }, { nonces: memoryNonces(() => now) });
+    const verifier = createVerifier({ scheme: 'hmac', secrets: ['another-secret'] }, { nonces: memoryNonces() });
     expect(await verifier.verify(input(signHeaders('hmac', HMAC_SECRET, BODY, now), now))).toMatchObject({ ok: false });
   });
 });

@@ -95,17 +95,18 @@ describe('without a config file', () => {
   });
 });
 
-describe('defaults equal the contract’s', () => {
+describe('defaults equal the documented ones', () => {
   test('server, database, policy, execution, degraded, retention, alerts', () => {
     const config = loadConfig({});
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080, body_limit_bytes: 65_536 });
-    expect(config.database).toEqual({ url: 'file:./data/sluice.db' });
+    expect(config.database).toEqual({ url: 'file:./data/sluice.db', connect_timeout_seconds: 60 });
     expect(config.policy).toEqual({
       initial_mode: 'enabled',
       instruments: [],
       max_signal_age_seconds: 300,
       trading_windows: [],
       max_orders_per_minute: 30,
+      max_order_quantity: { default: null },
       max_order_notional: 10_000,
       max_position_notional: { default: 25_000 },
       max_gross_exposure: 100_000,
@@ -236,10 +237,36 @@ execution: { max_attempts: 3, breaker: { failure_threshold: 2, half_open_after_s
     expect(Object.keys(config.sources)).toEqual(['only']);
   });
 
-  test('an unset ${VAR} expands to an empty string, and an empty secret is refused at its path', () => {
+  test('an unset ${VAR} is named as unset in the environment, at its path, and not also as an empty value', () => {
     const problems = problemsOf({}, configFile(`sources:\n  tv: { auth: { scheme: token, secrets: ["\${NOT_SET}"] } }\n`));
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^sources\.tv\.auth\.secrets\.0: expected a non-empty .*, got ""$/);
+    expect(problems).toEqual(['sources.tv.auth.secrets.0: ${NOT_SET} is not set in the environment']);
+  });
+
+  test('every unset ${VAR} is named, also inside longer strings, in { value } secrets and where an empty string would pass', () => {
+    const problems = problemsOf(
+      { SET: 'x' },
+      configFile(
+        [
+          'sources:',
+          '  tv: { auth: { scheme: passphrase, secrets: ["${TV_PASSPHRASE}"] }, format: tradingview }',
+          '  sw: { auth: { scheme: standard-webhooks, secrets: [{ value: "${WHSEC_OLD}", expires_at: "2030-01-01T00:00:00Z" }] } }',
+          'connectors:',
+          '  relay: { type: http, url: "https://${RELAY_HOST}:${RELAY_PORT}/orders", signing_secret: "${SET}" }',
+          '  custom: { type: module, path: ./x.js, options: { token: "${BROKER_TOKEN}" } }',
+        ].join('\n'),
+      ),
+    );
+    expect(problems).toEqual([
+      'sources.tv.auth.secrets.0: ${TV_PASSPHRASE} is not set in the environment',
+      'sources.sw.auth.secrets.0.value: ${WHSEC_OLD} is not set in the environment',
+      'connectors.relay.url: ${RELAY_HOST}, ${RELAY_PORT} are not set in the environment',
+      'connectors.custom.options.token: ${BROKER_TOKEN} is not set in the environment',
+    ]);
+  });
+
+  test('a ${VAR} set to an empty string is not "unset": the key says what it expected', () => {
+    const problems = problemsOf({ EMPTY: '' }, configFile(`sources:\n  tv: { auth: { scheme: token, secrets: ["\${EMPTY}"] } }\n`));
+    expect(problems).toEqual(['sources.tv.auth.secrets.0: expected a non-empty string, got ""']);
   });
 
   test('${VAR} is expanded inside longer strings and nested values', () => {
@@ -306,8 +333,8 @@ describe('bad values are named with their path and expectation', () => {
       problems: ['policy.max_order_notional: expected a positive number, got "ten"'],
     },
     { name: 'a negative limit', yaml: 'policy: { max_daily_loss: -5 }', problems: ['policy.max_daily_loss: expected a positive number, got -5'] },
-    { name: 'an unknown key at top level', yaml: 'polcy: { max_order_notional: 5 }', problems: ['polcy: unknown key'] },
-    { name: 'an unknown key nested', yaml: 'policy: { max_order_notionall: 5 }', problems: ['policy.max_order_notionall: unknown key'] },
+    { name: 'an unknown key at top level', yaml: 'polcy: { max_order_notional: 5 }', problems: ['polcy: unknown key (did you mean "policy"?)'] },
+    { name: 'an unknown key nested', yaml: 'policy: { max_order_notionall: 5 }', problems: ['policy.max_order_notionall: unknown key (did you mean "max_order_notional"?)'] },
     { name: 'an unknown key deep in a source', yaml: `sources:\n  tv: { auth: { scheme: token, secrets: [x], extra: 1 } }`, problems: ['sources.tv.auth.extra: unknown key'] },
     {
       name: 'a bad auth scheme',
@@ -416,5 +443,83 @@ describe('bad values are named with their path and expectation', () => {
   test('a schema problem and a missing production admin token are listed in one error', () => {
     const problems = problemsOf({ NODE_ENV: 'production' }, configFile('policy: { max_order_notional: ten }'));
     expect(problems).toEqual(['policy.max_order_notional: expected a positive number, got "ten"', expect.stringMatching(/^SLUICE_ADMIN_TOKEN: /)]);
+  });
+});
+
+describe('errors that name the fix', () => {
+  test('every unknown key is named, several per object and in every block, with "did you mean" for near misses', () => {
+    const problems = problemsOf(
+      {},
+      configFile(
+        [
+          'sources:',
+          '  tv: { auth: { scheme: token, secrets: [x], secrts: [y] }, conector: mock, formatt: native, colour: red }',
+          'policy: { max_order_notionall: 5, max_daily_los: 10, colour: blue }',
+          'connectors:',
+          '  m: { type: mock, latency: 5, failure_rat: 0.1 }',
+          'execution: { backof: { base_ms: 1 }, breaker: { failure_treshold: 3 } }',
+          'sourcess: {}',
+        ].join('\n'),
+      ),
+    );
+    expect(problems).toEqual([
+      'sources.tv.auth.secrts: unknown key (did you mean "secrets"?)',
+      'sources.tv.conector: unknown key (did you mean "connector"?)',
+      'sources.tv.formatt: unknown key (did you mean "format"?)',
+      'sources.tv.colour: unknown key',
+      'policy.max_order_notionall: unknown key (did you mean "max_order_notional"?)',
+      'policy.max_daily_los: unknown key (did you mean "max_daily_loss"?)',
+      'policy.colour: unknown key',
+      'connectors.m.latency: unknown key',
+      'connectors.m.failure_rat: unknown key (did you mean "failure_rate"?)',
+      'execution.backof: unknown key (did you mean "backoff"?)',
+      'execution.breaker.failure_treshold: unknown key (did you mean "failure_threshold"?)',
+      'sourcess: unknown key (did you mean "sources"?)',
+    ]);
+  });
+
+  test('unknown keys are listed together with bad values', () => {
+    const problems = problemsOf({}, configFile('policy: { max_order_notional: ten, colour: red, flavour: sweet }'));
+    expect(problems).toEqual(['policy.max_order_notional: expected a positive number, got "ten"', 'policy.colour: unknown key', 'policy.flavour: unknown key']);
+  });
+
+  test('an invalid LOG_LEVEL lists the valid ones', () => {
+    expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual(['LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"']);
+    expect(loadConfig({ LOG_LEVEL: 'warn' }).log_level).toBe('warn');
+    expect(loadConfig({ LOG_LEVEL: '' }).log_level).toBe('info');
+  });
+
+  // A secret typed in the wrong shape (a number, a list) must not end up in a terminal, a CI log
+  // or a support ticket: the problem names the key and the kind of value only.
+  const SECRET = '8675309';
+  const secretCases: { name: string; yaml: string; env?: Env }[] = [
+    { name: 'a token secret that YAML read as a number', yaml: `sources:\n  a: { auth: { scheme: token, secrets: [${SECRET}] } }` },
+    { name: 'a passphrase secret as a { value } with a number', yaml: `sources:\n  a: { auth: { scheme: passphrase, secrets: [{ value: ${SECRET} }] } }` },
+    { name: 'a list where the secrets belong', yaml: `sources:\n  a: { auth: { scheme: hmac, secrets: ${SECRET} } }` },
+    { name: "an http connector's signing_secret", yaml: `connectors:\n  r: { type: http, url: "https://x.example/o", signing_secret: ${SECRET} }` },
+    { name: "an alpaca key_id and secret_key", yaml: `connectors:\n  a: { type: alpaca, key_id: ${SECRET}, secret_key: [${SECRET}] }` },
+    { name: 'a URL with a password that is not a valid URL', yaml: `connectors:\n  r: { type: http, url: "https://user:${SECRET}@ bad host/o", signing_secret: whsec_x }` },
+    { name: 'an alerts webhook URL with a password', yaml: `alerts: { webhook_url: "ftp//user:${SECRET}@hooks.example" }` },
+    { name: 'a value built from a ${VAR}', yaml: 'server: { port: "${PORT_FROM_ENV}" }', env: { PORT_FROM_ENV: SECRET } },
+    { name: 'an alpaca base_url with a password that does not match live', yaml: `connectors:\n  a: { type: alpaca, key_id: k, secret_key: s, live: true, base_url: "https://u:${SECRET}@paper-api.alpaca.markets" }` },
+  ];
+  test.each(secretCases)('$name: named, never echoed', ({ yaml, env }) => {
+    const problems = problemsOf(env ?? {}, configFile(yaml));
+    expect(problems.length).toBeGreaterThan(0);
+    for (const p of problems) expect(p).not.toContain(SECRET);
+    const err = (() => {
+      try {
+        loadConfig(env ?? {}, { configPath: configFile(yaml) });
+      } catch (e) {
+        return e as Error;
+      }
+      return null;
+    })();
+    expect(err?.message).not.toContain(SECRET);
+  });
+
+  test('the kind of a hidden value is still named', () => {
+    const problems = problemsOf({}, configFile(`sources:\n  a: { auth: { scheme: token, secrets: [${SECRET}] } }`));
+    expect(problems).toEqual([`sources.a.auth.secrets.0: expected a non-empty secret string or { value, expires_at }, got a number (not shown: it may be a secret)`]);
   });
 });

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { checkedPositions } from '../../src/connectors/registry.js';
 import { clientOrderId } from '../../src/ingest/ingest.js';
 import { connectorOf, e2eConfig, mockOrders, nextKey, sendFinal, signalDetail, statusOf } from '../helpers/connectors.js';
 import { sendTo, startTestServer, tempDir } from '../helpers/server.js';
@@ -196,6 +197,73 @@ export default (options, ctx) => new Broker(options, ctx.name);
       expect(calls(mod.log).map((c) => c['call'])).toEqual(['factory']);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('a module connector and positions (docs/execution.md#position-reconciliation)', () => {
+  /** The broker module with its getPositions() replaced (or removed) and its positions capability as given. */
+  function variant(getPositions: string | null, positions: 'true' | 'false' | 'omitted'): string {
+    const capabilities = `capabilities: { order_types: ['market', 'limit'], brackets: false, fractional: true, short: true, lookup: true${positions === 'omitted' ? '' : `, positions: ${positions}`} },`;
+    return BROKER_MODULE.replace(/capabilities: \{[^}]*\},/, capabilities).replace(
+      /async getPositions\(\) \{\n\s*return \{ ok: true, value: \[\] \};\n\s*\},/,
+      getPositions === null ? '' : `async getPositions() { ${getPositions} },`,
+    );
+  }
+
+  async function positionsAfterReconciles(source: string): Promise<{ capability: boolean; quantity: number | undefined; errors: string[] }> {
+    const dir = tempDir();
+    const mod = writeBrokerModule(dir, source);
+    const s = await startTestServer({ dir, config: { ...moduleConfig(mod.path, { prefix: 'pos', log: mod.log }), execution: { reconcile_interval_seconds: 0.05 } } });
+    try {
+      expect((await sendFinal(s.url, { id: nextKey('pos'), action: 'buy', instrument: 'AAPL', quantity: 3, price: 150 })).status).toBe('executed');
+      // Let several reconciliation passes run over the booked position.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const book = (await (await s.admin('/positions')).json()) as { connectors: Record<string, { positions: Array<{ instrument: string; quantity: number }> }> };
+      const status = (await statusOf(s.url)) as unknown as { recent_errors: Array<{ message: string }> };
+      return {
+        capability: (await connectorOf(s.url, 'custom')).capabilities.positions === true,
+        quantity: book.connectors.custom?.positions.find((p) => p.instrument === 'AAPL')?.quantity,
+        errors: status.recent_errors.map((e) => e.message),
+      };
+    } finally {
+      await s.close();
+    }
+  }
+
+  test('a module without getPositions() starts, declares positions: false, and its fills stay in the book', async () => {
+    expect(await positionsAfterReconciles(variant(null, 'omitted'))).toEqual({ capability: false, quantity: 3, errors: [] });
+  });
+
+  test('positions: false keeps the book even when getPositions() answers [] ', async () => {
+    expect(await positionsAfterReconciles(variant('return { ok: true, value: [] };', 'false'))).toEqual({ capability: false, quantity: 3, errors: [] });
+  });
+
+  test('a getPositions() that returns nothing is a reconcile error, not "the account is flat"', async () => {
+    for (const body of ['return undefined;', 'return { ok: true };', 'return [];', "return { ok: true, value: [{ instrument: 'AAPL' }] };"]) {
+      const out = await positionsAfterReconciles(variant(body, 'true'));
+      expect(out.capability).toBe(true);
+      expect(out.quantity, body).toBe(3);
+      expect(out.errors.some((m) => m.startsWith('reconcile: getPositions() returned')), body).toBe(true);
+    }
+  });
+
+  test('positions: true without getPositions() stops the start, naming the connector', async () => {
+    const dir = tempDir();
+    const mod = writeBrokerModule(dir, variant(null, 'true'));
+    await expect(startTestServer({ dir, config: moduleConfig(mod.path, { log: mod.log }) })).rejects.toThrow(
+      /connectors\.custom: the module's connector declares capabilities\.positions: true but has no getPositions\(\) method/,
+    );
+  });
+
+  test('checkedPositions: only { ok: true, value: [{ instrument, quantity, avg_price }] } is a list of positions', () => {
+    const ok = [{ instrument: 'AAPL', quantity: 2, avg_price: 10 }];
+    expect(checkedPositions({ ok: true, value: ok })).toEqual({ ok: true, value: ok });
+    expect(checkedPositions({ ok: true, value: [] })).toEqual({ ok: true, value: [] });
+    const failure = { ok: false, retryable: true, ambiguous: false, reason: 'broker down' };
+    expect(checkedPositions(failure)).toBe(failure);
+    for (const bad of [undefined, null, [], {}, { ok: true }, { ok: true, value: {} }, { ok: true, value: [{ instrument: 'AAPL', quantity: '2', avg_price: 1 }] }, { ok: true, value: [{ quantity: 2, avg_price: 1 }] }, { ok: true, value: [{ instrument: 'X', quantity: Number.NaN, avg_price: 1 }] }]) {
+      expect(checkedPositions(bad), JSON.stringify(bad)).toMatchObject({ ok: false, retryable: false, ambiguous: false });
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The guardrail gate, table-driven: one line per case, each a signal / state / policy delta from
- * the defaults (the contract's default policy, a flat AAPL book, a connector that can do
+ * the defaults (the documented default policy, a flat AAPL book, a connector that can do
  * everything) and the decision expected.
  */
 import * as v from 'valibot';
@@ -141,6 +141,17 @@ const cases: Case[] = [
   { name: 'order_rate: an exit at the limit passes', signal: { action: 'close' }, state: { orders_last_minute: 30, position: 10 }, expect: { allowed: true } },
   { name: 'order_rate: a cancel at the limit passes', signal: { action: 'cancel' }, state: { orders_last_minute: 30 }, expect: { allowed: true } },
   { name: 'order_rate: null limit never refuses', state: { orders_last_minute: 10_000 }, policy: { max_orders_per_minute: null }, expect: { allowed: true } },
+  // ── max_order_quantity ──────────────────────────────────────────────────────────────────────
+  { name: 'max_order_quantity: null default never refuses', signal: { quantity: 1e9, price: 1e-6 }, policy: NO_LIMITS, expect: { allowed: true } },
+  { name: 'max_order_quantity: exactly the limit passes', signal: { quantity: 100 }, policy: { max_order_quantity: { default: 100 } }, expect: { allowed: true } },
+  { name: 'max_order_quantity: over the default refused whatever the price', signal: { quantity: 1_000_000, price: 1e-6 }, policy: { ...NO_LIMITS, max_order_quantity: { default: 1000 } }, expect: { allowed: false, rules: ['max_order_quantity'] } },
+  { name: 'max_order_quantity: per-instrument limit overrides default', signal: { quantity: 500 }, policy: { ...NO_LIMITS, max_order_quantity: { default: 100, aapl: 1000 } }, expect: { allowed: true } },
+  { name: 'max_order_quantity: per-instrument null means no limit', signal: { quantity: 500 }, policy: { ...NO_LIMITS, max_order_quantity: { default: 100, AAPL: null } }, expect: { allowed: true } },
+  { name: 'max_order_quantity: other instruments get the default', signal: { instrument: 'MSFT', quantity: 500 }, policy: { ...NO_LIMITS, max_order_quantity: { default: 100, AAPL: 1000 } }, expect: { allowed: false, rules: ['max_order_quantity'] } },
+  { name: 'max_order_quantity: a notional order is judged by the quantity it sizes to', signal: { notional: 5000, price: 10 }, policy: { max_order_quantity: { default: 100 } }, expect: { allowed: false, rules: ['max_order_quantity'] } },
+  { name: 'max_order_quantity: an exit over the limit passes', signal: { action: 'sell', quantity: 500 }, state: { position: 500 }, policy: { max_order_quantity: { default: 100 } }, expect: { allowed: true, exit: true } },
+  { name: 'max_order_quantity: a flip counts its whole quantity', signal: { action: 'sell', quantity: 150 }, state: { position: 100 }, policy: { ...NO_LIMITS, max_order_quantity: { default: 100 } }, expect: { allowed: false, rules: ['max_order_quantity'] } },
+  { name: 'max_order_quantity: a target judged by the difference it orders', signal: { action: 'target', target_position: 150 }, state: { position: 100 }, policy: { max_order_quantity: { default: 100 } }, expect: { allowed: true, quantity: 50 } },
   // ── max_order_notional and pricing ──────────────────────────────────────────────────────────
   { name: 'max_order_notional: exactly the limit passes', signal: { quantity: 100 }, expect: { allowed: true, reserved: 10_000 } },
   { name: 'max_order_notional: a cent over refused', signal: { quantity: 100, price: 100.0001 }, expect: { allowed: false, rules: ['max_order_notional'] } },

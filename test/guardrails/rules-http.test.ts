@@ -366,7 +366,7 @@ describe('connector_capability', () => {
 });
 
 describe('several rules at once', () => {
-  test('every failing rule is listed, in the contract order, in one decision', async () => {
+  test('every failing rule is listed, in the documented order, in one decision', async () => {
     const s = await startGuarded({
       instruments: ['AAPL'],
       max_signal_age_seconds: 60,

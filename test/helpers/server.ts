@@ -164,3 +164,10 @@ export function sendTo(url: string, body: unknown, headers: Record<string, strin
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** SIGKILLs a child that is still running and waits for it to exit. */
+export async function killChild(child: Child | null): Promise<void> {
+  if (child === null || child.proc.exitCode !== null) return;
+  child.proc.kill('SIGKILL');
+  await child.exited;
+}

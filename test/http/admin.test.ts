@@ -26,7 +26,7 @@ async function setMode(mode: string) {
 }
 
 describe('modes', () => {
-  test('enabled → exit_only → paused → enabled, each with the contract behaviour', async () => {
+  test('enabled → exit_only → paused → enabled, each with the documented behaviour', async () => {
     // enabled: anything the limits allow.
     expect((await sendWait({ action: 'buy', instrument: 'MODE', quantity: 5 })).status).toBe('executed');
 
@@ -77,9 +77,9 @@ describe('admin API', () => {
     expect(((await write.json()) as { error: { code: string } }).error.code).toBe('forbidden');
   });
 
-  test('GET /admin/status has every field of the contract', async () => {
+  test('GET /admin/status has every documented field', async () => {
     const status = (await (await s.admin('/status')).json()) as Record<string, unknown>;
-    for (const field of ['status', 'mode', 'mode_reason', 'mode_changed_at', 'test_mode', 'degraded', 'breakers', 'last_signal', 'recent_errors', 'queue', 'spool', 'version', 'uptime_seconds']) {
+    for (const field of ['status', 'mode', 'mode_reason', 'mode_changed_at', 'read_at', 'test_mode', 'degraded', 'breakers', 'last_signal', 'recent_errors', 'queue', 'spool', 'version', 'uptime_seconds']) {
       expect(status).toHaveProperty(field);
     }
     expect(status.queue).toEqual({ accepted: expect.any(Number), executing: expect.any(Number), oldest_accepted_age_seconds: expect.any(Number) });
@@ -122,7 +122,7 @@ describe('admin API', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
 
-  test('GET /admin/connectors/mock/orders has the contract fields', async () => {
+  test('GET /admin/connectors/mock/orders has the documented fields', async () => {
     await sendWait({ action: 'buy', instrument: 'ORD', quantity: 3, order_type: 'limit', limit_price: 99 });
     const orders = (await (await s.admin('/connectors/mock/orders?limit=1')).json()) as { items: Array<Record<string, unknown>> };
     expect(orders.items[0]).toMatchObject({ instrument: 'ORD', side: 'buy', quantity: 3, order_type: 'limit', limit_price: 99, status: 'filled', filled_quantity: 3, fill_price: 99 });

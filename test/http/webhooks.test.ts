@@ -66,9 +66,15 @@ describe('POST /webhooks/{source}', () => {
     expect(body.error.request_id).toBe(res.headers.get('x-request-id'));
   });
 
-  test('the Idempotency-Key header wins over the body id', async () => {
+  test('the body id wins over the Idempotency-Key header (docs/http-api.md#idempotency-keys)', async () => {
+    const id = key();
+    const res = await s.send(buy(id), { headers: { 'idempotency-key': key() } });
+    expect(((await res.json()) as { idempotency_key: string }).idempotency_key).toBe(id);
+  });
+
+  test('without a body id the Idempotency-Key header is the key', async () => {
     const header = key();
-    const res = await s.send(buy(), { headers: { 'idempotency-key': header } });
+    const res = await s.send({ action: 'buy', instrument: 'AAPL', quantity: 1, price: 10 }, { headers: { 'idempotency-key': header } });
     expect(((await res.json()) as { idempotency_key: string }).idempotency_key).toBe(header);
   });
 

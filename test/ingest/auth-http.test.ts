@@ -1,7 +1,7 @@
 /**
  * Every authentication scheme (docs/http-api.md#sender-authentication) and `allow_ips` through the real server over real
  * HTTP: deliveries signed by the senders' own libraries (standardwebhooks, stripe,
- * @octokit/webhooks-methods; hmac by the contract's formula, as no library exists) are
+ * @octokit/webhooks-methods; hmac by the documented formula, as no library exists) are
  * accepted; every kind of failure is the same `401 unauthorized` on the wire while the log names
  * the precise check that failed; scheme-carried ids become idempotency keys.
  */
@@ -84,7 +84,7 @@ function signSw(secret: string, body: string, opts: { id?: string; offsetMs?: nu
   return { 'webhook-id': id, 'webhook-timestamp': String(unix(at.getTime())), 'webhook-signature': new Webhook(secret).sign(id, at, body) };
 }
 
-/** No sender library exists for the hmac scheme: signed from the contract's formula. */
+/** No sender library exists for the hmac scheme: signed from the documented formula. */
 function signHmac(secret: string, body: string, opts: { nonce?: string; offsetMs?: number } = {}): Record<string, string> {
   const ts = String(unix(Date.now() + (opts.offsetMs ?? 0)));
   const nonce = opts.nonce ?? randomBytes(12).toString('hex');
@@ -275,15 +275,22 @@ describe('refused: 401 unauthorized, the log names the check', () => {
     const expiredReason = refusalReason(s, String(expired.headers.get('x-request-id')));
     const wrongReason = refusalReason(s, String(wrong.headers.get('x-request-id')));
     // An operator mid-rotation must be able to tell "sender still uses the retired secret"
-    // from "sender has a wrong secret": the contract says the log names the failed check.
+    // from "sender has a wrong secret": the docs say the log names the failed check.
     expect(expiredReason).toMatch(/expired/);
     expect(expiredReason).not.toBe(wrongReason);
   });
 });
 
 describe('scheme-carried idempotency keys', () => {
-  test('X-GitHub-Delivery is the key (over the body id); a redelivery is a 200 duplicate', async () => {
+  test('the body id is the key over X-GitHub-Delivery, which the signature does not cover', async () => {
     const body = native();
+    const res = await post(s, 'gh', { body, headers: await signGithub(GITHUB_SECRET, body, randomUUID()) });
+    expect(res.status).toBe(202);
+    expect((await acceptedOf(res)).idempotency_key).toBe((JSON.parse(body) as { id: string }).id);
+  });
+
+  test('without a body id X-GitHub-Delivery is the key; a redelivery is a 200 duplicate', async () => {
+    const body = JSON.stringify({ action: 'buy', instrument: `GH${randomUUID().slice(0, 8)}`, quantity: 1, price: 100 });
     const delivery = randomUUID();
     const headers = await signGithub(GITHUB_SECRET, body, delivery);
     const first = await post(s, 'gh', { body, headers });
@@ -332,14 +339,15 @@ describe('allow_ips (checked before authentication)', () => {
     expect(refusalReason(s, String(res.headers.get('x-request-id')))).toBe('client address 127.0.0.1 not in allow_ips');
   });
 
-  test('trust_proxy true: X-Forwarded-For 10.1.2.3 is allowed', async () => {
-    const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}`, 'X-Forwarded-For': '10.1.2.3, 127.0.0.1' } });
+  test('trust_proxy true: X-Forwarded-For 10.1.2.3 (as the proxy appended it) is allowed', async () => {
+    const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}`, 'X-Forwarded-For': '127.0.0.1, 10.1.2.3' } });
     expect(res.status).toBe(202);
   });
 
-  test('trust_proxy true without X-Forwarded-For: the socket address 127.0.0.1 is refused', async () => {
+  test('trust_proxy true without X-Forwarded-For: the address is unknown and refused', async () => {
     const res = await post(s, 'proxied', { body: native(), headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(403);
+    expect(refusalReason(s, String(res.headers.get('x-request-id')))).toBe('client address unknown: X-Forwarded-For has fewer entries than trust_proxy');
   });
 
   test('trust_proxy true: a forwarded address outside the list is refused', async () => {

@@ -23,15 +23,19 @@ const whsec = (label: string): string => `whsec_${Buffer.from(`${label}-key-0123
 const plain = (label: string): string => `${label}-secret-0123456789`;
 
 /** A faithful in-memory NonceStore: true the first time; a nonce counts until its expiry passes. */
+/** Nonces as the store keeps them: `keep` is what recording the signal does; the verifier only asks. */
 class MemoryNonceStore implements NonceStore {
-  readonly seen = new Map<string, Date>();
-  constructor(private readonly now: () => Date = () => NOW) {}
-  async remember(source: string, nonce: string, expiresAt: Date): Promise<boolean> {
-    const key = `${source}\u0000${nonce}`;
-    const existing = this.seen.get(key);
-    if (existing !== undefined && existing.getTime() > this.now().getTime()) return false;
-    this.seen.set(key, expiresAt);
-    return true;
+  readonly kept = new Map<string, Date>();
+  asked = 0;
+  async seen(source: string, nonce: string, now: Date): Promise<boolean> {
+    this.asked += 1;
+    const expires = this.kept.get(`${source}\u0000${nonce}`);
+    return expires !== undefined && expires.getTime() > now.getTime();
+  }
+  /** Records the nonce of an accepted outcome, as ingest does with the signal. */
+  keep(source: string, outcome: AuthOutcome): void {
+    if (!outcome.ok || outcome.nonce === undefined) throw new Error(`no nonce to keep: ${JSON.stringify(outcome)}`);
+    this.kept.set(`${source}\u0000${outcome.nonce.nonce}`, outcome.nonce.expires_at);
   }
 }
 
@@ -93,7 +97,7 @@ const harnesses: Harness[] = [
     scheme: 'hmac',
     config: (secrets) => ({ scheme: 'hmac', secrets }),
     secret: plain,
-    // No sender library exists for this scheme: signed here from the contract's formula.
+    // No sender library exists for this scheme: signed here from the documented formula.
     async deliver(secret, payload, at) {
       const ts = String(unix(at));
       const nonce = randomBytes(12).toString('hex');
@@ -292,48 +296,61 @@ describe('hmac specifics', () => {
   const h = harnesses.find((x) => x.scheme === 'hmac');
   if (h === undefined) throw new Error('no hmac harness');
 
-  test('refuses a replayed nonce', async () => {
+  test('refuses a nonce kept with a recorded signal', async () => {
     const nonces = new MemoryNonceStore();
     const verifier = createVerifier({ scheme: 'hmac', secrets: [secret] }, { nonces });
     const delivery = await h.deliver(secret, PAYLOAD, NOW);
-    expect(await check(verifier, delivery)).toEqual({ ok: true });
+    const first = await check(verifier, delivery);
+    expect(first).toEqual({ ok: true, nonce: { nonce: delivery.headers['X-Nonce'], expires_at: expect.any(Date) } });
+    nonces.keep('src', first);
     expect(await check(verifier, delivery)).toEqual({ ok: false, reason: 'X-Nonce already used (replay)' });
   });
 
-  test('a nonce is per source', async () => {
-    const verifier = createVerifier({ scheme: 'hmac', secrets: [secret] }, { nonces: new MemoryNonceStore() });
+  test('verifying does not burn the nonce: until a signal is recorded with it, the same request verifies again', async () => {
+    const nonces = new MemoryNonceStore();
+    const verifier = createVerifier({ scheme: 'hmac', secrets: [secret] }, { nonces });
     const delivery = await h.deliver(secret, PAYLOAD, NOW);
-    expect((await check(verifier, delivery, NOW, 'a')).ok).toBe(true);
+    expect((await check(verifier, delivery)).ok).toBe(true);
+    expect((await check(verifier, delivery)).ok).toBe(true);
+    expect(nonces.kept.size).toBe(0);
+  });
+
+  test('a nonce is per source', async () => {
+    const nonces = new MemoryNonceStore();
+    const verifier = createVerifier({ scheme: 'hmac', secrets: [secret] }, { nonces });
+    const delivery = await h.deliver(secret, PAYLOAD, NOW);
+    nonces.keep('a', await check(verifier, delivery, NOW, 'a'));
+    expect((await check(verifier, delivery, NOW, 'a')).ok).toBe(false);
     expect((await check(verifier, delivery, NOW, 'b')).ok).toBe(true);
   });
 
-  test('a request with a bad signature does not record its nonce', async () => {
+  test('a request with a bad signature never asks for its nonce', async () => {
     const nonces = new MemoryNonceStore();
     const verifier = createVerifier({ scheme: 'hmac', secrets: [secret] }, { nonces });
     const good = await h.deliver(secret, PAYLOAD, NOW);
     const forged = { ...good, headers: { ...good.headers, 'X-Signature': '0'.repeat(64) } };
     expect((await check(verifier, forged)).ok).toBe(false);
-    expect(nonces.seen.size).toBe(0);
-    expect(await check(verifier, good)).toEqual({ ok: true });
+    expect(nonces.asked).toBe(0);
+    expect((await check(verifier, good)).ok).toBe(true);
   });
 
-  test('a stale request does not record its nonce either', async () => {
+  test('a stale request never asks either', async () => {
     const nonces = new MemoryNonceStore();
     const verifier = createVerifier({ scheme: 'hmac', secrets: [secret] }, { nonces });
     expect((await check(verifier, await h.deliver(secret, PAYLOAD, new Date(NOW.getTime() - 400_000)))).ok).toBe(false);
-    expect(nonces.seen.size).toBe(0);
+    expect(nonces.asked).toBe(0);
   });
 
-  test('keeps the nonce until its signed timestamp is no longer accepted', async () => {
-    let clock = NOW;
-    const nonces = new MemoryNonceStore(() => clock);
+  test('the nonce is kept until its signed timestamp is no longer accepted', async () => {
+    const nonces = new MemoryNonceStore();
     const verifier = createVerifier({ scheme: 'hmac', secrets: [secret] }, { nonces });
     const sentAt = new Date(NOW.getTime() - 100_000);
     const delivery = await h.deliver(secret, PAYLOAD, sentAt);
-    expect((await check(verifier, delivery)).ok).toBe(true);
+    const first = await check(verifier, delivery);
     // timestamp + 300 s tolerance + 1 s, so that the last accepted second is still covered.
-    expect([...nonces.seen.values()]).toEqual([new Date(sentAt.getTime() + 301_000)]);
-    clock = new Date(sentAt.getTime() + 300_000);
+    expect(first).toMatchObject({ ok: true, nonce: { expires_at: new Date(sentAt.getTime() + 301_000) } });
+    nonces.keep('src', first);
+    const clock = new Date(sentAt.getTime() + 300_000);
     expect(await check(verifier, delivery, clock)).toEqual({ ok: false, reason: 'X-Nonce already used (replay)' });
   });
 
@@ -374,14 +391,14 @@ describe('github specifics', () => {
   const secret = plain('current');
   const verifier = createVerifier({ scheme: 'github', secrets: [secret] }, { nonces: new MemoryNonceStore() });
 
-  test('returns X-GitHub-Delivery as the idempotency key', async () => {
+  test('returns X-GitHub-Delivery as an unsigned key, and the body as replayable', async () => {
     const headers = { 'X-Hub-Signature-256': await githubSign(secret, PAYLOAD), 'X-GitHub-Delivery': 'delivery-42' };
-    expect(await check(verifier, { payload: PAYLOAD, headers })).toEqual({ ok: true, idempotency_key: 'delivery-42' });
+    expect(await check(verifier, { payload: PAYLOAD, headers })).toEqual({ ok: true, unsigned_key: 'delivery-42', replayable_body: true });
   });
 
   test('carries no key when X-GitHub-Delivery is absent', async () => {
     const headers = { 'X-Hub-Signature-256': await githubSign(secret, PAYLOAD) };
-    expect(await check(verifier, { payload: PAYLOAD, headers })).toEqual({ ok: true });
+    expect(await check(verifier, { payload: PAYLOAD, headers })).toEqual({ ok: true, replayable_body: true });
   });
 
   test('refuses the legacy sha1 header alone', async () => {

@@ -41,6 +41,7 @@ async function errorOf(res: Response): Promise<Record<string, unknown>> {
 interface RefusedDelivery {
   at: string;
   source: string;
+  code: string | null;
   reason: string;
   issues: unknown[];
   request_id: string;
@@ -245,12 +246,13 @@ describe('refused deliveries at GET /admin/deliveries', () => {
 
     const [r, f, u, i] = mine;
     for (const d of mine) {
-      expect(Object.keys(d).sort()).toEqual(['at', 'body_excerpt', 'issues', 'reason', 'request_id', 'source']);
+      expect(Object.keys(d).sort()).toEqual(['at', 'body_excerpt', 'code', 'issues', 'reason', 'request_id', 'source']);
       expect(Number.isNaN(Date.parse(d.at))).toBe(false);
     }
     const at = mine.map((d) => Date.parse(d.at));
     expect([...at].sort((a, b) => b - a)).toEqual(at);
 
+    expect(mine.map((d) => d.code)).toEqual(['idempotency_key_reused', 'forbidden', 'unauthorized', 'invalid_signal']);
     expect(i).toMatchObject({ source: 'main', reason: 'invalid signal' });
     expect(i?.issues).toEqual([{ path: 'action', message: expect.stringContaining('"fly"') }]);
     expect(i?.body_excerpt).toContain('"fly"');

@@ -72,7 +72,7 @@ describe('runtime state and other rows', () => {
     { name: 'a cursor', read: () => cursorFromState('cursor:x', '42'), want: 42 },
     { name: 'a fractional cursor', read: () => cursorFromState('cursor:x', '4.2'), want: /"cursor:x": field value is not valid/ },
     { name: 'event data that is null', read: () => eventRecordFromRow({ seq: 7, at: '', type: 't', signal_id: null, data: 'null', prev_hash: '', hash: '' }), want: /stored events row "7": field data is not valid/ },
-    { name: 'delivery issues that are not a list', read: () => refusedDeliveryFromRow({ seq: 3, at: 0, source: 's', reason: 'r', issues: '{}', request_id: 'q', body_excerpt: '' }), want: /stored deliveries row "3": field issues is not valid/ },
+    { name: 'delivery issues that are not a list', read: () => refusedDeliveryFromRow({ seq: 3, at: 0, source: 's', code: null, reason: 'r', issues: '{}', request_id: 'q', body_excerpt: '' }), want: /stored deliveries row "3": field issues is not valid/ },
     { name: 'a mock order of an unknown status', read: () => orderFromMockRow({ client_order_id: 'c', order_id: 'o', instrument: 'A', side: 'buy', quantity: 1, order_type: 'market', limit_price: null, status: 'lost', filled_quantity: 0, fill_price: null }), want: /stored mock_orders row "c": field status is not an order status/ },
   ];
   for (const c of cases) {

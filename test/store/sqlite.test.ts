@@ -142,7 +142,7 @@ describe('sqlite specifics', () => {
     const reserved = (await first.recordSignal(newSignal({ instrument: 'MSFT' }))).record;
     await first.gateSignal(gateInput(reserved, allow({ reserved_notional: 700 })));
     await first.setMode('exit_only', 'daily_loss', 'guardrails', at(2));
-    expect(await first.rememberNonce('tv', 'n-1', at(300), T0)).toBe(true);
+    expect((await first.recordSignalWithNonce(newSignal({ source: 'tv', instrument: 'NONCE' }), { nonce: 'n-1', expires_at: at(300) })).kind).toBe('inserted');
     const mockOrder: Order = {
       client_order_id: 'tv-k1',
       order_id: 'mock-1',
@@ -156,7 +156,7 @@ describe('sqlite specifics', () => {
       fill_price: 50,
     };
     await first.mock.placeOrder('mock', mockOrder, T0);
-    await first.recordRefusedDelivery({ at: T0.toISOString(), source: 'tv', reason: 'unauthorized', issues: [], request_id: 'r1', body_excerpt: '{}' }, 1000);
+    await first.recordRefusedDelivery({ at: T0.toISOString(), source: 'tv', code: 'unauthorized', reason: 'unauthorized', issues: [], request_id: 'r1', body_excerpt: '{}' }, 1000);
     // Queued, not awaited: close() must drain it before closing the file.
     const pending = first.appendEvent({ type: 'flatten', data: { reason: 'closing' } });
 
@@ -174,7 +174,7 @@ describe('sqlite specifics', () => {
     expect(ledgerBefore.positions).toEqual([{ instrument: 'AAPL', quantity: 10, avg_price: 100, last_price: 100 }]);
     expect(await second.listAttempts(executed.record.signal_id)).toHaveLength(1);
     expect((await second.getMode()).mode).toBe('exit_only');
-    expect(await second.rememberNonce('tv', 'n-1', at(300), at(5))).toBe(false);
+    expect(await second.nonceSeen('tv', 'n-1', at(5))).toBe(true);
     expect(await second.mock.getOrder('mock', 'tv-k1')).toEqual(mockOrder);
     expect(await second.mock.getPositions('mock')).toEqual([{ instrument: 'AAPL', quantity: 3, avg_price: 50 }]);
     expect((await second.listRefusedDeliveries(10)).items.map((d) => d.reason)).toEqual(['unauthorized']);

@@ -1,5 +1,5 @@
 /**
- * The risk limits (docs/execution.md#guardrails): order rate, order / position / gross notional, daily
+ * The risk limits (docs/execution.md#guardrails): order rate, order quantity, order / position / gross notional, daily
  * loss, and the circuit breaker. Every one of them judges only orders that add risk
  * (`ctx.increases`): an exit (reduces |position| without flipping) and a cancel skip them all,
  * because a way out of a position must never be blocked by the limits that protect the way in.
@@ -76,16 +76,38 @@ export function checkMaxOrderNotional(ctx: GateContext): RuleFailure[] {
 }
 
 /**
- * The position limit of an instrument: its own key in `max_position_notional` (matched without
- * regard to case, since instruments are upper-cased), else `default`. An instrument key set to
- * null means "no limit for this instrument" and does not fall back to the default.
+ * An instrument's limit in a per-instrument map: its own key (matched without regard to case,
+ * since instruments are upper-cased), else `default`. An instrument key set to null means "no
+ * limit for this instrument" and does not fall back to the default.
  */
-export function positionLimit(policy: PolicyConfig, instrument: string): number | null {
-  const limits = policy.max_position_notional;
+function instrumentLimit(limits: { default: number | null; [instrument: string]: number | null }, instrument: string): number | null {
   for (const [key, value] of Object.entries(limits)) {
     if (key !== 'default' && key.toUpperCase() === instrument) return value;
   }
   return limits.default;
+}
+
+/** The position limit of an instrument in `max_position_notional` (see `instrumentLimit`). */
+export function positionLimit(policy: PolicyConfig, instrument: string): number | null {
+  return instrumentLimit(policy.max_position_notional, instrument);
+}
+
+/**
+ * `max_order_quantity`: the quantity of one risk-adding order, per instrument. Unlike the
+ * notional limits it does not depend on a price, so a sender's absurd price (1e-300) cannot
+ * make an absurd quantity (1e300) look small.
+ */
+export function checkMaxOrderQuantity({ signal, policy, intent, increases }: GateContext): RuleFailure[] {
+  const max = instrumentLimit(policy.max_order_quantity, signal.instrument);
+  if (!increases || max === null || intent.quantity <= max) return [];
+  return [
+    {
+      rule: 'max_order_quantity',
+      limit: max,
+      actual: intent.quantity,
+      message: `order quantity ${qty(intent.quantity)} ${signal.instrument} exceeds max_order_quantity ${qty(max)}`,
+    },
+  ];
 }
 
 /**

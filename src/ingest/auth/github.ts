@@ -1,6 +1,7 @@
 /**
  * `github` scheme (docs/http-api.md#sender-authentication): `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
- * GitHub signs no timestamp, so replays are caught by idempotency: `X-GitHub-Delivery` is the key.
+ * GitHub signs no timestamp and no delivery id, so a replay is caught by its body: the same body
+ * within `body_hash_window_seconds` is a duplicate, whatever its `X-GitHub-Delivery`.
  */
 import type { SecretConfig } from '../../config/schema.js';
 
@@ -22,8 +23,10 @@ export function createGithubVerifier(secrets: readonly SecretConfig[]): Verifier
       const candidate = `sha256=${value.slice('sha256='.length).toLowerCase()}`;
       const expected = activeSecrets(secrets, now).map((s) => signGithub(s, rawBody));
       if (!matchesAny(candidate, expected)) return mismatch('X-Hub-Signature-256 does not match', secrets, now, (s) => safeEqual(candidate, signGithub(s, rawBody)));
+      // The signature covers the body only: the delivery id is not signed, and a resent body is a
+      // replay whatever id it carries (docs/http-api.md#idempotency-keys).
       const delivery = headers.get('x-github-delivery')?.trim();
-      return delivery === undefined || delivery === '' ? { ok: true } : { ok: true, idempotency_key: delivery };
+      return delivery === undefined || delivery === '' ? { ok: true, replayable_body: true } : { ok: true, unsigned_key: delivery, replayable_body: true };
     },
   };
 }

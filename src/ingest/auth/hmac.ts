@@ -11,6 +11,9 @@ import { hmacSha256, safeEqual } from '../../lib/signing.js';
 /** How far a signed timestamp may be from the receiver's clock, either way. */
 export const TIMESTAMP_TOLERANCE_SECONDS = 300;
 
+/** The log reason for a nonce already stored (the client gets 401 either way). */
+export const NONCE_REPLAY = 'X-Nonce already used (replay)';
+
 /** Longest nonce accepted: nonces are stored, so their size is bounded. */
 const MAX_NONCE_LENGTH = 128;
 
@@ -57,16 +60,17 @@ export function createHmacVerifier(secrets: readonly SecretConfig[], nonces: Non
         return mismatch('X-Signature does not match', secrets, now, (s) => safeEqual(signature, signHmac(s, timestamp.seconds, nonce, rawBody)));
       }
 
-      // The nonce is recorded only once the signature has verified: otherwise anyone could
-      // burn a legitimate sender's future nonces with unsigned requests.
+      // Only a signed request is looked up, and its nonce is stored by ingest together with the
+      // signal, never here: a forged request cannot burn a sender's nonce, and a request refused
+      // after this (429, 503) can be sent again as it was. A concurrent twin is caught when the
+      // store inserts the nonce.
       // It is kept until the moment its signed timestamp stops being accepted (timestamp +
       // tolerance), plus one second because the store treats `expiresAt <= now` as expired
       // while the tolerance check still accepts `age == tolerance`. Deriving it from the signed
       // timestamp, not from `now`, makes every instance compute the same expiry; keeping it any
       // longer buys nothing, as the request is refused as stale afterwards anyway.
-      const expiresAt = new Date((timestamp.seconds + TIMESTAMP_TOLERANCE_SECONDS + 1) * 1000);
-      const first = await nonces.remember(source, nonce, expiresAt);
-      return first ? { ok: true } : { ok: false, reason: 'X-Nonce already used (replay)' };
+      if (await nonces.seen(source, nonce, now)) return { ok: false, reason: NONCE_REPLAY };
+      return { ok: true, nonce: { nonce, expires_at: new Date((timestamp.seconds + TIMESTAMP_TOLERANCE_SECONDS + 1) * 1000) } };
     },
   };
 }

@@ -21,8 +21,23 @@ export type AuthOutcome =
       ok: true;
       /** A body field that must be removed before the body is stored, hashed, logged or passed on. */
       strip_field?: string;
-      /** An idempotency key the scheme itself carries (e.g. webhook-id), when present. */
+      /** A delivery id the signature covers (standard-webhooks' webhook-id): the idempotency key. */
       idempotency_key?: string;
+      /**
+       * A delivery id outside the signature (github's X-GitHub-Delivery): a key only when the body
+       * carries none, since anyone who captured the request can change it.
+       */
+      unsigned_key?: string;
+      /**
+       * The signature covers neither a delivery id nor a time (github): a resent body is a replay
+       * within `body_hash_window_seconds`, whatever its delivery id.
+       */
+      replayable_body?: true;
+      /**
+       * The HMAC nonce: stored with the signal, never before, so a delivery refused after
+       * verification (429, 503) can be sent again as it was.
+       */
+      nonce?: { nonce: string; expires_at: Date };
     }
   | { ok: false; reason: string };
 
@@ -31,9 +46,9 @@ export interface Verifier {
   verify(input: AuthInput): AuthOutcome | Promise<AuthOutcome>;
 }
 
-/** Durable record of HMAC nonces: `remember` is true the first time a nonce is seen. */
+/** The stored HMAC nonces: `seen` is true for a nonce stored with a signal and not expired at `now`. */
 export interface NonceStore {
-  remember(source: string, nonce: string, expiresAt: Date): Promise<boolean>;
+  seen(source: string, nonce: string, now: Date): Promise<boolean>;
 }
 
 /** The secret values that still verify at `now` (expired rotation secrets drop out). */

@@ -5,6 +5,8 @@ import type { Page } from './signals.js';
 export interface RefusedDelivery {
   at: string;
   source: string;
+  /** The error code the sender got (`unauthorized`, `invalid_signal`, …); null on rows kept before codes were. */
+  code: string | null;
   reason: string;
   issues: ValidationIssue[];
   request_id: string;
@@ -12,7 +14,10 @@ export interface RefusedDelivery {
 }
 
 export interface DeliveryStore {
-  /** Keeps a refused delivery for operators; only the newest `keep` are retained (none when keep < 1). */
+  /**
+   * Keeps a refused delivery for operators; only the newest `keep` of its bucket are retained
+   * (authentication refusals and the others apart; none at all when keep < 1).
+   */
   recordRefusedDelivery(delivery: RefusedDelivery, keep: number): Promise<void>;
   listRefusedDeliveries(limit: number, cursor?: string): Promise<Page<RefusedDelivery>>;
 }

@@ -26,6 +26,9 @@ export interface RuntimeStore {
   getCursor(name: string): Promise<number | null>;
   setCursor(name: string, seq: number): Promise<void>;
 
-  /** HMAC nonces: true when first seen; false for a replay within its lifetime. */
-  rememberNonce(source: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /**
+   * HMAC nonces: true when the nonce is stored and not expired at `now` (a replay). Nonces are
+   * stored only by `recordSignal`, with the signal they came with.
+   */
+  nonceSeen(source: string, nonce: string, now: Date): Promise<boolean>;
 }

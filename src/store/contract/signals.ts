@@ -45,12 +45,24 @@ export interface NewSignal {
   signal: Signal;
   request_id: string;
   received_at: Date;
+  /**
+   * For a scheme that signs neither a delivery id nor a time (github): a signal of the source
+   * with the same fingerprint received within this many ms makes this delivery its duplicate,
+   * whatever the key.
+   */
+  replay_window_ms?: number;
 }
 
 export type RecordOutcome =
   | { kind: 'inserted'; record: SignalRecord }
   | { kind: 'duplicate'; record: SignalRecord }
   | { kind: 'conflict'; record: SignalRecord };
+
+/** An HMAC nonce, kept until `expires_at`. */
+export interface SignalNonce {
+  nonce: string;
+  expires_at: Date;
+}
 
 export interface SignalQuery {
   status?: SignalStatus;
@@ -72,8 +84,17 @@ export interface QueueStats {
 }
 
 export interface SignalStore {
-  /** Inserts the signal unless its key is known; appends `signal.accepted` when inserted. */
+  /**
+   * Inserts the signal unless its key is known (or its body, within `replay_window_ms`); appends
+   * `signal.accepted` when inserted.
+   */
   recordSignal(input: NewSignal): Promise<RecordOutcome>;
+  /**
+   * recordSignal with the delivery's HMAC nonce, stored in the same transaction and only when the
+   * signal is inserted: a delivery refused later (429, 503) can be sent again as it was. A nonce
+   * of the source already stored and live at `received_at` is a `replay`, and nothing is written.
+   */
+  recordSignalWithNonce(input: NewSignal, nonce: SignalNonce): Promise<RecordOutcome | { kind: 'replay' }>;
   getSignal(signalId: string): Promise<SignalRecord | null>;
   listSignals(query: SignalQuery): Promise<Page<SignalRecord>>;
   lastSignal(): Promise<SignalRecord | null>;

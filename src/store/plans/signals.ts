@@ -2,7 +2,7 @@
  * Recording a signal: the row a new signal is inserted as, and what a known key means for a
  * new delivery (duplicate, conflict, or a body-hash key past its window that is freed).
  */
-import type { NewSignal } from '../contract/signals.js';
+import type { NewSignal, SignalNonce } from '../contract/signals.js';
 
 /** The columns of a new `signals` row (both dialects). */
 export function newSignalRow(input: NewSignal) {
@@ -38,14 +38,45 @@ export type RecordPlan =
   | { kind: 'duplicate' }
   | { kind: 'conflict' }
   /** The holder's body-hash key expired: archive it under `dedupe_key`, then insert. */
-  | { kind: 'rekey'; dedupe_key: string };
+  | { kind: 'rekey'; dedupe_key: string }
+  /** The nonce is taken: nothing is written. */
+  | { kind: 'replay' }
+  /** The same body was recorded within `replay_window_ms` under another key: a duplicate of that one. */
+  | { kind: 'duplicate_body' };
 
-export function planRecordSignal(holder: KeyHolder | undefined, input: Pick<NewSignal, 'key_kind' | 'window_ms' | 'fingerprint' | 'received_at'>): RecordPlan {
-  if (holder === undefined) return { kind: 'insert' };
-  const expired = input.key_kind === 'body_hash' && holder.received_at <= input.received_at.getTime() - input.window_ms;
-  // The old row keeps its history under an archived dedupe key, unique per row.
-  if (expired) return { kind: 'rekey', dedupe_key: `${holder.dedupe_key}@${holder.id}` };
-  return { kind: holder.fingerprint === input.fingerprint ? 'duplicate' : 'conflict' };
+/** What else the store found for the delivery: its nonce taken, the newest signal with its fingerprint. */
+export interface RecordFindings {
+  nonce_taken?: boolean;
+  twin?: KeyHolder | undefined;
+}
+
+export function planRecordSignal(
+  holder: KeyHolder | undefined,
+  input: Pick<NewSignal, 'key_kind' | 'window_ms' | 'fingerprint' | 'received_at' | 'replay_window_ms'>,
+  found: RecordFindings = {},
+): RecordPlan {
+  if (found.nonce_taken === true) return { kind: 'replay' };
+  const at = input.received_at.getTime();
+  if (holder !== undefined) {
+    const expired = input.key_kind === 'body_hash' && holder.received_at <= at - input.window_ms;
+    // The old row keeps its history under an archived dedupe key, unique per row.
+    if (!expired) return { kind: holder.fingerprint === input.fingerprint ? 'duplicate' : 'conflict' };
+  }
+  const { twin } = found;
+  if (input.replay_window_ms !== undefined && twin !== undefined && twin.fingerprint === input.fingerprint && twin.received_at > at - input.replay_window_ms) {
+    return { kind: 'duplicate_body' };
+  }
+  return holder === undefined ? { kind: 'insert' } : { kind: 'rekey', dedupe_key: `${holder.dedupe_key}@${holder.id}` };
+}
+
+/** The `nonces` row stored with a new signal (both dialects), or null without a nonce. */
+export function nonceRow(source: string, nonce: SignalNonce | undefined) {
+  return nonce === undefined ? null : { source, nonce: nonce.nonce, expires_at: nonce.expires_at.getTime() };
+}
+
+/** A nonce counts until its expiry: stored rows with `expires_at <= now` are gone (and deleted). */
+export function nonceLive(expiresAt: number, now: Date): boolean {
+  return expiresAt > now.getTime();
 }
 
 /** failed → accepted: decision, result and the order-rate mark cleared. */

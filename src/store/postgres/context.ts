@@ -28,6 +28,8 @@ export interface PgLocks {
   mode(tx: Tx): Promise<void>;
   /** Serializes gates, breaker steps and reconciliations of one connector (every instance). */
   connector(tx: Tx, connector: string): Promise<void>;
+  /** Serializes recording one body of a source under a replay window (github: any key). */
+  body(tx: Tx, source: string, fingerprint: string): Promise<void>;
 }
 
 /**
@@ -47,6 +49,9 @@ export function advisoryLocks(namespace: string): PgLocks {
     },
     async connector(tx, connector) {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sluice:${namespace}`}), hashtext(${connector}))`);
+    },
+    async body(tx, source, fingerprint) {
+      await tx.execute(sql`select pg_advisory_xact_lock(${key(`body:${source}:${fingerprint}`)})`);
     },
   };
 }

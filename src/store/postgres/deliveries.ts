@@ -18,9 +18,10 @@ export function pgDeliveries(ctx: PgContext): DeliveryStore {
         }
         await tx.insert(t.deliveries).values(plan.row);
         if (plan.keep === null) return;
-        // Keep the newest `keep` rows by seq (identity values may have gaps, so count rows).
+        // Keep the newest `keep` rows of the bucket by seq (identity values may have gaps, so count rows).
+        const { bucket } = plan.row;
         await tx.execute(
-          sql`delete from ${t.deliveries} where ${t.deliveries.seq} < (select ${t.deliveries.seq} from ${t.deliveries} order by ${t.deliveries.seq} desc offset ${plan.keep - 1} limit 1)`,
+          sql`delete from ${t.deliveries} where ${t.deliveries.bucket} = ${bucket} and ${t.deliveries.seq} < (select ${t.deliveries.seq} from ${t.deliveries} where ${t.deliveries.bucket} = ${bucket} order by ${t.deliveries.seq} desc offset ${plan.keep - 1} limit 1)`,
         );
       });
     },

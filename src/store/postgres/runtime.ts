@@ -1,11 +1,12 @@
 /**
  * Runtime state on PostgreSQL: mode (under the mode lock), breakers (under the connector lock),
- * cursors and nonces. Mode and breaker writes follow plans/runtime.ts.
+ * cursors and nonce reads. Mode and breaker writes follow plans/runtime.ts.
  */
-import { like, lt } from 'drizzle-orm';
+import { and, eq, like } from 'drizzle-orm';
 import { initialBreaker } from '../../domain/breaker.js';
 import type { RuntimeStore } from '../contract/runtime.js';
 import { planBreakerStep, planInitMode, planModeWrite } from '../plans/runtime.js';
+import { nonceLive } from '../plans/signals.js';
 import { BREAKER_PREFIX, breakersFromRows, cursorFromState, cursorKey, DEFAULT_MODE } from '../records.js';
 import { applyBreakerPlan, readMode, readState, readStoredBreaker, writeMode, writeState, type PgContext } from './context.js';
 import * as t from './schema.js';
@@ -50,12 +51,13 @@ export function pgRuntime(ctx: PgContext): RuntimeStore {
       return reconnecting(() => writeState(db, cursorKey(name), seq, ctx.now()));
     },
 
-    rememberNonce(source, nonce, expiresAt, now) {
-      return transact(async (tx) => {
-        await tx.delete(t.nonces).where(lt(t.nonces.expires_at, now.getTime()));
-        // First insert wins; a concurrent one of the same nonce waits for it and finds it.
-        const inserted = await tx.insert(t.nonces).values({ source, nonce, expires_at: expiresAt.getTime() }).onConflictDoNothing().returning({ nonce: t.nonces.nonce });
-        return inserted.length > 0;
+    nonceSeen(source, nonce, now) {
+      return reconnecting(async () => {
+        const [row] = await db
+          .select({ expires_at: t.nonces.expires_at })
+          .from(t.nonces)
+          .where(and(eq(t.nonces.source, source), eq(t.nonces.nonce, nonce)));
+        return row !== undefined && nonceLive(row.expires_at, now);
       });
     },
   };

@@ -49,6 +49,8 @@ export const signals = pgTable(
     index('signals_lane_idx').on(t.connector, t.instrument, t.status, t.seq),
     index('signals_decided_at_idx').on(t.decided_at),
     index('signals_received_at_idx').on(t.received_at),
+    // The newest signal of a source with one body (replay_window_ms).
+    index('signals_source_fingerprint_idx').on(t.source, t.fingerprint, t.seq),
   ],
 );
 
@@ -133,16 +135,24 @@ export const pnlDays = pgTable(
   (t) => [primaryKey({ columns: [t.connector, t.day] })],
 );
 
-/** Refused deliveries kept for operators (newest 1000, secrets removed). */
-export const deliveries = pgTable('deliveries', {
-  seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-  at: bigint('at', { mode: 'number' }).notNull(),
-  source: text('source').notNull(),
-  reason: text('reason').notNull(),
-  issues: text('issues').notNull(),
-  request_id: text('request_id').notNull(),
-  body_excerpt: text('body_excerpt').notNull(),
-});
+/** Refused deliveries kept for operators (newest 1000 per bucket, secrets removed). */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: bigint('at', { mode: 'number' }).notNull(),
+    source: text('source').notNull(),
+    /** The code the sender got; null on rows from before it was kept. */
+    code: text('code'),
+    /** Retention bucket (plans/deliveries.ts): `auth` (401/403) or `other`. */
+    bucket: text('bucket', { enum: ['auth', 'other'] }).notNull().default('other'),
+    reason: text('reason').notNull(),
+    issues: text('issues').notNull(),
+    request_id: text('request_id').notNull(),
+    body_excerpt: text('body_excerpt').notNull(),
+  },
+  (t) => [index('deliveries_bucket_seq_idx').on(t.bucket, t.seq)],
+);
 
 /** HMAC nonces seen within the tolerance, so a replay is refused across restarts. */
 export const nonces = pgTable(

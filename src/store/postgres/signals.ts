@@ -1,51 +1,43 @@
 /** Signals on PostgreSQL: recording a delivery once across instances, reads, retry and retention. */
-import { and, asc, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import type { QueueStats, RecordOutcome, SignalStore } from '../contract/signals.js';
+import { and, asc, count, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
+import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
-import { newSignalRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
+import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
 import { signalFilter } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
-import { toNumberOrNull, type PgContext } from './context.js';
+import { toNumberOrNull, type Emit, type PgContext, type PgLocks, type Tx } from './context.js';
 import * as t from './schema.js';
 
 export function pgSignals(ctx: PgContext): SignalStore {
   const { db, transact, reconnecting } = ctx;
+  /** One transaction: the nonce (when given), then recordIn. */
+  const record = (input: NewSignal, given?: SignalNonce) =>
+    transact(async (tx, emit): Promise<RecordOutcome | { kind: 'replay' }> => {
+      // The nonce first: a concurrent delivery of the same nonce waits on its row and then
+      // finds it taken. It is kept only if the signal is inserted (deleted again otherwise).
+      const nonce = nonceRow(input.source, given);
+      if (nonce !== null) {
+        await tx.delete(t.nonces).where(lte(t.nonces.expires_at, input.received_at.getTime()));
+        const taken = (await tx.insert(t.nonces).values(nonce).onConflictDoNothing().returning({ nonce: t.nonces.nonce })).length === 0;
+        if (taken) return { kind: 'replay' };
+      }
+      const outcome = await recordIn(tx, emit, input, ctx.locks);
+      if (nonce !== null && outcome.kind !== 'inserted') {
+        await tx.delete(t.nonces).where(and(eq(t.nonces.source, nonce.source), eq(t.nonces.nonce, nonce.nonce)));
+      }
+      return outcome;
+    });
+
   return {
-    recordSignal(input) {
-      return transact(async (tx, emit): Promise<RecordOutcome> => {
-        const values = newSignalRow(input);
-        // Bounded: each round either inserts, answers, or saw the key's holder re-keyed by a
-        // concurrent delivery (then the next round finds the new holder).
-        for (let round = 0; round < 5; round += 1) {
-          // The race between deliveries of one key (on any instance) is settled by the unique
-          // index: INSERT … ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING. A concurrent
-          // insert of the same key makes this statement wait for that transaction; if it
-          // committed, nothing is returned here.
-          const [inserted] = await tx
-            .insert(t.signals)
-            .values(values)
-            .onConflictDoNothing({ target: [t.signals.source, t.signals.dedupe_key] })
-            .returning();
-          if (inserted !== undefined) {
-            emit(signalAccepted(input));
-            return { kind: 'inserted', record: toRecord(inserted) };
-          }
-          // The key's holder, locked: a concurrent delivery past the window cannot re-key it
-          // under us, and we can re-key it ourselves.
-          const [holder] = await tx
-            .select()
-            .from(t.signals)
-            .where(and(eq(t.signals.source, input.source), eq(t.signals.dedupe_key, input.idempotency_key)))
-            .for('update');
-          // Re-keyed by a concurrent delivery between the two statements: claim again.
-          if (holder === undefined) continue;
-          const plan = planRecordSignal(holder, input);
-          if (plan.kind === 'duplicate' || plan.kind === 'conflict') return { kind: plan.kind, record: toRecord(holder) };
-          // Past its window: the next round inserts under the freed key.
-          if (plan.kind === 'rekey') await tx.update(t.signals).set({ dedupe_key: plan.dedupe_key }).where(eq(t.signals.seq, holder.seq));
-        }
-        throw new Error(`recordSignal: key ${input.idempotency_key} of ${input.source} kept changing hands`);
-      });
+    async recordSignal(input) {
+      const outcome = await record(input);
+      // Without a nonce there is no replay.
+      if (outcome.kind === 'replay') throw new Error('recordSignal: a replay without a nonce');
+      return outcome;
+    },
+
+    recordSignalWithNonce(input, nonce) {
+      return record(input, nonce);
     },
 
     getSignal(signalId) {
@@ -128,4 +120,63 @@ export function pgSignals(ctx: PgContext): SignalStore {
       });
     },
   };
+}
+
+/** recordSignal past the nonce: the key's holder, the twin of a replayable body, the insert. */
+async function recordIn(tx: Tx, emit: Emit, input: NewSignal, locks: PgLocks): Promise<RecordOutcome> {
+  const values = newSignalRow(input);
+  let twin: typeof t.signals.$inferSelect | undefined;
+  if (input.replay_window_ms !== undefined) {
+    // Two deliveries of one body under different keys (on any instance) take turns here, so the
+    // second finds the first as its twin.
+    await locks.body(tx, input.source, input.fingerprint);
+    [twin] = await tx
+      .select()
+      .from(t.signals)
+      .where(and(eq(t.signals.source, input.source), eq(t.signals.fingerprint, input.fingerprint)))
+      .orderBy(desc(t.signals.seq))
+      .limit(1);
+    if (twin !== undefined) {
+      const [holder] = await tx
+        .select()
+        .from(t.signals)
+        .where(and(eq(t.signals.source, input.source), eq(t.signals.dedupe_key, input.idempotency_key)))
+        .for('update');
+      const plan = planRecordSignal(holder, input, { twin });
+      if (plan.kind === 'duplicate_body') return { kind: 'duplicate', record: toRecord(twin) };
+      if (holder !== undefined && (plan.kind === 'duplicate' || plan.kind === 'conflict')) return { kind: plan.kind, record: toRecord(holder) };
+    }
+  }
+  // Bounded: each round either inserts, answers, or saw the key's holder re-keyed by a
+  // concurrent delivery (then the next round finds the new holder).
+  for (let round = 0; round < 5; round += 1) {
+    // The race between deliveries of one key (on any instance) is settled by the unique
+    // index: INSERT … ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING. A concurrent
+    // insert of the same key makes this statement wait for that transaction; if it
+    // committed, nothing is returned here.
+    const [inserted] = await tx
+      .insert(t.signals)
+      .values(values)
+      .onConflictDoNothing({ target: [t.signals.source, t.signals.dedupe_key] })
+      .returning();
+    if (inserted !== undefined) {
+      emit(signalAccepted(input));
+      return { kind: 'inserted', record: toRecord(inserted) };
+    }
+    // The key's holder, locked: a concurrent delivery past the window cannot re-key it
+    // under us, and we can re-key it ourselves.
+    const [holder] = await tx
+      .select()
+      .from(t.signals)
+      .where(and(eq(t.signals.source, input.source), eq(t.signals.dedupe_key, input.idempotency_key)))
+      .for('update');
+    // Re-keyed by a concurrent delivery between the two statements: claim again.
+    if (holder === undefined) continue;
+    const plan = planRecordSignal(holder, input, { twin });
+    if (plan.kind === 'duplicate' || plan.kind === 'conflict') return { kind: plan.kind, record: toRecord(holder) };
+    if (plan.kind === 'duplicate_body' && twin !== undefined) return { kind: 'duplicate', record: toRecord(twin) };
+    // Past its window: the next round inserts under the freed key.
+    if (plan.kind === 'rekey') await tx.update(t.signals).set({ dedupe_key: plan.dedupe_key }).where(eq(t.signals.seq, holder.seq));
+  }
+  throw new Error(`recordSignal: key ${input.idempotency_key} of ${input.source} kept changing hands`);
 }

@@ -8,7 +8,9 @@
  *   held to its commit; the head is read after it and rows go in at head + 1, so all instances
  *   write one gap-free chain (no row to lock: the head row changes with every append).
  * - recordSignal: the unique index (source, dedupe_key) through `INSERT … ON CONFLICT DO NOTHING`;
- *   re-keying a body-hash key past its window takes the old row's lock (`FOR UPDATE`).
+ *   re-keying a body-hash key past its window takes the old row's lock (`FOR UPDATE`). With an
+ *   HMAC nonce, the nonce row first (`ON CONFLICT DO NOTHING`: a concurrent twin waits, then
+ *   finds it taken); with a replay window (github), an advisory lock per (source, body).
  * - gateSignal: row lock on the signal (decided once), then an advisory lock per connector
  *   (every gate of a connector, on every instance, reads exposure and reserves in turn).
  * - updateBreaker: the same per-connector advisory lock, so a half-open probe claimed by a gate
@@ -22,7 +24,7 @@
  * - reconcilePositions: the per-connector advisory lock, so two instances do not both adopt and
  *   log one drift.
  *
- * Lock order: signal row → connector lock → position / breaker rows → event-log lock (the mode
+ * Lock order: nonce row → body lock → signal row → connector lock → position / breaker rows → event-log lock (the mode
  * lock only before the event-log lock). Nothing waits for another lock while holding the
  * event-log lock, so these cannot deadlock.
  *

@@ -1,5 +1,5 @@
 /** Refused deliveries on SQLite; retention follows plans/deliveries.ts. */
-import { desc, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { DeliveryStore } from '../contract/deliveries.js';
 import { planRefusedDelivery } from '../plans/deliveries.js';
 import { pageOf, refusedDeliveryFromRow } from '../records.js';
@@ -11,12 +11,17 @@ export function sqliteDeliveries(ctx: SqliteContext): DeliveryStore {
   const q = {
     insert: db
       .insert(t.deliveries)
-      .values(phs('at', 'source', 'reason', 'issues', 'request_id', 'body_excerpt'))
+      .values(phs('at', 'source', 'code', 'bucket', 'reason', 'issues', 'request_id', 'body_excerpt'))
       .prepare(),
-    // Counted in rows, not by seq arithmetic: the newest `keep` rows stay whatever the gaps.
+    // Counted in rows, not by seq arithmetic: the newest `keep` rows of the bucket stay whatever the gaps.
     keepNewest: db
       .delete(t.deliveries)
-      .where(sql`${t.deliveries.seq} < (select ${t.deliveries.seq} from ${t.deliveries} order by ${t.deliveries.seq} desc limit 1 offset ${ph('offset')})`)
+      .where(
+        and(
+          eq(t.deliveries.bucket, ph('bucket')),
+          sql`${t.deliveries.seq} < (select ${t.deliveries.seq} from ${t.deliveries} where ${t.deliveries.bucket} = ${ph('bucket')} order by ${t.deliveries.seq} desc limit 1 offset ${ph('offset')})`,
+        ),
+      )
       .prepare(),
     clear: db.delete(t.deliveries).prepare(),
   };
@@ -29,7 +34,7 @@ export function sqliteDeliveries(ctx: SqliteContext): DeliveryStore {
           return;
         }
         q.insert.run(plan.row);
-        if (plan.keep !== null) q.keepNewest.run({ offset: plan.keep - 1 });
+        if (plan.keep !== null) q.keepNewest.run({ bucket: plan.row.bucket, offset: plan.keep - 1 });
       });
     },
 

@@ -1,25 +1,24 @@
 /**
- * Runtime state on SQLite: mode, breakers, cursors (rows of `runtime_state`) and nonces. Mode
+ * Runtime state on SQLite: mode, breakers, cursors (rows of `runtime_state`) and nonce reads. Mode
  * and breaker writes follow plans/runtime.ts; the writer job is their transaction.
  */
-import { like, lt } from 'drizzle-orm';
+import { and, eq, like } from 'drizzle-orm';
 import { initialBreaker } from '../../domain/breaker.js';
 import type { RuntimeStore } from '../contract/runtime.js';
 import { planBreakerStep, planInitMode, planModeWrite } from '../plans/runtime.js';
+import { nonceLive } from '../plans/signals.js';
 import { BREAKER_PREFIX, breakersFromRows, cursorFromState, cursorKey, DEFAULT_MODE } from '../records.js';
-import { applyBreakerPlan, applyModePlan, DURABLE, ph, phs, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
+import { applyBreakerPlan, applyModePlan, DURABLE, ph, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
 export function sqliteRuntime(ctx: SqliteContext): RuntimeStore {
   const { db, writer } = ctx;
-  // Every HMAC delivery remembers its nonce: prepared once, like the other hot-path writes.
+  // Every HMAC delivery asks for its nonce: prepared once, like the other hot-path statements.
   const q = {
-    expireNonces: db.delete(t.nonces).where(lt(t.nonces.expires_at, ph('now'))).prepare(),
-    insertNonce: db
-      .insert(t.nonces)
-      .values(phs('source', 'nonce', 'expires_at'))
-      .onConflictDoNothing()
-      .returning({ nonce: t.nonces.nonce })
+    nonce: db
+      .select({ expires_at: t.nonces.expires_at })
+      .from(t.nonces)
+      .where(and(eq(t.nonces.source, ph('source')), eq(t.nonces.nonce, ph('nonce'))))
       .prepare(),
   };
   return {
@@ -60,11 +59,9 @@ export function sqliteRuntime(ctx: SqliteContext): RuntimeStore {
       return writer.run(() => writeState(ctx, cursorKey(name), seq, ctx.now()));
     },
 
-    rememberNonce(source, nonce, expiresAt, now) {
-      return writer.run(() => {
-        q.expireNonces.run({ now: now.getTime() });
-        return q.insertNonce.get({ source, nonce, expires_at: expiresAt.getTime() }) !== undefined;
-      }, DURABLE);
+    async nonceSeen(source, nonce, now) {
+      const row = q.nonce.get({ source, nonce });
+      return row !== undefined && nonceLive(row.expires_at, now);
     },
   };
 }

@@ -1,8 +1,8 @@
 /** Signals on SQLite: recording (one job per delivery, durable), reads, retry and retention. */
-import { and, asc, count, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import type { QueueStats, RecordOutcome, SignalStore } from '../contract/signals.js';
+import { and, asc, count, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
+import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
-import { newSignalRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
+import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
 import { signalFilter } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
 import { DURABLE, ph, phs, phSql, type SqliteContext } from './context.js';
@@ -23,22 +23,58 @@ export function sqliteSignals(ctx: SqliteContext): SignalStore {
       .returning()
       .prepare(),
     rekey: db.update(t.signals).set({ dedupe_key: phSql('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare(),
+    // The newest signal of the source with this body (replay_window_ms only).
+    twin: db
+      .select()
+      .from(t.signals)
+      .where(and(eq(t.signals.source, ph('source')), eq(t.signals.fingerprint, ph('fingerprint'))))
+      .orderBy(desc(t.signals.seq))
+      .limit(1)
+      .prepare(),
+    expireNonces: db.delete(t.nonces).where(lte(t.nonces.expires_at, ph('now'))).prepare(),
+    nonceTaken: db
+      .select({ nonce: t.nonces.nonce })
+      .from(t.nonces)
+      .where(and(eq(t.nonces.source, ph('source')), eq(t.nonces.nonce, ph('nonce'))))
+      .prepare(),
+    insertNonce: db.insert(t.nonces).values(phs('source', 'nonce', 'expires_at')).prepare(),
   };
 
+  /** One writer job: the nonce (when given), the key's holder, the twin of a replayable body, the insert. */
+  const record = (input: NewSignal, given?: SignalNonce) =>
+    writer.run((): RecordOutcome | { kind: 'replay' } => {
+      const nonce = nonceRow(input.source, given);
+      // Expired nonces go first, so a row still here is a live one.
+      if (nonce !== null) q.expireNonces.run({ now: input.received_at.getTime() });
+      const holder = q.signalByKey.get({ source: input.source, key: input.idempotency_key });
+      const twin = input.replay_window_ms === undefined ? undefined : q.twin.get({ source: input.source, fingerprint: input.fingerprint });
+      const plan = planRecordSignal(holder, input, {
+        nonce_taken: nonce !== null && q.nonceTaken.get({ source: nonce.source, nonce: nonce.nonce }) !== undefined,
+        twin,
+      });
+      if (plan.kind === 'replay') return { kind: 'replay' };
+      if (plan.kind === 'duplicate_body' && twin !== undefined) return { kind: 'duplicate', record: toRecord(twin) };
+      if (holder !== undefined) {
+        if (plan.kind === 'duplicate' || plan.kind === 'conflict') return { kind: plan.kind, record: toRecord(holder) };
+        if (plan.kind === 'rekey') q.rekey.run({ dedupe_key: plan.dedupe_key, seq: holder.seq });
+      }
+      if (nonce !== null) q.insertNonce.run(nonce);
+      const row = q.insertSignal.get(newSignalRow(input));
+      if (row === undefined) throw new Error('recordSignal: the insert returned no row');
+      ctx.append(signalAccepted(input));
+      return { kind: 'inserted', record: toRecord(row) };
+    }, DURABLE);
+
   return {
-    recordSignal(input) {
-      return writer.run((): RecordOutcome => {
-        const holder = q.signalByKey.get({ source: input.source, key: input.idempotency_key });
-        const plan = planRecordSignal(holder, input);
-        if (holder !== undefined) {
-          if (plan.kind === 'duplicate' || plan.kind === 'conflict') return { kind: plan.kind, record: toRecord(holder) };
-          if (plan.kind === 'rekey') q.rekey.run({ dedupe_key: plan.dedupe_key, seq: holder.seq });
-        }
-        const row = q.insertSignal.get(newSignalRow(input));
-        if (row === undefined) throw new Error('recordSignal: the insert returned no row');
-        ctx.append(signalAccepted(input));
-        return { kind: 'inserted', record: toRecord(row) };
-      }, DURABLE);
+    async recordSignal(input) {
+      const outcome = await record(input);
+      // Without a nonce there is no replay.
+      if (outcome.kind === 'replay') throw new Error('recordSignal: a replay without a nonce');
+      return outcome;
+    },
+
+    recordSignalWithNonce(input, nonce) {
+      return record(input, nonce);
     },
 
     async getSignal(signalId) {

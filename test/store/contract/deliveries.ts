@@ -8,6 +8,7 @@ export function deliveriesContract({ s }: ContractContext): void {
     const delivery = (i: number): RefusedDelivery => ({
       at: at(i).toISOString(),
       source: i % 2 === 0 ? 'tv' : 'internal',
+      code: 'invalid_signal',
       reason: `reason-${i}`,
       issues: i % 2 === 0 ? [{ path: 'quantity', message: 'expected a positive number' }] : [],
       request_id: `req-${i}`,
@@ -41,6 +42,25 @@ export function deliveriesContract({ s }: ContractContext): void {
         expect((await s().listRefusedDeliveries(100)).items).toEqual([delivery(5)]);
       });
     }
+
+    test('authentication refusals and the others are kept apart, the newest `keep` of each', async () => {
+      const auth = (i: number, code: 'unauthorized' | 'forbidden'): RefusedDelivery => ({ ...delivery(i), code, issues: [], body_excerpt: '' });
+      await s().recordRefusedDelivery(delivery(1), 3);
+      await s().recordRefusedDelivery({ ...delivery(2), code: null }, 3);
+      for (let i = 3; i <= 12; i += 1) await s().recordRefusedDelivery(auth(i, i % 2 === 0 ? 'unauthorized' : 'forbidden'), 3);
+      await s().recordRefusedDelivery(delivery(13), 3);
+      const listed = (await s().listRefusedDeliveries(100)).items;
+      expect(listed.map((d) => [d.reason, d.code])).toEqual([
+        ['reason-13', 'invalid_signal'],
+        ['reason-12', 'unauthorized'],
+        ['reason-11', 'forbidden'],
+        ['reason-10', 'unauthorized'],
+        ['reason-2', null],
+        ['reason-1', 'invalid_signal'],
+      ]);
+      await s().recordRefusedDelivery(delivery(14), 3);
+      expect((await s().listRefusedDeliveries(100)).items.map((d) => d.reason)).toEqual(['reason-14', 'reason-13', 'reason-12', 'reason-11', 'reason-10', 'reason-2']);
+    });
 
     test('a fractional keep keeps its whole part; keep 1 keeps only the newest', async () => {
       for (let i = 1; i <= 3; i += 1) await s().recordRefusedDelivery(delivery(i), 2.7);

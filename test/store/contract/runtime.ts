@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import { onFailure, onSuccess, resetBreaker, tripBreaker, type BreakerState } from '../../../src/domain/breaker.js';
 import { verifyAuditChain } from '../../../src/ops/audit.js';
-import { gateInput, T0, at, allow, record, allEvents, type ContractContext } from './helpers.js';
+import { gateInput, T0, at, allow, newSignal, record, allEvents, type ContractContext } from './helpers.js';
 
 export function runtimeContract({ s, raw, setClock }: ContractContext): void {
   describe('mode', () => {
@@ -104,15 +104,14 @@ export function runtimeContract({ s, raw, setClock }: ContractContext): void {
   });
 
   describe('nonces', () => {
-    test('a nonce is new, then a replay, then new again after it expired; per source', async () => {
-      const expires = at(300);
-      expect(await s().rememberNonce('tv', 'nonce-1', expires, T0)).toBe(true);
-      expect(await s().rememberNonce('tv', 'nonce-1', expires, at(10))).toBe(false);
-      expect(await s().rememberNonce('tv', 'nonce-1', at(400), at(299))).toBe(false);
-      expect(await s().rememberNonce('internal', 'nonce-1', expires, at(10))).toBe(true);
-      expect(await s().rememberNonce('tv', 'nonce-2', expires, at(10))).toBe(true);
-      expect(await s().rememberNonce('tv', 'nonce-1', at(700), at(301))).toBe(true);
-      expect(await s().rememberNonce('tv', 'nonce-1', at(700), at(302))).toBe(false);
+    test('nonceSeen: false until a signal is recorded with the nonce, then true until it expires; per source', async () => {
+      expect(await s().nonceSeen('tv', 'nonce-1', T0)).toBe(false);
+      await s().recordSignalWithNonce(newSignal({ source: 'tv' }), { nonce: 'nonce-1', expires_at: at(300) });
+      expect(await s().nonceSeen('tv', 'nonce-1', at(10))).toBe(true);
+      expect(await s().nonceSeen('tv', 'nonce-1', at(299))).toBe(true);
+      expect(await s().nonceSeen('tv', 'nonce-1', at(300))).toBe(false);
+      expect(await s().nonceSeen('internal', 'nonce-1', at(10))).toBe(false);
+      expect(await s().nonceSeen('tv', 'nonce-2', at(10))).toBe(false);
     });
   });
 

@@ -110,6 +110,85 @@ export function signalsContract({ s }: ContractContext): void {
     });
   });
 
+  describe('recordSignalWithNonce', () => {
+    const nonce = (n: string, expiresAfterSeconds = 300) => ({ nonce: n, expires_at: at(expiresAfterSeconds) });
+
+    test('the nonce is stored with the inserted signal and is live until it expires', async () => {
+      const input = newSignal();
+      const outcome = await s().recordSignalWithNonce(input, nonce('n-1'));
+      expect(outcome.kind).toBe('inserted');
+      expect(await s().nonceSeen(input.source, 'n-1', at(299))).toBe(true);
+      expect(await s().nonceSeen(input.source, 'n-1', at(300))).toBe(false);
+      expect(await s().nonceSeen('other-source', 'n-1', at(1))).toBe(false);
+    });
+
+    test('a live nonce is a replay under any key, and nothing is written', async () => {
+      await s().recordSignalWithNonce(newSignal(), nonce('n-2'));
+      const eventsBefore = (await allEvents(s())).length;
+      const replay = newSignal({ received_at: at(10) });
+      expect(await s().recordSignalWithNonce(replay, nonce('n-2'))).toEqual({ kind: 'replay' });
+      expect(await s().getSignal(replay.signal_id)).toBeNull();
+      expect((await allEvents(s())).length).toBe(eventsBefore);
+    });
+
+    test('the nonce is kept only with an inserted signal: a duplicate or a conflict leaves it free', async () => {
+      const first = newSignal();
+      await s().recordSignal(first);
+      expect((await s().recordSignalWithNonce(redelivery(first, { received_at: at(1) }), nonce('n-3'))).kind).toBe('duplicate');
+      expect(await s().nonceSeen(first.source, 'n-3', at(2))).toBe(false);
+      expect((await s().recordSignalWithNonce(redelivery(first, { fingerprint: 'fp-other', received_at: at(2) }), nonce('n-3'))).kind).toBe('conflict');
+      expect(await s().nonceSeen(first.source, 'n-3', at(3))).toBe(false);
+      expect((await s().recordSignalWithNonce(newSignal({ received_at: at(3) }), nonce('n-3'))).kind).toBe('inserted');
+    });
+
+    test('a nonce is per source, and free again once expired', async () => {
+      await s().recordSignalWithNonce(newSignal({ source: 'tv' }), nonce('n-4', 60));
+      expect((await s().recordSignalWithNonce(newSignal({ source: 'internal' }), nonce('n-4', 60))).kind).toBe('inserted');
+      expect((await s().recordSignalWithNonce(newSignal({ source: 'tv', received_at: at(59) }), nonce('n-4', 600))).kind).toBe('replay');
+      expect((await s().recordSignalWithNonce(newSignal({ source: 'tv', received_at: at(60) }), nonce('n-4', 600))).kind).toBe('inserted');
+      expect(await s().nonceSeen('tv', 'n-4', at(599))).toBe(true);
+    });
+
+    test('two concurrent deliveries of one nonce under different keys: one inserted, one replay', async () => {
+      const outcomes = await Promise.all([s().recordSignalWithNonce(newSignal(), nonce('n-5')), s().recordSignalWithNonce(newSignal(), nonce('n-5'))]);
+      expect(outcomes.map((o) => o.kind).sort()).toEqual(['inserted', 'replay']);
+      expect((await s().listSignals({ limit: 10 })).items).toHaveLength(1);
+    });
+  });
+
+  describe('replay_window_ms (a body signed without an id or a time)', () => {
+    test('the same body under another key within the window is a duplicate of the first; after it, a new signal', async () => {
+      const first = newSignal({ replay_window_ms: 60_000 });
+      await s().recordSignal(first);
+      const resent = await s().recordSignal(newSignal({ fingerprint: first.fingerprint, replay_window_ms: 60_000, received_at: at(59) }));
+      expect(resent.kind).toBe('duplicate');
+      expect(resent.record.signal_id).toBe(first.signal_id);
+      const later = await s().recordSignal(newSignal({ fingerprint: first.fingerprint, replay_window_ms: 60_000, received_at: at(60) }));
+      expect(later.kind).toBe('inserted');
+    });
+
+    test('without a replay window the same body under another key is a new signal', async () => {
+      const first = newSignal();
+      await s().recordSignal(first);
+      expect((await s().recordSignal(newSignal({ fingerprint: first.fingerprint, received_at: at(1) }))).kind).toBe('inserted');
+    });
+
+    test('the key is judged first: the same key with another body is still a conflict', async () => {
+      const first = newSignal({ replay_window_ms: 60_000 });
+      await s().recordSignal(first);
+      expect((await s().recordSignal(redelivery(first, { fingerprint: 'fp-else', received_at: at(1) }))).kind).toBe('conflict');
+    });
+
+    test('two concurrent deliveries of one body under different keys: one inserted, one duplicate', async () => {
+      const fingerprint = `fp-race-${Math.random()}`;
+      const outcomes = await Promise.all([
+        s().recordSignal(newSignal({ fingerprint, replay_window_ms: 60_000 })),
+        s().recordSignal(newSignal({ fingerprint, replay_window_ms: 60_000 })),
+      ]);
+      expect(outcomes.map((o) => o.kind).sort()).toEqual(['duplicate', 'inserted']);
+    });
+  });
+
   describe('reading signals', () => {
     test('getSignal of an unknown id is null', async () => {
       expect(await s().getSignal('sig_nope')).toBeNull();

@@ -1,10 +1,10 @@
 /** Retention of refused deliveries: table tests, no database. */
 import { describe, expect, test } from 'vitest';
-import { planRefusedDelivery, type DeliveryPlan } from '../../../src/store/plans/deliveries.js';
+import { deliveryBucket, planRefusedDelivery, type DeliveryPlan } from '../../../src/store/plans/deliveries.js';
 import type { RefusedDelivery } from '../../../src/store/store.js';
 
-const delivery: RefusedDelivery = { at: '2026-11-23T15:00:00.000Z', source: 'tv', reason: 'unauthorized', issues: [{ path: 'a', message: 'b' }], request_id: 'r', body_excerpt: '{}' };
-const row = { ...delivery, at: Date.parse(delivery.at), issues: '[{"path":"a","message":"b"}]' };
+const delivery: RefusedDelivery = { at: '2026-11-23T15:00:00.000Z', source: 'tv', code: 'unauthorized', reason: 'unauthorized', issues: [{ path: 'a', message: 'b' }], request_id: 'r', body_excerpt: '{}' };
+const row = { ...delivery, at: Date.parse(delivery.at), issues: '[{"path":"a","message":"b"}]', bucket: 'auth' as const };
 
 describe('planRefusedDelivery', () => {
   const cases: Array<{ name: string; keep: number; want: DeliveryPlan | 'throws' }> = [
@@ -24,4 +24,20 @@ describe('planRefusedDelivery', () => {
       else expect(planRefusedDelivery(delivery, c.keep)).toEqual(c.want);
     });
   }
+});
+
+describe('deliveryBucket: authentication refusals apart from the others', () => {
+  const cases: Array<{ code: string | null; want: 'auth' | 'other' }> = [
+    { code: 'unauthorized', want: 'auth' },
+    { code: 'forbidden', want: 'auth' },
+    { code: 'invalid_signal', want: 'other' },
+    { code: 'missing_idempotency_key', want: 'other' },
+    { code: 'idempotency_key_reused', want: 'other' },
+    { code: null, want: 'other' },
+  ];
+  for (const c of cases) test(`${String(c.code)} → ${c.want}`, () => expect(deliveryBucket(c.code)).toBe(c.want));
+
+  test('the row carries its bucket', () => {
+    expect(planRefusedDelivery({ ...delivery, code: 'invalid_signal' }, 10)).toMatchObject({ kind: 'keep', row: { bucket: 'other', code: 'invalid_signal' } });
+  });
 });

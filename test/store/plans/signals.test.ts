@@ -1,6 +1,6 @@
 /** planRecordSignal and the rows of a new or retried signal: table tests, no database. */
 import { describe, expect, test } from 'vitest';
-import { newSignalRow, planRecordSignal, retryValues, type KeyHolder, type RecordPlan } from '../../../src/store/plans/signals.js';
+import { newSignalRow, nonceLive, nonceRow, planRecordSignal, retryValues, type KeyHolder, type RecordFindings, type RecordPlan } from '../../../src/store/plans/signals.js';
 import type { NewSignal } from '../../../src/store/store.js';
 
 const T0 = Date.parse('2026-11-23T15:00:00.000Z');
@@ -27,6 +27,32 @@ describe('planRecordSignal', () => {
     { name: 'a zero window frees the key at once', holder, input: delivery({ key_kind: 'body_hash', window_ms: 0, after_ms: 0 }), want: { kind: 'rekey', dedupe_key: 'k@sig_1' } },
   ];
   for (const c of cases) test(c.name, () => expect(planRecordSignal(c.holder, c.input)).toEqual(c.want));
+});
+
+describe('planRecordSignal: nonce and replay window', () => {
+  const twin: KeyHolder = { id: 'sig_0', fingerprint: 'fp', received_at: T0, dedupe_key: 'other-key' };
+  const replayable = (o: Partial<Delivery> & { after_ms?: number; window?: number } = {}) => ({ ...delivery(o), replay_window_ms: o.window ?? 60_000 });
+  const cases: Array<{ name: string; holder: KeyHolder | undefined; input: Delivery & { replay_window_ms?: number }; found: RecordFindings; want: RecordPlan }> = [
+    { name: 'a taken nonce is a replay before anything else', holder, input: delivery(), found: { nonce_taken: true }, want: { kind: 'replay' } },
+    { name: 'a taken nonce with a new key is a replay', holder: undefined, input: delivery(), found: { nonce_taken: true }, want: { kind: 'replay' } },
+    { name: 'a free nonce changes nothing', holder: undefined, input: delivery(), found: { nonce_taken: false }, want: { kind: 'insert' } },
+    { name: 'the same body under another key within the window: duplicate of it', holder: undefined, input: replayable({ after_ms: 59_999 }), found: { twin }, want: { kind: 'duplicate_body' } },
+    { name: 'the same body at the end of the window: a new signal', holder: undefined, input: replayable({ after_ms: 60_000 }), found: { twin }, want: { kind: 'insert' } },
+    { name: 'a twin without a replay window changes nothing', holder: undefined, input: delivery(), found: { twin }, want: { kind: 'insert' } },
+    { name: 'a twin of another body changes nothing', holder: undefined, input: replayable({ fingerprint: 'other' }), found: { twin }, want: { kind: 'insert' } },
+    { name: 'the key holder is judged first: conflict', holder: { ...holder, fingerprint: 'old' }, input: replayable(), found: { twin }, want: { kind: 'conflict' } },
+    { name: 'the key holder is judged first: duplicate', holder, input: replayable(), found: { twin }, want: { kind: 'duplicate' } },
+    { name: 'an expired body-hash holder, a twin within the window: duplicate of the twin', holder, input: replayable({ key_kind: 'body_hash', window_ms: 1_000, after_ms: 5_000 }), found: { twin: { ...twin, received_at: T0 + 4_000 } }, want: { kind: 'duplicate_body' } },
+    { name: 'an expired body-hash holder, no twin in the window: rekey', holder, input: replayable({ key_kind: 'body_hash', window_ms: 1_000, after_ms: 5_000, window: 1_000 }), found: { twin }, want: { kind: 'rekey', dedupe_key: 'k@sig_1' } },
+  ];
+  for (const c of cases) test(c.name, () => expect(planRecordSignal(c.holder, c.input, c.found)).toEqual(c.want));
+
+  test('nonceRow and nonceLive', () => {
+    expect(nonceRow('tv', undefined)).toBeNull();
+    expect(nonceRow('tv', { nonce: 'n', expires_at: new Date(T0) })).toEqual({ source: 'tv', nonce: 'n', expires_at: T0 });
+    expect(nonceLive(T0, new Date(T0 - 1))).toBe(true);
+    expect(nonceLive(T0, new Date(T0))).toBe(false);
+  });
 });
 
 describe('signal rows', () => {

@@ -1,0 +1,1 @@
+CREATE INDEX "signals_source_fingerprint_idx" ON "signals" USING btree ("source","fingerprint","seq");
