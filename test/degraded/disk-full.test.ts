@@ -11,14 +11,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { fileSizeLimited } from '../helpers/small-disk.js';
-import { adminFetch, spawnSluice, tempDir, WEBHOOK_SECRET, writeConfig, type Child } from '../helpers/server.js';
+import { adminFetch, durabilityConfig, killChild, spawnSluice, tempDir, WEBHOOK_SECRET, type Child } from '../helpers/server.js';
 
 let child: Child | null = null;
 afterEach(async () => {
-  if (child !== null && child.proc.exitCode === null) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
+  await killChild(child);
   child = null;
 });
 
@@ -49,12 +46,9 @@ function post(url: string, body: unknown): Promise<{ status: number; body: strin
 describe('SQLite on a disk that refuses writes', () => {
   test('a write that fails fails whole: 202 or 503 only, and after a restart every 202 is there, no 503 is, and the audit verifies', async () => {
     const dir = tempDir();
-    const configPath = writeConfig(dir, {
+    const configPath = durabilityConfig(dir, {
       server: { body_limit_bytes: 64 * MB, shutdown_timeout_seconds: 2 },
-      sources: { default: { auth: { scheme: 'token', secrets: [WEBHOOK_SECRET] } } },
-      policy: { max_orders_per_minute: null, max_order_notional: null, max_position_notional: { default: null }, max_gross_exposure: null, max_daily_loss: null },
       degraded: { on_database_down: 'reject' },
-      execution: { reconcile_interval_seconds: 3600 },
     });
     // No file of the child may outgrow 8 MB: room for small writes, not for an 18 MB spill.
     child = await spawnSluice({ dir, configPath, wrap: (argv) => ({ command: 'sh', args: fileSizeLimited(8 * MB, argv) }) });

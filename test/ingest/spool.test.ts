@@ -12,22 +12,10 @@ import { parseSpoolLine, QUARANTINE, Spool, type ReplayHandlers } from '../../sr
 import type { NewSignal, RecordOutcome, RefusedDelivery, SignalRecord } from '../../src/store/store.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import { tempDir } from '../helpers/server.js';
+import { SPOOL_AT, spoolInput } from '../helpers/spool.js';
 
-const at = new Date('2025-01-02T03:04:05.678Z');
-const input = (n: number): NewSignal => ({
-  signal_id: `sig_${n.toString(16).padStart(28, '0')}`,
-  source: 'default',
-  idempotency_key: `k-${n}`,
-  key_kind: 'explicit',
-  window_ms: 60_000,
-  fingerprint: 'f'.repeat(64),
-  connector: 'mock',
-  instrument: 'AAPL',
-  client_order_id: `sl-${n}`,
-  signal: { id: `k-${n}`, action: 'buy', instrument: 'AAPL', quantity: 1, order_type: 'market', price: 100, time_in_force: 'day', meta: { unknown_fields: { note: 'x' } } },
-  request_id: `req-${n}`,
-  received_at: at,
-});
+const at = SPOOL_AT;
+const input = (n: number): NewSignal => spoolInput(n);
 
 function logged(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
