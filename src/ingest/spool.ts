@@ -141,7 +141,7 @@ export class Spool {
     return this.bytes + 1024 > this.maxBytes;
   }
 
-  /** Calls `listener` after every line appended; returns the unsubscribe. */
+  /** Calls `listener` soon after every line appended; returns the unsubscribe. */
   onAppended(listener: () => void): () => void {
     this.appended.add(listener);
     return () => this.appended.delete(listener);
@@ -182,7 +182,8 @@ export class Spool {
     segment.lines += 1;
     this.bytes += bytes.length;
     this.pendingCount += 1;
-    for (const listener of this.appended) listener();
+    // After this append returned: a listener may start a replay, which reads the segment.
+    for (const listener of this.appended) queueMicrotask(listener);
     return { ok: true, delivery_id };
   }
 

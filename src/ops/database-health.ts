@@ -14,6 +14,8 @@ export class DatabaseHealth {
   private probe: NodeJS.Timeout | null = null;
   private watch: NodeJS.Timeout | null = null;
   private recovering: Promise<void> | null = null;
+  /** One probe ping at a time: during an outage a ping can hang for the connect timeout. */
+  private pinging = false;
   private stopped = false;
 
   constructor(
@@ -55,12 +57,16 @@ export class DatabaseHealth {
   }
 
   private async check(): Promise<void> {
-    if (this.recovering !== null) return;
+    if (this.recovering !== null || this.pinging) return;
+    this.pinging = true;
     try {
       await this.deps.store.ping();
     } catch {
       return;
+    } finally {
+      this.pinging = false;
     }
+    if (this.stopped || !this.isDown) return;
     if (this.probe !== null) clearInterval(this.probe);
     this.probe = null;
     this.isDown = false;

@@ -6,32 +6,49 @@
  * after a restart without the limit the audit verifies, every 202 is in the database, and no
  * 503 is (with `on_database_down: reject` a 503 promises that nothing was recorded).
  */
+import { request } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { fileSizeLimited } from '../helpers/small-disk.js';
-import { adminFetch, sendTo, spawnSluice, tempDir, WEBHOOK_SECRET, writeConfig, type Child } from '../helpers/server.js';
+import { adminFetch, durabilityConfig, killChild, spawnSluice, tempDir, WEBHOOK_SECRET, type Child } from '../helpers/server.js';
 
 let child: Child | null = null;
 afterEach(async () => {
-  if (child !== null && child.proc.exitCode === null) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
+  await killChild(child);
   child = null;
 });
 
 const MB = 1024 * 1024;
 
+/**
+ * One delivery on a connection of its own: the child is slow while it chews 18 MB bodies, and a
+ * reused keep-alive connection can be closed by the server just as a request goes out on it.
+ */
+function post(url: string, body: unknown): Promise<{ status: number; body: string }> {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${url}/webhooks/default`,
+      { method: 'POST', agent: false, headers: { authorization: `Bearer ${WEBHOOK_SECRET}`, 'content-type': 'application/json', 'content-length': payload.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 describe('SQLite on a disk that refuses writes', () => {
   test('a write that fails fails whole: 202 or 503 only, and after a restart every 202 is there, no 503 is, and the audit verifies', async () => {
     const dir = tempDir();
-    const configPath = writeConfig(dir, {
+    const configPath = durabilityConfig(dir, {
       server: { body_limit_bytes: 64 * MB, shutdown_timeout_seconds: 2 },
-      sources: { default: { auth: { scheme: 'token', secrets: [WEBHOOK_SECRET] } } },
-      policy: { max_orders_per_minute: null, max_order_notional: null, max_position_notional: { default: null }, max_gross_exposure: null, max_daily_loss: null },
       degraded: { on_database_down: 'reject' },
-      execution: { reconcile_interval_seconds: 3600 },
     });
     // No file of the child may outgrow 8 MB: room for small writes, not for an 18 MB spill.
     child = await spawnSluice({ dir, configPath, wrap: (argv) => ({ command: 'sh', args: fileSizeLimited(8 * MB, argv) }) });
@@ -39,8 +56,8 @@ describe('SQLite on a disk that refuses writes', () => {
     const run = Date.now().toString(36);
     const answers: Array<{ key: string; status: number; code: string }> = [];
     const send = async (key: string, extra: Record<string, unknown>) => {
-      const res = await sendTo(url, { id: key, action: 'buy', instrument: `D${answers.length % 32}`, quantity: 1, price: 10, ...extra });
-      const body = (await res.json()) as { status?: string; error?: { code: string } };
+      const res = await post(url, { id: key, action: 'buy', instrument: `D${answers.length % 32}`, quantity: 1, price: 10, ...extra });
+      const body = JSON.parse(res.body) as { status?: string; error?: { code: string } };
       answers.push({ key, status: res.status, code: body.status ?? body.error?.code ?? '' });
     };
     let stop = false;

@@ -11,10 +11,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { PG_BIN, startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
-import { adminFetch, eventually, sendTo, spawnSluice, tempDir, WEBHOOK_SECRET, writeConfig, type Child } from '../helpers/server.js';
+import { adminFetch, durabilityConfig, eventually, killChild, sendTo, spawnSluice, tempDir, type Child } from '../helpers/server.js';
 
 const suite = PG_BIN === null ? describe.skip : describe;
 let cluster: PgCluster | null = null;
@@ -22,10 +21,7 @@ let child: Child | null = null;
 let receiver: Server | null = null;
 
 afterEach(async () => {
-  if (child !== null && child.proc.exitCode === null) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
+  await killChild(child);
   child = null;
   cluster?.destroy();
   cluster = null;
@@ -36,16 +32,6 @@ afterEach(async () => {
     await new Promise<void>((resolve) => r.close(() => resolve()));
   }
 });
-
-function config(dir: string, extra: Record<string, unknown> = {}): string {
-  return writeConfig(dir, {
-    sources: { default: { auth: { scheme: 'token', secrets: [WEBHOOK_SECRET] } } },
-    policy: { max_orders_per_minute: null, max_order_notional: null, max_position_notional: { default: null }, max_gross_exposure: null, max_daily_loss: null },
-    degraded: { on_database_down: 'spool', spool_dir: join(dir, 'spool') },
-    execution: { reconcile_interval_seconds: 3600 },
-    ...extra,
-  });
-}
 
 interface EventView {
   seq: number;
@@ -75,7 +61,7 @@ suite('coming back from a database outage', () => {
   test('spooled deliveries run before later ones: a live close racing the spooled buy closes it; a reused key in the spool is refused', async () => {
     cluster = await startPgCluster();
     const dir = tempDir();
-    child = await spawnSluice({ dir, configPath: config(dir), env: { DATABASE_URL: cluster.url } });
+    child = await spawnSluice({ dir, configPath: durabilityConfig(dir), env: { DATABASE_URL: cluster.url } });
     const url = child.url;
     const run = Date.now().toString(36);
 
@@ -144,7 +130,7 @@ suite('coming back from a database outage', () => {
 
     cluster = await startPgCluster();
     const dir = tempDir();
-    child = await spawnSluice({ dir, configPath: config(dir, { alerts: { webhook_url: hook, backoff: { base_ms: 50, cap_ms: 200 } } }), env: { DATABASE_URL: cluster.url } });
+    child = await spawnSluice({ dir, configPath: durabilityConfig(dir, { alerts: { webhook_url: hook, backoff: { base_ms: 50, cap_ms: 200 } } }), env: { DATABASE_URL: cluster.url } });
     const url = child.url;
 
     cluster.stop();

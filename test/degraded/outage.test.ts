@@ -9,28 +9,22 @@ import postgres from 'postgres';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { PG_BIN, startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
-import { adminFetch, eventually, sendTo, spawnSluice, tempDir, WEBHOOK_SECRET, writeConfig, type Child } from '../helpers/server.js';
+import { adminFetch, durabilityConfig, eventually, killChild, sendTo, spawnSluice, tempDir, type Child } from '../helpers/server.js';
 
 const suite = PG_BIN === null ? describe.skip : describe;
 let cluster: PgCluster | null = null;
 let child: Child | null = null;
 
 afterEach(async () => {
-  if (child !== null && child.proc.exitCode === null) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
+  await killChild(child);
   child = null;
   cluster?.destroy();
   cluster = null;
 });
 
 function config(dir: string, spoolMaxBytes?: number, onDown: 'spool' | 'reject' = 'spool'): string {
-  return writeConfig(dir, {
-    sources: { default: { auth: { scheme: 'token', secrets: [WEBHOOK_SECRET] } } },
-    policy: { max_orders_per_minute: null, max_order_notional: null, max_position_notional: { default: null }, max_gross_exposure: null, max_daily_loss: null },
+  return durabilityConfig(dir, {
     degraded: { on_database_down: onDown, spool_dir: join(dir, 'spool'), ...(spoolMaxBytes === undefined ? {} : { spool_max_bytes: spoolMaxBytes }) },
-    execution: { reconcile_interval_seconds: 3600 },
   });
 }
 
@@ -99,8 +93,16 @@ suite('database outage', () => {
     } finally {
       await sql.end();
     }
-    const status = (await (await adminFetch(url, '/status')).json()) as { degraded: Array<{ component: string }> };
-    expect(status.degraded.filter((d) => d.component === 'database')).toEqual([]);
+    // A store call issued during the outage can fail late (its connect timeout) and mark the
+    // database degraded once more; the probe clears that within a second or two.
+    await eventually(
+      async () => {
+        const status = (await (await adminFetch(url, '/status')).json()) as { degraded: Array<{ component: string }> };
+        return status.degraded.some((d) => d.component === 'database') ? undefined : true;
+      },
+      15_000,
+      'database no longer degraded',
+    );
   }, 120_000);
 
   test('a full spool answers 503 with Retry-After, and the process lives', async () => {

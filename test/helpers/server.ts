@@ -28,6 +28,23 @@ export interface TestServer extends Running {
   close: () => Promise<void>;
 }
 
+/** A policy with every limit off, for tests about durability and order rather than guardrails. */
+export const NO_LIMITS = { max_orders_per_minute: null, max_order_notional: null, max_position_notional: { default: null }, max_gross_exposure: null, max_daily_loss: null };
+
+/**
+ * Writes the config of a durability test into `dir`: the `default` source with the test token,
+ * no limits, no periodic position check, the spool in `dir`; `extra` sections win.
+ */
+export function durabilityConfig(dir: string, extra: Record<string, unknown> = {}): string {
+  return writeConfig(dir, {
+    sources: { default: { auth: { scheme: 'token', secrets: [WEBHOOK_SECRET] } } },
+    policy: NO_LIMITS,
+    degraded: { on_database_down: 'spool', spool_dir: join(dir, 'spool') },
+    execution: { reconcile_interval_seconds: 3600 },
+    ...extra,
+  });
+}
+
 /** Writes `config` as YAML into `dir` and returns its path. */
 export function writeConfig(dir: string, config: Record<string, unknown>): string {
   const path = join(dir, 'sluice.yaml');

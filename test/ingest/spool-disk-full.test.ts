@@ -11,6 +11,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { parseSpoolLine, Spool } from '../../src/ingest/spool.js';
 import type { NewSignal, SignalRecord } from '../../src/store/store.js';
 import { mountSmallDisk } from '../helpers/small-disk.js';
+import { spoolInput } from '../helpers/spool.js';
 
 const disk = mountSmallDisk(1024 * 1024);
 const refused = 'refused' in disk ? disk.refused : null;
@@ -18,22 +19,8 @@ afterAll(() => {
   if (!('refused' in disk)) disk.unmount();
 });
 
-const at = new Date('2025-01-02T03:04:05.678Z');
 /** A delivery whose line is ~3 KiB: lines straddle the 4 KiB pages of the tmpfs. */
-const input = (n: number): NewSignal => ({
-  signal_id: `sig_${n.toString(16).padStart(28, '0')}`,
-  source: 'default',
-  idempotency_key: `k-${n}`,
-  key_kind: 'explicit',
-  window_ms: 60_000,
-  fingerprint: 'f'.repeat(64),
-  connector: 'mock',
-  instrument: 'AAPL',
-  client_order_id: `sl-${n}`,
-  signal: { id: `k-${n}`, action: 'buy', instrument: 'AAPL', quantity: 1, order_type: 'market', price: 100, time_in_force: 'day', meta: { note: 'n'.repeat(3000) } },
-  request_id: `req-${n}`,
-  received_at: at,
-});
+const input = (n: number): NewSignal => spoolInput(n, { note: 'n'.repeat(3000) });
 
 describe.skipIf(refused !== null)(`the spool on a nearly full tmpfs${refused === null ? '' : ` (skipped: ${refused})`}`, () => {
   test('never acknowledges a line that is not whole on disk; the segment keeps whole lines only; replay gets exactly the acknowledged ones', async () => {

@@ -12,22 +12,10 @@ import { parseSpoolLine, QUARANTINE, Spool, type ReplayHandlers } from '../../sr
 import type { NewSignal, RecordOutcome, RefusedDelivery, SignalRecord } from '../../src/store/store.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import { tempDir } from '../helpers/server.js';
+import { SPOOL_AT, spoolInput } from '../helpers/spool.js';
 
-const at = new Date('2025-01-02T03:04:05.678Z');
-const input = (n: number): NewSignal => ({
-  signal_id: `sig_${n.toString(16).padStart(28, '0')}`,
-  source: 'default',
-  idempotency_key: `k-${n}`,
-  key_kind: 'explicit',
-  window_ms: 60_000,
-  fingerprint: 'f'.repeat(64),
-  connector: 'mock',
-  instrument: 'AAPL',
-  client_order_id: `sl-${n}`,
-  signal: { id: `k-${n}`, action: 'buy', instrument: 'AAPL', quantity: 1, order_type: 'market', price: 100, time_in_force: 'day', meta: { unknown_fields: { note: 'x' } } },
-  request_id: `req-${n}`,
-  received_at: at,
-});
+const at = SPOOL_AT;
+const input = (n: number): NewSignal => spoolInput(n);
 
 function logged(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
@@ -192,6 +180,22 @@ describe('Spool.replay', () => {
     expect(refused[0]).toMatchObject({ at: at.toISOString(), source: 'default', reason: 'idempotency key reused', request_id: input(9).request_id });
     expect(refused[0]?.issues[0]?.message).toMatch(/^idempotency_key_reused: spooled delivery spool-.*:4; key "k-9" belongs to sig_other$/);
     expect(refused[0]?.body_excerpt).toBe(JSON.stringify(input(9).signal));
+  });
+
+  test('onAppended listeners hear of each line once it is written, not while append runs; a refused line is not announced', async () => {
+    const dir = tempDir('sluice-spool-');
+    const spool = new Spool({ dir, maxBytes: 3_000, logger: logged().logger });
+    spool.open();
+    const heard: number[] = [];
+    const off = spool.onAppended(() => heard.push(spool.pending));
+    expect(spool.append(input(1)).ok).toBe(true);
+    expect(heard).toEqual([]);
+    await Promise.resolve();
+    expect(heard).toEqual([1]);
+    while (spool.append(input(2)).ok);
+    await Promise.resolve();
+    expect(heard.length).toBe(spool.pending);
+    off();
   });
 
   test('lines appended while a replay runs are replayed by it, after the older ones, in order', async () => {
