@@ -19,6 +19,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -135,6 +136,20 @@ function expectationsOf(content: string): Expectations {
 }
 
 /**
+ * A GET, tried again when the connection drops: between two README blocks the pooled keep-alive
+ * connection may be closed by the server just as it is reused (a GET can safely be resent).
+ */
+async function getJson(url: string, token: string): Promise<unknown> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).json();
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
  * A signal the README sends is meant to execute (a 202 alone would hide a stale timestamp or a
  * refused order): its final status must be `executed`.
  */
@@ -144,7 +159,7 @@ async function expectExecuted(signalIds: string[], where: string): Promise<void>
   for (const id of signalIds) {
     let detail: { status?: string; decision?: unknown } = {};
     for (let i = 0; i < 100; i += 1) {
-      detail = (await (await fetch(`${url}/admin/signals/${id}`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as typeof detail;
+      detail = (await getJson(`${url}/admin/signals/${id}`, adminToken)) as typeof detail;
       if (detail.status === 'executed' || detail.status === 'rejected' || detail.status === 'failed') break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -219,6 +234,19 @@ async function runShellBlock(block: Block): Promise<void> {
   }
 }
 
+/** One POST as TradingView sends it (text/plain) on a connection of its own: never a pooled one the server may just have closed. */
+function postOnce(url: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
 /** TradingView's rendering of the alert's placeholders (https://www.tradingview.com/support/solutions/43000531021). */
 function renderAlert(template: string): string {
   const values: Record<string, string> = {
@@ -274,9 +302,9 @@ describe.skipIf(!HAS_TOOLS)('README.md examples, in order', () => {
       case 'tradingview-alert':
         test(`${name} — rendered as TradingView does and sent to /webhooks/${block.marker.arg}`, async () => {
           if (server === null) throw new Error('no sluice running');
-          const res = await fetch(`${server.url}/webhooks/${block.marker?.arg ?? ''}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: renderAlert(block.content) });
-          const body = (await res.json()) as { status?: string; signal_id?: string };
-          expect({ http: res.status, status: body.status }, JSON.stringify(body)).toEqual({ http: 202, status: 'accepted' });
+          const res = await postOnce(`${server.url}/webhooks/${block.marker?.arg ?? ''}`, renderAlert(block.content));
+          const body = JSON.parse(res.text) as { status?: string; signal_id?: string };
+          expect({ http: res.status, status: body.status }, res.text).toEqual({ http: 202, status: 'accepted' });
           await expectExecuted([body.signal_id ?? ''], `README:${block.line}`);
         });
         break;
