@@ -68,30 +68,29 @@ async function json(res: Response): Promise<Record<string, unknown>> {
 }
 
 describe('a captured delivery resent with a fresh Idempotency-Key is the same delivery', () => {
+  /** Sends the signed delivery, then the very same one with a fresh Idempotency-Key: 200 duplicate, one order. */
+  async function expectResendIsDuplicate(source: string, body: string, instrument: string, signed: Record<string, string>): Promise<void> {
+    const first = await post(source, body, { ...signed, 'Idempotency-Key': 'first-key' });
+    expect(first.status).toBe(200);
+    const original = await json(first);
+    const replay = await post(source, body, { ...signed, 'Idempotency-Key': `fresh-${randomUUID()}` });
+    expect(replay.status).toBe(200);
+    expect(await json(replay)).toMatchObject({ signal_id: original.signal_id, status: 'duplicate' });
+    expect(await ordersOf(instrument)).toBe(1);
+  }
+
   test('standard-webhooks: the signed webhook-id wins over the header: 200 duplicate, one order', async () => {
     const { body, instrument } = signal(false);
     const id = `msg_${randomUUID().replaceAll('-', '')}`;
     const at = new Date();
     const signed = { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(SW_SECRET).sign(id, at, body) };
-    const first = await post('sw', body, { ...signed, 'Idempotency-Key': 'first-key' });
-    expect(first.status).toBe(200);
-    const original = await json(first);
-    const replay = await post('sw', body, { ...signed, 'Idempotency-Key': `fresh-${randomUUID()}` });
-    expect(replay.status).toBe(200);
-    expect(await json(replay)).toMatchObject({ signal_id: original.signal_id, status: 'duplicate' });
-    expect(await ordersOf(instrument)).toBe(1);
+    await expectResendIsDuplicate('sw', body, instrument, signed);
   });
 
   test('stripe: the body id (signed with the body) wins over the header: 200 duplicate, one order', async () => {
     const { body, instrument } = signal(true);
     const signed = { 'Stripe-Signature': stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET, timestamp: unix() }) };
-    const first = await post('st', body, { ...signed, 'Idempotency-Key': 'first-key' });
-    expect(first.status).toBe(200);
-    const original = await json(first);
-    const replay = await post('st', body, { ...signed, 'Idempotency-Key': `fresh-${randomUUID()}` });
-    expect(replay.status).toBe(200);
-    expect(await json(replay)).toMatchObject({ signal_id: original.signal_id, status: 'duplicate' });
-    expect(await ordersOf(instrument)).toBe(1);
+    await expectResendIsDuplicate('st', body, instrument, signed);
   });
 
   test('github: the same body under a new X-GitHub-Delivery within the window: 200 duplicate, one order', async () => {

@@ -2,7 +2,7 @@
  * Recording a signal: the row a new signal is inserted as, and what a known key means for a
  * new delivery (duplicate, conflict, or a body-hash key past its window that is freed).
  */
-import type { NewSignal, SignalNonce } from '../contract/signals.js';
+import type { NewSignal, RecordOutcome, SignalNonce } from '../contract/signals.js';
 
 /** The columns of a new `signals` row (both dialects). */
 export function newSignalRow(input: NewSignal) {
@@ -72,6 +72,12 @@ export function planRecordSignal(
 /** The `nonces` row stored with a new signal (both dialects), or null without a nonce. */
 export function nonceRow(source: string, nonce: SignalNonce | undefined) {
   return nonce === undefined ? null : { source, nonce: nonce.nonce, expires_at: nonce.expires_at.getTime() };
+}
+
+/** recordSignal's answer: without a nonce there is no replay, so one here is a bug. */
+export function withoutReplay(outcome: RecordOutcome | { kind: 'replay' }): RecordOutcome {
+  if (outcome.kind === 'replay') throw new Error('recordSignal: a replay without a nonce');
+  return outcome;
 }
 
 /** A nonce counts until its expiry: stored rows with `expires_at <= now` are gone (and deleted). */

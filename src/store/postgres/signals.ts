@@ -2,7 +2,7 @@
 import { and, asc, count, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
-import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues } from '../plans/signals.js';
+import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, withoutReplay } from '../plans/signals.js';
 import { signalFilter } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
 import { toNumberOrNull, type Emit, type PgContext, type PgLocks, type Tx } from './context.js';
@@ -30,10 +30,7 @@ export function pgSignals(ctx: PgContext): SignalStore {
 
   return {
     async recordSignal(input) {
-      const outcome = await record(input);
-      // Without a nonce there is no replay.
-      if (outcome.kind === 'replay') throw new Error('recordSignal: a replay without a nonce');
-      return outcome;
+      return withoutReplay(await record(input));
     },
 
     recordSignalWithNonce(input, nonce) {
