@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Connector } from '../connectors/connector.js';
 import { OPERATOR_SOURCE, type Position, type Signal } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
-import { clientOrderId, newSignalId } from '../ingest/ingest.js';
+import { clientOrderId, newSignalId } from '../ingest/identity.js';
 import type { SignalRecord, Store } from '../store/store.js';
 
 export interface FlattenDeps {

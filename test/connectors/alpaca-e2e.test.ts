@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { clientOrderId } from '../../src/ingest/ingest.js';
+import { clientOrderId } from '../../src/ingest/identity.js';
 import { startFakeAlpaca, type AlpacaOrderJson, type FakeAlpaca } from '../fakes/alpaca-server.js';
 import {
   breakerEvents,

@@ -10,7 +10,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { clientOrderId } from '../../src/ingest/ingest.js';
+import { clientOrderId } from '../../src/ingest/identity.js';
 import { e2eConfig, nextKey, sendAccepted, sendFinal, signalDetail, type SignalDetail } from '../helpers/connectors.js';
 import { eventually, spawnSluice, startTestServer, tempDir, writeConfig, type Child, type TestServer } from '../helpers/server.js';
 

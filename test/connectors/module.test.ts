@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { checkedPositions } from '../../src/connectors/registry.js';
-import { clientOrderId } from '../../src/ingest/ingest.js';
+import { clientOrderId } from '../../src/ingest/identity.js';
 import { connectorOf, e2eConfig, mockOrders, nextKey, sendFinal, signalDetail, statusOf } from '../helpers/connectors.js';
 import { sendTo, startTestServer, tempDir } from '../helpers/server.js';
 

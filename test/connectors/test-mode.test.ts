@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import type { Decision } from '../../src/domain/types.js';
-import { clientOrderId, newSignalId } from '../../src/ingest/ingest.js';
+import { clientOrderId, newSignalId } from '../../src/ingest/identity.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import { startFakeAlpaca, type FakeAlpaca } from '../fakes/alpaca-server.js';
 import { connectorsOf, e2eConfig, mockOrders, nextKey, readJson, sendFinal, setMockFaults, signalDetail, statusOf } from '../helpers/connectors.js';

@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import { clientOrderId } from '../../src/ingest/ingest.js';
+import { clientOrderId } from '../../src/ingest/identity.js';
 import { startFakeAlpaca, type FakeAlpaca } from '../fakes/alpaca-server.js';
 import { e2eConfig, nextKey, sendAccepted, sendFinal, signalDetail, statusOf, type SignalDetail } from '../helpers/connectors.js';
 import { eventually, startTestServer, type TestServer } from '../helpers/server.js';

@@ -7,7 +7,7 @@
  * order at the mock: none lost, none doubled.
  */
 import { describe, expect, test } from 'vitest';
-import { clientOrderId } from '../../src/ingest/ingest.js';
+import { clientOrderId } from '../../src/ingest/identity.js';
 import { e2eConfig, mockOrders, nextKey, queryDb, readJson, sendAccepted, type AttemptView } from '../helpers/connectors.js';
 import { adminFetch, eventually, spawnSluice, tempDir, writeConfig, type Child } from '../helpers/server.js';
 

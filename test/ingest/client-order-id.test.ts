@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { expect, test } from 'vitest';
-import { clientOrderId, newSignalId } from '../../src/ingest/ingest.js';
+import { clientOrderId, newSignalId } from '../../src/ingest/identity.js';
 import { Spool } from '../../src/ingest/spool.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import type { NewSignal, SignalRecord } from '../../src/store/store.js';

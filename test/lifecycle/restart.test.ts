@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { decideWithBreaker } from '../../src/execution/gate.js';
-import { clientOrderId, newSignalId } from '../../src/ingest/ingest.js';
+import { clientOrderId, newSignalId } from '../../src/ingest/identity.js';
 import { MOCK_CAPABILITIES } from '../../src/connectors/mock.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Signal } from '../../src/domain/types.js';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { expect, test } from 'vitest';
-import { clientOrderId, newSignalId } from '../../src/ingest/ingest.js';
+import { clientOrderId, newSignalId } from '../../src/ingest/identity.js';
 import { pruneOnce, startRetention } from '../../src/ops/retention.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/store.js';
