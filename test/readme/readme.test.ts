@@ -257,7 +257,7 @@ function renderAlert(template: string): string {
     'strategy.market_position': 'long',
     close: '150.25',
     timenow: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    'strategy.order.id': 'Long',
+    'strategy.order.id': 'Entry', // not the curl example's "Long": both are sent within one second
   };
   return template.replace(/\{\{([^}]+)\}\}/g, (_, name: string) => {
     const value = values[name];
