@@ -80,6 +80,7 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
     short: true,
     lookup: true,
     positions: true,
+    order_updates: 'stream',
   };
 
   async function request(
@@ -212,13 +213,13 @@ export function decimal(n: number): string {
   return trimmed === '-0' ? '0' : trimmed;
 }
 
-/** Alpaca's order statuses onto ours; anything still working is `accepted` or `partially_filled`. */
+/** Alpaca's order statuses onto ours; anything still working is `new` or `partially_filled`. */
 export function mapAlpacaStatus(status: string, filledQty: number, qty: number): OrderStatus {
   switch (status) {
     case 'new':
     case 'accepted':
     case 'pending_new':
-      return 'accepted';
+      return 'new';
     case 'partially_filled':
     case 'filled':
     case 'canceled':
@@ -230,11 +231,11 @@ export function mapAlpacaStatus(status: string, filledQty: number, qty: number):
       return 'canceled';
     // Completed for the day, settlement pending: as filled as it will get.
     case 'calculated':
-      return filledQty > 0 && filledQty >= qty ? 'filled' : filledQty > 0 ? 'partially_filled' : 'accepted';
+      return filledQty > 0 && filledQty >= qty ? 'filled' : filledQty > 0 ? 'partially_filled' : 'new';
     // done_for_day, pending_cancel, pending_replace, stopped, suspended, held, accepted_for_bidding:
     // still open as far as sluice is concerned.
     default:
-      return filledQty > 0 ? 'partially_filled' : 'accepted';
+      return filledQty > 0 ? 'partially_filled' : 'new';
   }
 }
 

@@ -39,6 +39,23 @@ export interface ConnectorFailure {
 
 export type CallResult<T> = { ok: true; value: T } | ConnectorFailure;
 
+/**
+ * What a connector with `order_updates: 'stream'` pushes (docs/execution.md#orders). `onUpdate`
+ * gets an order as the broker now reports it (cumulative fills); `onState` tells whether the
+ * stream is up: while it is down sluice polls every open order, and it polls once more after
+ * every reconnect (updates sent while it was down are lost).
+ */
+export interface OrderStreamListener {
+  onUpdate(order: Order): void;
+  onState(state: StreamState): void;
+}
+
+export interface StreamState {
+  connected: boolean;
+  /** Why it is down (the last error), for status and logs; never a secret. */
+  reason?: string;
+}
+
 export interface Connector {
   readonly name: string;
   readonly type: string;
@@ -49,6 +66,11 @@ export interface Connector {
   /** The order placed under this client_order_id, or null when the connector has none. */
   getOrder(clientOrderId: string): Promise<CallResult<Order | null>>;
   getPositions(): Promise<CallResult<Position[]>>;
+  /**
+   * `order_updates: 'stream'` only: starts the stream (connect, authenticate, reconnect with
+   * backoff until `close`) and reports to the listener; returns a function that stops it.
+   */
+  subscribe?(listener: OrderStreamListener): () => void;
   /** Optional: why the account cannot trade now (the breaker opens), or null when it can. */
   tradingBlocked?(): Promise<CallResult<string | null>>;
   close?(): Promise<void>;

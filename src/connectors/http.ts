@@ -77,6 +77,7 @@ export function createHttpConnector(name: string, config: HttpConnectorConfig, d
     short: true,
     lookup: false,
     positions: false,
+    order_updates: 'none',
   };
 
   async function post(msgId: string, payload: unknown): Promise<CallResult<{ body: unknown }>> {
@@ -127,8 +128,8 @@ export function createHttpConnector(name: string, config: HttpConnectorConfig, d
         quantity: order.quantity,
         order_type: order.order_type,
         limit_price: order.limit_price ?? null,
-        // A 2xx says the receiver took the order, nothing about fills: it stays `accepted`.
-        status: 'accepted',
+        // A 2xx says the receiver took the order, nothing about fills (order_updates: none).
+        status: 'new',
         filled_quantity: 0,
         fill_price: null,
       });

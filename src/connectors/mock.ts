@@ -38,6 +38,7 @@ export const MOCK_CAPABILITIES: ConnectorCapabilities = {
   short: true,
   lookup: true,
   positions: true,
+  order_updates: 'stream',
 };
 
 export function createMockConnector(

@@ -10,8 +10,8 @@ import type { Logger } from 'pino';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import { createAlpacaConnector } from './alpaca.js';
-import { failure, success, type CallResult, type Connector } from './connector.js';
-import type { ConnectorCapabilities, Position } from '../domain/types.js';
+import { failure, success, type CallResult, type Connector, type OrderStreamListener } from './connector.js';
+import type { ConnectorCapabilities, Order, OrderUpdates, Position } from '../domain/types.js';
 import { createHttpConnector } from './http.js';
 import { createMockConnector, NO_FAULTS } from './mock.js';
 
@@ -102,6 +102,12 @@ async function loadModuleConnector(name: string, path: string, options: Record<s
   // one without getPositions() keeps sluice's own book (an empty answer would mean "flat").
   const positions = declared ?? getPositions !== undefined;
   const { place, cancel, getOrder } = connector as Connector;
+  const subscribe = typeof connector.subscribe === 'function' ? connector.subscribe : undefined;
+  // A module without a declaration: it streams when it has subscribe(), else it is asked.
+  const orderUpdates: OrderUpdates = (connector.capabilities as Partial<ConnectorCapabilities>).order_updates ?? (subscribe !== undefined ? 'stream' : connector.capabilities.lookup ? 'poll' : 'none');
+  if (orderUpdates === 'stream' && subscribe === undefined) {
+    throw new ConnectorSetupError(`connectors.${name}: the module's connector declares capabilities.order_updates: "stream" but has no subscribe() method`);
+  }
   // Delegation, not spreading: a class instance keeps its methods (close() included) and `this`.
   const tradingBlocked = connector.tradingBlocked;
   const close = connector.close;
@@ -109,10 +115,19 @@ async function loadModuleConnector(name: string, path: string, options: Record<s
     name,
     type: 'module',
     // A module written before `positions` existed reports its positions when it has getPositions().
-    capabilities: { ...connector.capabilities, positions },
-    place: (order) => place.call(connector, order),
+    capabilities: { ...connector.capabilities, positions, order_updates: orderUpdates },
+    place: async (order) => withNewStatus(await place.call(connector, order)),
     cancel: (instrument) => cancel.call(connector, instrument),
-    getOrder: (id) => getOrder.call(connector, id),
+    getOrder: async (id) => {
+      const found = await getOrder.call(connector, id);
+      return found.ok && found.value !== null ? withNewStatus(found as CallResult<Order>) : found;
+    },
+    ...(subscribe === undefined
+      ? {}
+      : {
+          subscribe: (listener: OrderStreamListener) =>
+            subscribe.call(connector, { onUpdate: (order) => listener.onUpdate(normalizedStatus(order)), onState: (state) => listener.onState(state) }),
+        }),
     getPositions: async () => {
       if (getPositions === undefined) return failure('this module connector reports no positions', { retryable: false, ambiguous: false });
       return checkedPositions(await getPositions.call(connector));
@@ -142,4 +157,14 @@ export function checkedPositions(answer: unknown): CallResult<Position[]> {
     }
   }
   return { ok: true, value: a.value as Position[] };
+}
+
+/** A module written before `new` existed may answer `accepted` (or a broker's `pending_new`): both are `new`. */
+function normalizedStatus(order: Order): Order {
+  const status = order.status as string;
+  return status === 'accepted' || status === 'pending_new' ? { ...order, status: 'new' } : order;
+}
+
+function withNewStatus(result: CallResult<Order>): CallResult<Order> {
+  return result.ok ? { ok: true, value: normalizedStatus(result.value) } : result;
 }

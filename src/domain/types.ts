@@ -103,9 +103,23 @@ export interface Decision {
   reference_price: number | null;
 }
 
-export type OrderStatus = 'new' | 'accepted' | 'partially_filled' | 'filled' | 'canceled' | 'rejected' | 'expired';
+/**
+ * An order's status (docs/execution.md#orders): `new` (taken, nothing filled; a broker's
+ * `accepted`, `pending_new` and the like map to it) → `partially_filled` → one of the terminal
+ * statuses. Connectors map their broker's words onto these.
+ */
+export type OrderStatus = 'new' | 'partially_filled' | 'filled' | 'canceled' | 'expired' | 'rejected';
+export const ORDER_STATUSES: readonly OrderStatus[] = ['new', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected'];
+export const TERMINAL_ORDER_STATUSES: readonly OrderStatus[] = ['filled', 'canceled', 'expired', 'rejected'];
+export const OPEN_ORDER_STATUSES: readonly OrderStatus[] = ['new', 'partially_filled'];
+export function isTerminalOrderStatus(status: OrderStatus): boolean {
+  return TERMINAL_ORDER_STATUSES.includes(status);
+}
 
-/** An order as a connector reports it. */
+/**
+ * An order as a connector reports it, at placement, on its stream or when asked. Fill figures are
+ * cumulative: a fill is the increase of `filled_quantity` since the last report sluice booked.
+ */
 export interface Order {
   client_order_id: string;
   order_id: string;
@@ -115,7 +129,9 @@ export interface Order {
   order_type: OrderType;
   limit_price: number | null;
   status: OrderStatus;
+  /** Cumulative filled quantity. */
   filled_quantity: number;
+  /** Average price of everything filled so far; null while nothing is. */
   fill_price: number | null;
 }
 
@@ -143,7 +159,16 @@ export interface ConnectorCapabilities {
   lookup: boolean;
   /** getPositions() reports the connector's real positions (reconciled against the ledger). */
   positions: boolean;
+  /**
+   * How the connector reports what happens to an order after it was placed
+   * (docs/execution.md#orders): `stream` (it pushes updates through `subscribe`, and is polled
+   * while the stream is down), `poll` (sluice asks `getOrder` for every open order), `none`
+   * (fire-and-forget: no fills, no positions; `close`, `target` and `cancel` are forwarded as actions).
+   */
+  order_updates: OrderUpdates;
 }
+
+export type OrderUpdates = 'stream' | 'poll' | 'none';
 
 /** Signals an operator caused; the gate lets them through any mode and any instrument allowlist. */
 export const OPERATOR_SOURCE = '_operator';

@@ -5,7 +5,7 @@
  * every stored JSON document is checked on the way (checks.ts).
  */
 import { initialBreaker, type BreakerState } from '../domain/breaker.js';
-import type { Order, SignalStatus } from '../domain/types.js';
+import { ORDER_STATUSES, type Order, type OrderStatus, type SignalStatus } from '../domain/types.js';
 import { StoredRecordError, checkBreaker, checkCursor, checkDecision, checkEventData, checkIssues, checkMode, checkResult, checkSignal } from './checks.js';
 import type { Attempt } from './contract/finish.js';
 import type { EventRecord } from './contract/events.js';
@@ -118,8 +118,7 @@ export interface MockOrderRow {
   fill_price: number | null;
 }
 
-const ORDER_STATUSES: ReadonlyArray<Order['status']> = ['new', 'accepted', 'partially_filled', 'filled', 'canceled', 'rejected', 'expired'];
-const isOrderStatus = (s: string): s is Order['status'] => (ORDER_STATUSES as readonly string[]).includes(s);
+const isOrderStatus = (s: string): s is OrderStatus => (ORDER_STATUSES as readonly string[]).includes(s);
 
 export function orderFromMockRow(row: MockOrderRow): Order {
   if (!isOrderStatus(row.status)) throw new StoredRecordError('mock_orders', row.client_order_id, 'status', `is not an order status: ${JSON.stringify(row.status)}`);

@@ -116,7 +116,7 @@ describe('alpaca connector against the fake Trading API', () => {
       time_in_force: 'gtc',
     });
     const order = value(track(await c.place(req)));
-    expect(order).toMatchObject({ status: 'accepted', limit_price: 150.1, quantity: 0.5, filled_quantity: 0, fill_price: null });
+    expect(order).toMatchObject({ status: 'new', limit_price: 150.1, quantity: 0.5, filled_quantity: 0, fill_price: null });
     expect(fake.requests().find((r) => r.method === 'POST')?.body).toMatchObject({
       qty: '0.5',
       limit_price: '150.1',
@@ -334,9 +334,9 @@ describe('the fake validates what it receives', () => {
 
 describe('pure parts', () => {
   const statuses: { alpaca: string; filled: number; qty: number; want: OrderStatus }[] = [
-    { alpaca: 'new', filled: 0, qty: 10, want: 'accepted' },
-    { alpaca: 'accepted', filled: 0, qty: 10, want: 'accepted' },
-    { alpaca: 'pending_new', filled: 0, qty: 10, want: 'accepted' },
+    { alpaca: 'new', filled: 0, qty: 10, want: 'new' },
+    { alpaca: 'new', filled: 0, qty: 10, want: 'new' },
+    { alpaca: 'pending_new', filled: 0, qty: 10, want: 'new' },
     { alpaca: 'partially_filled', filled: 3, qty: 10, want: 'partially_filled' },
     { alpaca: 'filled', filled: 10, qty: 10, want: 'filled' },
     { alpaca: 'canceled', filled: 0, qty: 10, want: 'canceled' },
@@ -344,7 +344,7 @@ describe('pure parts', () => {
     { alpaca: 'expired', filled: 0, qty: 10, want: 'expired' },
     { alpaca: 'replaced', filled: 0, qty: 10, want: 'canceled' },
     { alpaca: 'done_for_day', filled: 4, qty: 10, want: 'partially_filled' },
-    { alpaca: 'held', filled: 0, qty: 10, want: 'accepted' },
+    { alpaca: 'held', filled: 0, qty: 10, want: 'new' },
     { alpaca: 'calculated', filled: 10, qty: 10, want: 'filled' },
   ];
   for (const s of statuses) {

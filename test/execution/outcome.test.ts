@@ -129,7 +129,6 @@ describe('failsSignal: an order the broker ended unfilled fails its signal', () 
   const cases: { order: Partial<Order>; fails: boolean }[] = [
     { order: { status: 'filled' }, fails: false },
     { order: { status: 'new', filled_quantity: 0, fill_price: null }, fails: false },
-    { order: { status: 'accepted', filled_quantity: 0, fill_price: null }, fails: false },
     { order: { status: 'rejected', filled_quantity: 0, fill_price: null }, fails: true },
     { order: { status: 'canceled', filled_quantity: 0, fill_price: null }, fails: true },
     { order: { status: 'expired', filled_quantity: 0, fill_price: null }, fails: true },
@@ -161,9 +160,9 @@ describe('settlePlacement', () => {
       want: { status: 'executed', result: result('filled', 10, 100), fill: { side: 'sell', quantity: 10, price: 100 }, attempt: attempt(3, 'adopted') },
     },
     {
-      name: 'accepted, not filled yet: executed without a fill',
-      outcome: placed({ status: 'accepted', filled_quantity: 0, fill_price: null }, 1),
-      want: { status: 'executed', result: result('accepted', 0, null), fill: null, attempt: attempt(1, 'ok') },
+      name: 'new, not filled yet: executed without a fill',
+      outcome: placed({ status: 'new', filled_quantity: 0, fill_price: null }, 1),
+      want: { status: 'executed', result: result('new', 0, null), fill: null, attempt: attempt(1, 'ok') },
     },
     {
       name: 'the broker rejected the order it answered with: failed, nothing booked',

@@ -14,7 +14,7 @@ import type { GateState } from '../../src/domain/gate-state.js';
 /** Monday 2026-11-23, 10:00 in New York (EST). */
 const NOW = new Date('2026-11-23T15:00:00Z');
 const DEFAULT_POLICY: PolicyConfig = v.parse(configSchema, {}).policy;
-const FULL_CAPS: ConnectorCapabilities = { order_types: ['market', 'limit', 'stop', 'stop_limit'], brackets: true, fractional: true, short: true, lookup: true, positions: true };
+const FULL_CAPS: ConnectorCapabilities = { order_types: ['market', 'limit', 'stop', 'stop_limit'], brackets: true, fractional: true, short: true, lookup: true, positions: true, order_updates: 'stream' };
 
 const NY_HOURS: TradingWindow[] = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:30', to: '16:00', tz: 'America/New_York' }];
 const OVERNIGHT: TradingWindow[] = [{ days: ['fri'], from: '22:00', to: '02:00', tz: 'UTC' }];

@@ -84,7 +84,7 @@ function gateState(s: Partial<GateState>, fractional: boolean): GateState {
     orders_last_minute: 0,
     breaker: 'closed',
     ...s,
-    capabilities: { order_types: ['market', 'limit', 'stop', 'stop_limit'], brackets: true, fractional, short: true, lookup: true, positions: true },
+    capabilities: { order_types: ['market', 'limit', 'stop', 'stop_limit'], brackets: true, fractional, short: true, lookup: true, positions: true, order_updates: 'stream' },
   };
 }
 

@@ -16,4 +16,4 @@ export function planMockFill(current: LedgerEntry | null, order: Order): LedgerE
   return { quantity: next.quantity, avg_price: next.avg_price };
 }
 
-export const OPEN_ORDER_STATUSES = ['new', 'accepted', 'partially_filled'] as const;
+export { OPEN_ORDER_STATUSES } from '../../domain/types.js';

@@ -62,7 +62,7 @@ export function pgMockBroker(ctx: PgContext): MockBrokerStore {
         const rows = await tx
           .update(t.mockOrders)
           .set({ status: 'canceled' })
-          .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.instrument, instrument), inArray(t.mockOrders.status, OPEN_ORDER_STATUSES)))
+          .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.instrument, instrument), inArray(t.mockOrders.status, [...OPEN_ORDER_STATUSES])))
           .returning({ id: t.mockOrders.client_order_id });
         return rows.length;
       });

@@ -8,7 +8,7 @@
  * exactly. Money and quantities are `double precision` (read back as numbers, like SQLite reals).
  * The tables are unqualified: the store chooses the schema through `search_path`.
  */
-import { bigint, doublePrecision, index, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, doublePrecision, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 export const signals = pgTable(
   'signals',
@@ -181,6 +181,15 @@ export const mockOrders = pgTable(
     filled_quantity: doublePrecision('filled_quantity').notNull(),
     fill_price: doublePrecision('fill_price'),
     created_at: bigint('created_at', { mode: 'number' }).notNull(),
+    stop_price: doublePrecision('stop_price'),
+    time_in_force: text('time_in_force').notNull().default('gtc'),
+    /** The price a market order's parts fill at (its reference price). */
+    price: doublePrecision('price'),
+    /** When the next part fills (fill_delay_ms, partial_fills); null: it waits for a price (resting) or is done. */
+    next_fill_at: bigint('next_fill_at', { mode: 'number' }),
+    /** A `day` order's end (the trading day's end); null: it does not expire. */
+    expires_at: bigint('expires_at', { mode: 'number' }),
+    updated_at: bigint('updated_at', { mode: 'number' }).notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.connector, t.client_order_id] }), index('mock_orders_created_idx').on(t.connector, t.created_at)],
 );
@@ -193,6 +202,54 @@ export const mockPositions = pgTable(
     instrument: text('instrument').notNull(),
     quantity: doublePrecision('quantity').notNull(),
     avg_price: doublePrecision('avg_price').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connector, t.instrument] })],
+);
+
+/**
+ * Every order sluice placed at a connector that reports what happens to it (docs/execution.md#orders),
+ * followed until it is terminal. The row is the arbiter of fills: a fill is booked by the
+ * transaction that raises `filled_quantity`, so it is booked once whatever reports it and however often.
+ */
+export const orders = pgTable(
+  'orders',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    client_order_id: text('client_order_id').notNull(),
+    connector: text('connector').notNull(),
+    signal_id: text('signal_id').notNull(),
+    instrument: text('instrument').notNull(),
+    /** The broker's id, once it told one. */
+    order_id: text('order_id'),
+    side: text('side', { enum: ['buy', 'sell'] }).notNull(),
+    quantity: doublePrecision('quantity').notNull(),
+    order_type: text('order_type', { enum: ['market', 'limit', 'stop', 'stop_limit'] }).notNull(),
+    limit_price: doublePrecision('limit_price'),
+    status: text('status', { enum: ['new', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected'] }).notNull(),
+    /** 1 while new or partially filled: what the open-order queries filter on. */
+    open: integer('open').notNull(),
+    /** Cumulative filled quantity booked into the ledger. */
+    filled_quantity: doublePrecision('filled_quantity').notNull(),
+    avg_fill_price: doublePrecision('avg_fill_price'),
+    created_at: bigint('created_at', { mode: 'number' }).notNull(),
+    updated_at: bigint('updated_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('orders_client_order_id_uq').on(t.client_order_id),
+    index('orders_signal_idx').on(t.signal_id),
+    index('orders_open_idx').on(t.open, t.connector, t.instrument),
+    index('orders_connector_seq_idx').on(t.connector, t.seq),
+  ],
+);
+
+/** The mock's last price per instrument (POST /admin/connectors/mock/prices): resting orders fill when it crosses them. */
+export const mockPrices = pgTable(
+  'mock_prices',
+  {
+    connector: text('connector').notNull(),
+    instrument: text('instrument').notNull(),
+    price: doublePrecision('price').notNull(),
+    updated_at: bigint('updated_at', { mode: 'number' }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.connector, t.instrument] })],
 );

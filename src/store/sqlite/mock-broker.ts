@@ -66,7 +66,7 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
           db
             .update(t.mockOrders)
             .set({ status: 'canceled' })
-            .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.instrument, instrument), inArray(t.mockOrders.status, OPEN_ORDER_STATUSES)))
+            .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.instrument, instrument), inArray(t.mockOrders.status, [...OPEN_ORDER_STATUSES])))
             .run().changes,
       );
     },

@@ -167,6 +167,15 @@ export const mockOrders = sqliteTable(
     filled_quantity: real('filled_quantity').notNull(),
     fill_price: real('fill_price'),
     created_at: integer('created_at').notNull(),
+    stop_price: real('stop_price'),
+    time_in_force: text('time_in_force').notNull().default('gtc'),
+    /** The price a market order's parts fill at (its reference price). */
+    price: real('price'),
+    /** When the next part fills (fill_delay_ms, partial_fills); null: it waits for a price (resting) or is done. */
+    next_fill_at: integer('next_fill_at'),
+    /** A `day` order's end (the trading day's end); null: it does not expire. */
+    expires_at: integer('expires_at'),
+    updated_at: integer('updated_at').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.connector, t.client_order_id] }), index('mock_orders_created_idx').on(t.connector, t.created_at)],
 );
@@ -179,6 +188,54 @@ export const mockPositions = sqliteTable(
     instrument: text('instrument').notNull(),
     quantity: real('quantity').notNull(),
     avg_price: real('avg_price').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connector, t.instrument] })],
+);
+
+/**
+ * Every order sluice placed at a connector that reports what happens to it (docs/execution.md#orders),
+ * followed until it is terminal. The row is the arbiter of fills: a fill is booked by the
+ * transaction that raises `filled_quantity`, so it is booked once whatever reports it and however often.
+ */
+export const orders = sqliteTable(
+  'orders',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    client_order_id: text('client_order_id').notNull(),
+    connector: text('connector').notNull(),
+    signal_id: text('signal_id').notNull(),
+    instrument: text('instrument').notNull(),
+    /** The broker's id, once it told one. */
+    order_id: text('order_id'),
+    side: text('side', { enum: ['buy', 'sell'] }).notNull(),
+    quantity: real('quantity').notNull(),
+    order_type: text('order_type', { enum: ['market', 'limit', 'stop', 'stop_limit'] }).notNull(),
+    limit_price: real('limit_price'),
+    status: text('status', { enum: ['new', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected'] }).notNull(),
+    /** 1 while new or partially filled: what the open-order queries filter on. */
+    open: integer('open').notNull(),
+    /** Cumulative filled quantity booked into the ledger. */
+    filled_quantity: real('filled_quantity').notNull(),
+    avg_fill_price: real('avg_fill_price'),
+    created_at: integer('created_at').notNull(),
+    updated_at: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('orders_client_order_id_uq').on(t.client_order_id),
+    index('orders_signal_idx').on(t.signal_id),
+    index('orders_open_idx').on(t.open, t.connector, t.instrument),
+    index('orders_connector_seq_idx').on(t.connector, t.seq),
+  ],
+);
+
+/** The mock's last price per instrument (POST /admin/connectors/mock/prices): resting orders fill when it crosses them. */
+export const mockPrices = sqliteTable(
+  'mock_prices',
+  {
+    connector: text('connector').notNull(),
+    instrument: text('instrument').notNull(),
+    price: real('price').notNull(),
+    updated_at: integer('updated_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.connector, t.instrument] })],
 );

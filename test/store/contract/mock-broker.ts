@@ -31,7 +31,7 @@ export function mockBrokerContract({ s }: ContractContext): void {
     test('cancelOpenOrders cancels and counts only the instrument’s open orders', async () => {
       const open = { status: 'new', filled_quantity: 0, fill_price: null, order_type: 'limit', limit_price: 50 } as const;
       await s().mock.placeOrder('mock', order({ client_order_id: 'o1', ...open }), T0);
-      await s().mock.placeOrder('mock', order({ client_order_id: 'o2', ...open, status: 'accepted' }), at(1));
+      await s().mock.placeOrder('mock', order({ client_order_id: 'o2', ...open, status: 'partially_filled', filled_quantity: 1, fill_price: 50 }), at(1));
       await s().mock.placeOrder('mock', order({ client_order_id: 'o3', status: 'filled' }), at(2));
       await s().mock.placeOrder('mock', order({ client_order_id: 'o4', ...open, instrument: 'MSFT' }), at(3));
       await s().mock.placeOrder('mock', order({ client_order_id: 'o5', ...open, status: 'rejected' }), at(4));
