@@ -199,6 +199,11 @@ const execution = obj({
   ),
   wait_ms: v.optional(nonNegativeInt, 0),
   reconcile_interval_seconds: v.optional(positiveNumber, 30),
+  /**
+   * How often every open order is looked up (`getOrder`) while its connector's stream is down,
+   * or always for a connector without one (docs/execution.md#orders).
+   */
+  order_poll_seconds: v.optional(positiveNumber, 5),
   /** How many (connector, instrument) lanes run at once. */
   concurrency: v.optional(positiveInt, 64),
   /**

@@ -2,7 +2,8 @@
  * The executor (docs/execution.md#pipeline), composed of its parts: lanes (arrival order per
  * (connector, instrument), lanes in parallel up to `execution.concurrency`), leases and recovery
  * (at start, signals left `executing` are recovered by client_order_id before anything else
- * runs, then `accepted` ones resume), waiters (`Prefer: wait`) and the per-signal pipeline.
+ * runs, then `accepted` ones resume), waiters (`Prefer: wait`), the per-signal pipeline, and
+ * the order tracker that follows every order placed to its end.
  */
 import { isStoreUnavailable } from '../store/errors.js';
 import type { SignalRecord } from '../store/store.js';
@@ -11,6 +12,7 @@ import { Lanes } from './lanes.js';
 import { END_OF_TIME, Leases } from './leases.js';
 import { laneBlockedDelay, storeRetryDelay } from './outcome.js';
 import { SignalRunner } from './run-signal.js';
+import { OrderTracker } from './tracker.js';
 import { Waiters } from './waiters.js';
 
 export type { ExecutorDeps } from './executor-deps.js';
@@ -20,11 +22,14 @@ export class Executor {
   private readonly leases: Leases;
   private readonly runner: SignalRunner;
   private readonly lanes: Lanes;
+  /** Follows every order placed until it is terminal (its streams, polling). */
+  readonly tracker: OrderTracker;
 
   constructor(private readonly deps: ExecutorDeps) {
     const { store, owner, now, singleInstance, logger, execution } = deps;
     this.leases = new Leases({ store, owner, now, singleInstance, logger, leaseMs: execution.lease_seconds * 1000 });
-    this.runner = new SignalRunner(deps, this.leases, (record) => this.waiters.notify(record));
+    this.tracker = new OrderTracker(deps);
+    this.runner = new SignalRunner(deps, this.leases, this.tracker, (record) => this.waiters.notify(record));
     this.lanes = new Lanes(execution.concurrency, {
       run: (signalId) => this.runner.process(signalId),
       failed: (signalId, err) => this.processFailed(signalId, err),
@@ -41,6 +46,7 @@ export class Executor {
    * reconciliation), then resumes `accepted` ones, oldest first, and starts the lease keeper.
    */
   async start(beforeResume?: () => Promise<void>): Promise<void> {
+    this.tracker.start();
     await this.leases.recoverAtStart((record) => this.runner.recoverExecuting(record));
     await beforeResume?.();
     await this.leases.resumeAccepted(END_OF_TIME, (record) => this.submit(record));
@@ -70,6 +76,7 @@ export class Executor {
     this.leases.stop();
     this.waiters.close();
     this.runner.stop();
+    this.tracker.stop();
     return this.lanes.stop(deadlineMs);
   }
 

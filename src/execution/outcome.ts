@@ -14,7 +14,8 @@ import type { CancelOutcome, PlaceOutcome } from './place.js';
 export interface Settlement {
   status: 'executed' | 'failed';
   result: ExecutionResult;
-  fill: Fill | null;
+  /** The order as the connector answered (its fills so far are booked from it), or null when none was placed. */
+  order: Order | null;
   /** The attempt that settled it: a success (failed attempts are recorded as they happen). */
   attempt?: Attempt;
 }
@@ -100,23 +101,23 @@ export function settlePlacement(target: SettlementTarget, outcome: PlaceOutcome,
     fill_price: order.fill_price,
   };
   const attempt: Attempt = { n: outcome.attempt.n, at: at.toISOString(), outcome: outcome.attempt.outcome, error: null };
-  return { status: failsSignal(order) ? 'failed' : 'executed', result, fill: saneFill(order), attempt };
+  return { status: failsSignal(order) ? 'failed' : 'executed', result, order, attempt };
 }
 
 /** What a cancel of the instrument's open orders ends as. */
 export function settleCancel(target: SettlementTarget, outcome: CancelOutcome): Settlement {
   if (!outcome.ok) return errorSettlement(target, outcome.reason);
-  return { status: 'executed', result: emptyResult(target, 'canceled'), fill: null };
+  return { status: 'executed', result: emptyResult(target, 'canceled'), order: null };
 }
 
 /** Nothing was to be ordered (close when flat, target already reached): that is the outcome. */
 export function noOrderSettlement(target: SettlementTarget): Settlement {
-  return { status: 'executed', result: emptyResult(target, 'no_op'), fill: null };
+  return { status: 'executed', result: emptyResult(target, 'no_op'), order: null };
 }
 
 /** Failed with the reason the connector (or the executor) gave. */
 export function errorSettlement(target: SettlementTarget, error: string): Settlement {
-  return { status: 'failed', result: { ...emptyResult(target, 'error'), error }, fill: null };
+  return { status: 'failed', result: { ...emptyResult(target, 'error'), error }, order: null };
 }
 
 function emptyResult(target: SettlementTarget, status: string): ExecutionResult {

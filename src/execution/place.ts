@@ -42,7 +42,7 @@ export type PlaceOutcome =
 export type CancelOutcome = { ok: true; cancelled: number } | { ok: false; reason: string; interrupted: boolean };
 
 /** A connector that throws has a bug; treat it as ambiguous so that an order is never lost. */
-async function guarded<T>(call: () => Promise<CallResult<T>>): Promise<CallResult<T>> {
+export async function guarded<T>(call: () => Promise<CallResult<T>>): Promise<CallResult<T>> {
   try {
     return await call();
   } catch (err) {

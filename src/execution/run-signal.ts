@@ -15,6 +15,7 @@ import type { ExecutorDeps } from './executor-deps.js';
 import { decideWithBreaker } from './gate.js';
 import type { LaneOutcome } from './lanes.js';
 import type { Leases } from './leases.js';
+import type { OrderTracker } from './tracker.js';
 import {
   errorSettlement,
   isUnusableFill,
@@ -27,6 +28,9 @@ import {
   type SettlementTarget,
 } from './outcome.js';
 import { cancelWithRetries, placeWithRetries, type PlaceDeps, type PlaceOutcome } from './place.js';
+
+/** The lane must wait and try again (see `gateAndRun`). */
+const WAIT = Symbol('wait');
 
 /** How many older signals a lane takes over in a row before it pauses (see `process`). */
 const MAX_TAKEOVERS = 20;
@@ -43,6 +47,7 @@ export class SignalRunner {
   constructor(
     private readonly deps: ExecutorDeps,
     private readonly leases: Pick<Leases, 'withLease' | 'isClaimed'>,
+    private readonly tracker: Pick<OrderTracker, 'ensureChecked' | 'settleOpen' | 'recorded'>,
     /** Told about every record this runner saw final (the waiters). */
     private readonly onFinal: (record: SignalRecord) => void,
   ) {
@@ -82,14 +87,16 @@ export class SignalRunner {
         return 'done';
       }
       const blockedBy = await this.gateAndRun(record);
+      if (blockedBy === WAIT) return 'blocked';
       if (blockedBy === null) return 'done';
       if (takeovers >= MAX_TAKEOVERS) {
         await this.sleep(100);
         takeovers = 0;
       }
       const older = await this.deps.store.getSignal(blockedBy);
-      if (older?.status === 'accepted') await this.gateAndRun(older);
-      else if (older?.status === 'executing') {
+      if (older?.status === 'accepted') {
+        if ((await this.gateAndRun(older)) === WAIT) return 'blocked';
+      } else if (older?.status === 'executing') {
         if (!this.leases.isClaimed(older.signal_id)) return 'blocked';
         await this.leases.withLease(older.signal_id, () => this.recoverExecuting(older));
       }
@@ -127,10 +134,14 @@ export class SignalRunner {
     return this.settle(record, connector, outcome);
   }
 
-  /** Gates and, when allowed, executes; returns the id of an older signal that must go first, or null. */
-  private async gateAndRun(record: SignalRecord): Promise<string | null> {
+  /**
+   * Gates and, when allowed, executes; returns the id of an older signal that must go first,
+   * WAIT when the lane must wait (its open orders could not be looked up yet), or null.
+   */
+  private async gateAndRun(record: SignalRecord): Promise<string | typeof WAIT | null> {
     const { store, policy, now, execution } = this.deps;
     const connector = this.deps.connectors.get(record.connector) ?? null;
+    if (connector !== null && !(await this.prepareLane(record, connector))) return WAIT;
     const at = now();
     const gated = await store.gateSignal({
       signal_id: record.signal_id,
@@ -164,6 +175,21 @@ export class SignalRunner {
     const fresh = record.updated_at === record.received_at;
     await this.leases.withLease(record.signal_id, () => this.execute(gated.record, connector, decision, fresh));
     return null;
+  }
+
+  /**
+   * Before a signal is decided: its lane's open orders were looked up since start (fills may
+   * have happened while sluice was down), and for `close` and `target` they are cancelled and
+   * terminal (docs/execution.md#orders), so that the gate sizes the order from the settled
+   * position alone. Not in `paused` (only cancels pass; the gate rejects the signal). False:
+   * not now (a lookup unanswered, or stopping).
+   */
+  private async prepareLane(record: SignalRecord, connector: Connector): Promise<boolean> {
+    if (!(await this.tracker.ensureChecked(connector, record.instrument))) return false;
+    const { action } = record.signal;
+    if ((action !== 'close' && action !== 'target') || connector.capabilities.order_updates === 'none') return true;
+    if (record.source !== OPERATOR_SOURCE && (await this.deps.store.getMode()).mode === 'paused') return true;
+    return this.tracker.settleOpen(connector, record.instrument, this.sleep);
   }
 
   private async execute(record: SignalRecord, connector: Connector, decision: Decision, fresh: boolean): Promise<void> {
@@ -204,6 +230,8 @@ export class SignalRunner {
     const finished = await store.finishSignal({
       signal_id: record.signal_id,
       ...settlement,
+      // A fire-and-forget connector's orders are not followed: nothing will report on them.
+      track_order: this.deps.connectors.get(record.connector)?.capabilities.order_updates !== 'none',
       now: at,
       trading_day: tradingDay(at, policy.trading_day_tz),
       max_daily_loss: policy.max_daily_loss,
@@ -216,6 +244,7 @@ export class SignalRunner {
       logger.warn({ realized_pnl_today: finished.realized_pnl_today, limit: policy.max_daily_loss }, 'daily loss limit breached: switched to exit_only');
     }
     this.onFinal(finished.record);
+    if (finished.order !== null) await this.tracker.recorded(finished.order);
   }
 
   private placeDeps(record: SignalRecord, firstAttempt: number): PlaceDeps {

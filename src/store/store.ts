@@ -11,6 +11,7 @@ import type { FinishStore } from './contract/finish.js';
 import type { GateStore } from './contract/gate.js';
 import type { LedgerStore } from './contract/ledger.js';
 import type { MockBrokerStore } from './contract/mock-broker.js';
+import type { OrderStore } from './contract/orders.js';
 import type { RuntimeStore } from './contract/runtime.js';
 import type { SignalStore } from './contract/signals.js';
 
@@ -20,10 +21,11 @@ export type { Attempt, Fill, FinishInput, FinishOutcome, FinishStore } from './c
 export type { GateInput, GateOutcome, GateStore } from './contract/gate.js';
 export type { ConnectorLedger, LedgerPosition, LedgerStore, PositionVersions, ReconcileResult, ReconcileSkip } from './contract/ledger.js';
 export type { MockBrokerStore, MockOrderRecord } from './contract/mock-broker.js';
+export type { BookedFill, BookingContext, OrderQuery, OrderRecord, OrderStore, OrderUpdateInput, OrderUpdateOutcome } from './contract/orders.js';
 export type { ModeState, RuntimeStore } from './contract/runtime.js';
 export type { ExecutionResult, NewSignal, Page, QueueStats, RecordOutcome, SignalQuery, SignalRecord, SignalStore } from './contract/signals.js';
 
-export interface Store extends SignalStore, GateStore, FinishStore, LedgerStore, RuntimeStore, EventStore, DeliveryStore {
+export interface Store extends SignalStore, GateStore, FinishStore, OrderStore, LedgerStore, RuntimeStore, EventStore, DeliveryStore {
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
   /** A round trip to the database; throws when it cannot answer. */

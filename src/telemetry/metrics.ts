@@ -74,6 +74,25 @@ export function createMetrics() {
     registers: [registry],
   });
 
+  const orderUpdates = new Counter({
+    name: 'sluice_order_updates_total',
+    help: 'Order transitions booked (order.* events), by connector and the status entered.',
+    labelNames: ['connector', 'status'] as const,
+    registers: [registry],
+  });
+  const fills = new Counter({
+    name: 'sluice_fills_total',
+    help: 'Fills booked into the ledger (each increase of an order\'s filled quantity), by connector.',
+    labelNames: ['connector'] as const,
+    registers: [registry],
+  });
+  const streamReconnects = new Counter({
+    name: 'sluice_order_stream_reconnects_total',
+    help: 'Times a connector\'s order stream came back after being down, by connector.',
+    labelNames: ['connector'] as const,
+    registers: [registry],
+  });
+
   let sources: MetricsSources | null = null;
   const needSources = (): MetricsSources | null => sources;
 
@@ -138,6 +157,18 @@ export function createMetrics() {
     },
   });
   new Gauge({
+    name: 'sluice_open_orders',
+    help: 'Orders placed and not terminal yet (new, partially_filled), by connector.',
+    labelNames: ['connector'] as const,
+    registers: [registry],
+    async collect() {
+      const s = needSources();
+      if (s === null) return;
+      const open = await s.store.openOrders();
+      for (const name of s.connectors()) this.set({ connector: name }, open.filter((o) => o.connector === name).length);
+    },
+  });
+  new Gauge({
     name: 'sluice_spool_pending',
     help: 'Deliveries waiting in the spool for the database to come back.',
     registers: [registry],
@@ -165,6 +196,9 @@ export function createMetrics() {
     connectorCalls,
     rejections,
     unknownFields,
+    orderUpdates,
+    fills,
+    streamReconnects,
     /** Connects the scrape-time gauges to the running app (after the store exists). */
     attach(s: MetricsSources): void {
       sources = s;

@@ -199,7 +199,7 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
   test('cancel: the open orders of the instrument are cancelled at Alpaca', async () => {
     const open = await sendFinal(s.url, { action: 'buy', instrument: 'INTC', quantity: 1, order_type: 'limit', limit_price: 20, price: 21 });
     expect(open.status).toBe('executed');
-    expect(open.result?.status).toBe('accepted'); // a limit order stays open at the fake
+    expect(open.result?.status).toBe('new'); // a limit order stays open at the fake
     const cancel = await sendFinal(s.url, { action: 'cancel', instrument: 'INTC' });
     expect(cancel.status).toBe('executed');
     expect(cancel.result).toMatchObject({ connector: 'alpaca', status: 'canceled' });
@@ -209,7 +209,7 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
 
   test('cancel: a 429 is transient and retried like any other call (docs/execution.md#placing-orders)', async () => {
     const open = await sendFinal(s.url, { action: 'buy', instrument: 'AMD', quantity: 1, order_type: 'limit', limit_price: 20, price: 21 });
-    expect(open.result?.status).toBe('accepted');
+    expect(open.result?.status).toBe('new');
     fake.failNext('429'); // the cancel's first request (listing open orders) is rate limited
     const cancel = await sendFinal(s.url, { action: 'cancel', instrument: 'AMD' });
     expect(cancel.result).toMatchObject({ connector: 'alpaca', status: 'canceled' });

@@ -247,6 +247,7 @@ describe('alpaca connector against the fake Trading API', () => {
       short: true,
       lookup: true,
       positions: true,
+      order_updates: 'stream',
     });
   });
 

@@ -100,7 +100,7 @@ describe('http connector end to end', () => {
     expect(mine[0]?.verified).toBe(true);
     expect(mine[0]?.payload).toMatchObject({ type: 'order', client_order_id: coid, signal_id: out.signal_id, instrument: 'AAPL', side: 'buy', quantity: 3, order_type: 'market', reference_price: 101.5 });
     // A 2xx says the receiver took the order, nothing about fills.
-    expect(out.result).toMatchObject({ connector: 'relay', order_id: expect.stringMatching(/^rcv-/), status: 'accepted', filled_quantity: 0 });
+    expect(out.result).toMatchObject({ connector: 'relay', order_id: expect.stringMatching(/^rcv-/), status: 'new', filled_quantity: 0 });
     expect((await signalDetail(s.url, out.signal_id)).attempts).toMatchObject([{ n: 1, outcome: 'ok', error: null }]);
   });
 
@@ -169,7 +169,7 @@ describe('http connector after kill -9 mid-delivery (the built CLI)', () => {
         return d.status === 'accepted' || d.status === 'executing' ? undefined : d;
       }, 15_000, 'the signal to finish after the restart');
       expect(detail.status).toBe('executed');
-      expect(detail.result).toMatchObject({ connector: 'relay', client_order_id: coid, order_id: 'rcv-hold-1', status: 'accepted' });
+      expect(detail.result).toMatchObject({ connector: 'relay', client_order_id: coid, order_id: 'rcv-hold-1', status: 'new' });
       const mine = deliveriesOf(coid);
       expect(mine).toHaveLength(2);
       for (const d of mine) {

@@ -118,7 +118,7 @@ describe('http connector: place', () => {
         quantity: 10,
         order_type: 'limit',
         limit_price: 150.1,
-        status: 'accepted',
+        status: 'new',
         filled_quantity: 0,
         fill_price: null,
       },
@@ -278,6 +278,7 @@ describe('http connector: cancel, lookup, positions, capabilities', () => {
       short: true,
       lookup: false,
       positions: false,
+      order_updates: 'none',
     });
     expect(c.type).toBe('http');
     expect(received).toHaveLength(0);

@@ -152,27 +152,27 @@ describe('settlePlacement', () => {
     {
       name: 'placed and filled: executed, the fill booked, the settling attempt stamped',
       outcome: placed({}, 1),
-      want: { status: 'executed', result: result('filled', 10, 100), fill: { side: 'buy', quantity: 10, price: 100 }, attempt: attempt(1, 'ok') },
+      want: { status: 'executed', result: result('filled', 10, 100), order: order({}), attempt: attempt(1, 'ok') },
     },
     {
       name: 'adopted after earlier attempts: the attempt number continues',
       outcome: placed({ side: 'sell' }, 3, 'adopted'),
-      want: { status: 'executed', result: result('filled', 10, 100), fill: { side: 'sell', quantity: 10, price: 100 }, attempt: attempt(3, 'adopted') },
+      want: { status: 'executed', result: result('filled', 10, 100), order: order({ side: 'sell' }), attempt: attempt(3, 'adopted') },
     },
     {
       name: 'new, not filled yet: executed without a fill',
       outcome: placed({ status: 'new', filled_quantity: 0, fill_price: null }, 1),
-      want: { status: 'executed', result: result('new', 0, null), fill: null, attempt: attempt(1, 'ok') },
+      want: { status: 'executed', result: result('new', 0, null), order: order({ status: 'new', filled_quantity: 0, fill_price: null }), attempt: attempt(1, 'ok') },
     },
     {
       name: 'the broker rejected the order it answered with: failed, nothing booked',
       outcome: placed({ status: 'rejected', filled_quantity: 0, fill_price: null }, 2),
-      want: { status: 'failed', result: result('rejected', 0, null), fill: null, attempt: attempt(2, 'ok') },
+      want: { status: 'failed', result: result('rejected', 0, null), order: order({ status: 'rejected', filled_quantity: 0, fill_price: null }), attempt: attempt(2, 'ok') },
     },
     {
-      name: 'an unusable fill is reported as is but not booked',
+      name: 'an unusable fill is reported as is (the store books only usable fills)',
       outcome: placed({ fill_price: null }, 1),
-      want: { status: 'executed', result: result('filled', 10, null), fill: null, attempt: attempt(1, 'ok') },
+      want: { status: 'executed', result: result('filled', 10, null), order: order({ fill_price: null }), attempt: attempt(1, 'ok') },
     },
     {
       name: 'gave up: failed with the reason, no attempt (failed ones are recorded as they happen)',
@@ -180,7 +180,7 @@ describe('settlePlacement', () => {
       want: {
         status: 'failed',
         result: { connector: 'broker', client_order_id: 'tv-key-1', order_id: null, status: 'error', filled_quantity: 0, fill_price: null, error: 'insufficient buying power' },
-        fill: null,
+        order: null,
       },
     },
   ];
@@ -194,14 +194,14 @@ describe('settlePlacement', () => {
 describe('other settlements', () => {
   const empty = { connector: 'broker', client_order_id: 'tv-key-1', order_id: null, filled_quantity: 0, fill_price: null };
   const cases: { name: string; got: Settlement; want: Settlement }[] = [
-    { name: 'a cancel that went through', got: settleCancel(TARGET, { ok: true, cancelled: 2 }), want: { status: 'executed', result: { ...empty, status: 'canceled' }, fill: null } },
+    { name: 'a cancel that went through', got: settleCancel(TARGET, { ok: true, cancelled: 2 }), want: { status: 'executed', result: { ...empty, status: 'canceled' }, order: null } },
     {
       name: 'a cancel that did not',
       got: settleCancel(TARGET, { ok: false, reason: 'gave up after 5 attempts: 503', interrupted: false }),
-      want: { status: 'failed', result: { ...empty, status: 'error', error: 'gave up after 5 attempts: 503' }, fill: null },
+      want: { status: 'failed', result: { ...empty, status: 'error', error: 'gave up after 5 attempts: 503' }, order: null },
     },
-    { name: 'nothing to order', got: noOrderSettlement(TARGET), want: { status: 'executed', result: { ...empty, status: 'no_op' }, fill: null } },
-    { name: 'an error', got: errorSettlement(TARGET, 'gone'), want: { status: 'failed', result: { ...empty, status: 'error', error: 'gone' }, fill: null } },
+    { name: 'nothing to order', got: noOrderSettlement(TARGET), want: { status: 'executed', result: { ...empty, status: 'no_op' }, order: null } },
+    { name: 'an error', got: errorSettlement(TARGET, 'gone'), want: { status: 'failed', result: { ...empty, status: 'error', error: 'gone' }, order: null } },
   ];
   for (const c of cases) {
     test(c.name, () => {

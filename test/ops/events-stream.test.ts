@@ -24,7 +24,7 @@ import {
   type SseMessage,
 } from './helpers.js';
 
-const SIGNAL_EVENTS = ['signal.accepted', 'signal.executing', 'signal.attempt', 'signal.executed'];
+const SIGNAL_EVENTS = ['signal.accepted', 'signal.executing', 'signal.attempt', 'signal.executed', 'order.filled'];
 
 let s: TestServer;
 
@@ -63,9 +63,9 @@ describe('GET /admin/events/stream', () => {
       const sent = await sendFinal(s, { instrument: 'LIVE' });
       expect(sent.status).toBe('executed');
       await eventually(
-        async () => (messages.some((m) => m.event.signal_id === sent.signal_id && m.event.type === 'signal.executed') ? true : undefined),
+        async () => (messages.some((m) => m.event.signal_id === sent.signal_id && m.event.type === 'order.filled') ? true : undefined),
         10_000,
-        'signal.executed on the EventSource',
+        'order.filled on the EventSource',
       );
       // The whole log from seq 1 (no Last-Event-ID, no ?after), each id equal to its seq.
       for (const m of messages) expect(m.id).toBe(String(m.event.seq));
@@ -84,7 +84,7 @@ describe('GET /admin/events/stream', () => {
     const missed: string[] = [];
     for (let i = 0; i < 3; i += 1) missed.push((await sendFinal(s, { instrument: 'MISSED' })).signal_id);
     const expected = await eventsAfter(s, last);
-    expect(expected.map((e) => e.seq)).toEqual(range(last + 1, last + 12));
+    expect(expected.map((e) => e.seq)).toEqual(range(last + 1, last + 3 * SIGNAL_EVENTS.length));
 
     const stream = await openStream(s, { ...bearer(), 'last-event-id': String(last) });
     try {
@@ -139,9 +139,9 @@ describe('GET /admin/events/stream', () => {
     const start = await headSeq(s);
     const stream = await openStream(s, bearer(), `?after=${start}`);
     try {
-      // 75 signals on 15 instruments, all at once, 4 events each; the stream is not read meanwhile.
+      // 60 signals on 15 instruments, all at once, 5 events each; the stream is not read meanwhile.
       const ids = await Promise.all(
-        range(1, 75).map(async (i) => {
+        range(1, 60).map(async (i) => {
           const res = await s.send({ id: nextKey('slow'), action: 'buy', instrument: `SLOW${i % 15}`, quantity: 1, price: 10 });
           expect(res.status).toBe(202);
           return ((await res.json()) as { signal_id: string }).signal_id;

@@ -1,5 +1,6 @@
 /** Settling an executing signal: its attempts, and the finish that books the fill. */
-import type { Side } from '../../domain/types.js';
+import type { Order, Side } from '../../domain/types.js';
+import type { OrderRecord } from './orders.js';
 import type { ModeState } from './runtime.js';
 import type { ExecutionResult, SignalRecord } from './signals.js';
 
@@ -21,8 +22,15 @@ export interface FinishInput {
   signal_id: string;
   status: 'executed' | 'failed';
   result: ExecutionResult;
-  /** The fill to book into the ledger, if the order filled (fully or partly). */
-  fill: Fill | null;
+  /** The order as the connector answered the placement (or a lookup), or null when none was placed. */
+  order: Order | null;
+  /**
+   * The connector reports what happens to its orders (`order_updates` stream or poll): the order
+   * gets its row, its fills so far are booked, and its reservation holds the unfilled remainder
+   * until it is terminal. False (fire-and-forget): what the answer says filled is booked and
+   * the reservation is released now.
+   */
+  track_order: boolean;
   now: Date;
   trading_day: string;
   /**
@@ -41,11 +49,16 @@ export interface FinishOutcome {
   realized_pnl_fill: number;
   /** The mode this finish switched to (`exit_only`, `daily_loss`), or null when it did not. */
   mode_changed: ModeState | null;
+  /** The order row, when the order is followed. */
+  order: OrderRecord | null;
 }
 
 export interface FinishStore {
   recordAttempt(signalId: string, attempt: Attempt): Promise<void>;
   listAttempts(signalId: string): Promise<Attempt[]>;
-  /** executing → executed | failed, booking the fill, releasing the reservation, appending events. */
+  /**
+   * executing → executed | failed, recording the order (its row and what filled so far), and
+   * releasing the reservation unless an order followed is still open, appending the events.
+   */
   finishSignal(input: FinishInput): Promise<FinishOutcome>;
 }

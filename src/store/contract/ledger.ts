@@ -18,7 +18,7 @@ export type PositionVersions = Readonly<Record<string, number>>;
 
 export interface ReconcileSkip {
   instrument: string;
-  /** `in_flight`: an order of it is executing; `changed`: its position was written since it was read. */
+  /** `in_flight`: an order of it is in flight (decided, not terminal yet); `changed`: its position was written since it was read. */
   reason: 'in_flight' | 'changed';
 }
 

@@ -8,6 +8,7 @@ import { tripsDailyLoss } from '../../guardrails/daily-loss.js';
 import type { Attempt, Fill, FinishInput } from '../contract/finish.js';
 import type { ModeState } from '../contract/runtime.js';
 import { signalAttempt, signalFinished, type TimedEvent } from './events.js';
+import { fillIncrement } from './orders.js';
 import { nextPositionVersion } from './ledger.js';
 import { planModeWrite, type ModePlan } from './runtime.js';
 
@@ -26,8 +27,9 @@ export function planAttempt(signalId: string, attempt: Attempt): AttemptPlan {
   return { row: { signal_id: signalId, n: attempt.n, at, outcome: attempt.outcome, error: attempt.error }, event: signalAttempt(signalId, attempt) };
 }
 
-/** Only a fill of a positive quantity is booked. */
-export const fillToBook = (input: Pick<FinishInput, 'fill'>): Fill | null => (input.fill !== null && input.fill.quantity > 0 ? input.fill : null);
+/** A fire-and-forget order's fill: what the placement's answer says filled (usually nothing), booked at once. */
+export const untrackedFill = (input: Pick<FinishInput, 'order'>): Fill | null =>
+  input.order === null ? null : fillIncrement({ filled_quantity: 0, avg_fill_price: null }, input.order).fill;
 
 export interface FillPlan {
   position: { quantity: number; avg_price: number; last_price: number; updated_at: number };

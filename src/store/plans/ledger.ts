@@ -39,7 +39,7 @@ export interface ReconcilePlan {
 }
 
 /**
- * `ledger` and `inFlight` (instruments with an executing signal) are read under the lock;
+ * `ledger` and `inFlight` (instruments with an order decided and not yet terminal: a reservation) are read under the lock;
  * `seen` is what `positionVersions` returned before the connector was asked.
  */
 export function planReconcile(

@@ -35,7 +35,8 @@ export function pgLedger(ctx: PgContext): LedgerStore {
           .selectDistinct({ instrument: t.signals.instrument })
           .from(t.signals)
           .where(and(eq(t.signals.connector, connector), inArray(t.signals.status, ['accepted', 'executing'])));
-        return [...new Set([...traded, ...inFlight].map((r) => r.instrument))].sort();
+        const open = await db.selectDistinct({ instrument: t.orders.instrument }).from(t.orders).where(and(eq(t.orders.connector, connector), eq(t.orders.open, 1)));
+        return [...new Set([...traded, ...inFlight, ...open].map((r) => r.instrument))].sort();
       });
     },
 
@@ -54,10 +55,9 @@ export function pgLedger(ctx: PgContext): LedgerStore {
           .select({ instrument: t.positions.instrument, quantity: t.positions.quantity, updated_at: t.positions.updated_at })
           .from(t.positions)
           .where(eq(t.positions.connector, connector));
-        const inFlight = await tx
-          .selectDistinct({ instrument: t.signals.instrument })
-          .from(t.signals)
-          .where(and(eq(t.signals.status, 'executing'), eq(t.signals.connector, connector)));
+        // An order in flight holds a reservation from its decision until it is terminal: the
+        // broker may have filled what sluice has not heard of yet, which is not drift.
+        const inFlight = await tx.selectDistinct({ instrument: t.reservations.instrument }).from(t.reservations).where(eq(t.reservations.connector, connector));
         const plan = planReconcile(ledger, positions, now, seen, new Set(inFlight.map((r) => r.instrument)));
         const written: boolean[] = [];
         for (const { write } of plan.adopt) {

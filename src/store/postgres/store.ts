@@ -45,6 +45,7 @@ import { pgDeliveries } from './deliveries.js';
 import { lastEventSeq, pgEvents, readEvents } from './events.js';
 import { createEventFeed, listenConnection } from './feed.js';
 import { pgFinish } from './finish.js';
+import { pgOrders } from './orders.js';
 import { pgGate } from './gate.js';
 import { pgLedger } from './ledger.js';
 import { pgMockBroker } from './mock-broker.js';
@@ -134,6 +135,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
     ...pgSignals(ctx),
     ...pgGate(ctx),
     ...pgFinish(ctx),
+    ...pgOrders(ctx),
     ...pgLedger(ctx),
     ...pgRuntime(ctx),
     ...pgEvents(ctx, feed),

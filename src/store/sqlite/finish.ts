@@ -1,15 +1,20 @@
 /**
- * Settling signals on SQLite: attempts, and the finish that books the fill, releases the
- * reservation, stores the result and may switch the mode, all in one writer job.
+ * Settling signals on SQLite: attempts, and the finish that stores the result and records the
+ * order (its row, what filled so far, the reservation of the remainder; orders.ts), all in one
+ * writer job.
  */
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import type { Attempt, FinishOutcome, FinishStore } from '../contract/finish.js';
-import { fillToBook, mayTripDailyLoss, planAttempt, planDailyLoss, planFill, planFinish } from '../plans/finish.js';
+import type { OrderRecord } from '../contract/orders.js';
+import type { ModeState } from '../contract/runtime.js';
+import { planAttempt, planFinish, untrackedFill } from '../plans/finish.js';
+import { newOrderRow } from '../plans/orders.js';
 import { attemptFromRow, signalRecordFromRow as toRecord } from '../records.js';
-import { applyModePlan, ph, phs, phSql, readMode, readPnl, type SqliteContext } from './context.js';
+import { ph, phs, phSql, readPnl, type SqliteContext } from './context.js';
+import type { SqliteOrderBook } from './orders.js';
 import * as t from './schema.js';
 
-export function sqliteFinish(ctx: SqliteContext): FinishStore {
+export function sqliteFinish(ctx: SqliteContext, book: SqliteOrderBook): FinishStore {
   const { db, writer } = ctx;
   const q = {
     insertAttempt: db
@@ -21,20 +26,6 @@ export function sqliteFinish(ctx: SqliteContext): FinishStore {
       .update(t.signals)
       .set({ status: phSql('status'), result: phSql('result'), updated_at: phSql('updated_at'), lease_owner: null, lease_until: null })
       .where(eq(t.signals.id, ph('id')))
-      .prepare(),
-    deleteReservation: db.delete(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare(),
-    upsertPosition: db
-      .insert(t.positions)
-      .values(phs('connector', 'instrument', 'quantity', 'avg_price', 'last_price', 'updated_at'))
-      .onConflictDoUpdate({
-        target: [t.positions.connector, t.positions.instrument],
-        set: { quantity: sql`excluded.quantity`, avg_price: sql`excluded.avg_price`, last_price: sql`excluded.last_price`, updated_at: sql`excluded.updated_at` },
-      })
-      .prepare(),
-    addPnl: db
-      .insert(t.pnlDays)
-      .values(phs('connector', 'day', 'realized'))
-      .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + excluded.realized` } })
       .prepare(),
   };
 
@@ -59,28 +50,39 @@ export function sqliteFinish(ctx: SqliteContext): FinishStore {
         const row = ctx.q.signalById.get({ id: input.signal_id });
         if (row === undefined) throw new Error(`finishSignal: no signal ${input.signal_id}`);
         if (row.status !== 'executing') {
-          return { record: toRecord(row), realized_pnl_today: readPnl(ctx, row.connector, input.trading_day), realized_pnl_fill: 0, mode_changed: null };
+          return { record: toRecord(row), realized_pnl_today: readPnl(ctx, row.connector, input.trading_day), realized_pnl_fill: 0, mode_changed: null, order: null };
         }
         // The attempt that settled it, in the same step (one commit on the hot path).
         if (input.attempt !== undefined) insertAttempt(input.signal_id, input.attempt);
-        const fill = fillToBook(input);
-        let realizedFill = 0;
-        if (fill !== null) {
-          const { connector, instrument } = row;
-          const booked = planFill(ctx.q.position.get({ connector, instrument }) ?? null, fill, input.now);
-          q.upsertPosition.run({ connector, instrument, ...booked.position });
-          q.addPnl.run({ connector, day: input.trading_day, realized: booked.realized });
-          realizedFill = booked.realized;
-        }
-        q.deleteReservation.run({ signal_id: input.signal_id });
         const plan = planFinish(input);
         if (q.finishUpdate.run({ id: input.signal_id, ...plan.values }).changes === 0) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
         ctx.append(plan.event);
-        const realizedToday = readPnl(ctx, row.connector, input.trading_day);
-        const trip = mayTripDailyLoss(input, realizedFill) ? planDailyLoss(input, realizedFill, realizedToday, readMode(ctx)) : null;
-        const modeChanged = trip === null ? null : applyModePlan(ctx, trip, input.now);
+        const { connector, instrument } = row;
+        let booked: { realized: number; mode_changed: ModeState | null; order: OrderRecord | null } = { realized: 0, mode_changed: null, order: null };
+        if (input.order !== null && input.track_order) {
+          // The order's row, then the placement's answer applied to it like any later report:
+          // its fills so far booked, the reservation shrunk to the remainder or released.
+          book.q.insertOrder.run({ ...newOrderRow({ signal_id: row.id, connector, instrument }, input.order, input.now) });
+          const orderRow = book.row(input.order.client_order_id);
+          if (orderRow === undefined) throw new Error(`finishSignal: the order of ${input.signal_id} vanished`);
+          const applied = book.applyReport(orderRow, input.order, input);
+          booked = { realized: applied.fill?.realized_pnl ?? 0, mode_changed: applied.mode_changed, order: applied.record };
+          // An order already terminal (a retried signal whose order ended before): nothing stays reserved.
+          if (orderRow.open === 0) book.q.deleteReservation.run({ signal_id: input.signal_id });
+        } else {
+          const fill = untrackedFill(input);
+          const realized = fill === null ? 0 : book.bookFill(connector, instrument, fill, input);
+          book.q.deleteReservation.run({ signal_id: input.signal_id });
+          booked = { realized, mode_changed: fill === null ? null : book.judgeDailyLoss(connector, realized, input), order: null };
+        }
         // Read in this same job: the updated record is that row with these values.
-        return { record: toRecord({ ...row, ...plan.values }), realized_pnl_today: realizedToday, realized_pnl_fill: realizedFill, mode_changed: modeChanged };
+        return {
+          record: toRecord({ ...row, ...plan.values }),
+          realized_pnl_today: readPnl(ctx, connector, input.trading_day),
+          realized_pnl_fill: booked.realized,
+          mode_changed: booked.mode_changed,
+          order: booked.order,
+        };
       });
     },
   };

@@ -25,7 +25,8 @@ export function sqliteLedger(ctx: SqliteContext): LedgerStore {
         .from(t.signals)
         .where(and(eq(t.signals.connector, connector), inArray(t.signals.status, ['accepted', 'executing'])))
         .all();
-      return [...new Set([...traded, ...inFlight].map((r) => r.instrument))].sort();
+      const open = db.selectDistinct({ instrument: t.orders.instrument }).from(t.orders).where(and(eq(t.orders.connector, connector), eq(t.orders.open, 1))).all();
+      return [...new Set([...traded, ...inFlight, ...open].map((r) => r.instrument))].sort();
     },
 
     async positionVersions(connector) {
@@ -41,11 +42,9 @@ export function sqliteLedger(ctx: SqliteContext): LedgerStore {
           .from(t.positions)
           .where(eq(t.positions.connector, connector))
           .all();
-        const inFlight = db
-          .selectDistinct({ instrument: t.signals.instrument })
-          .from(t.signals)
-          .where(and(eq(t.signals.status, 'executing'), eq(t.signals.connector, connector)))
-          .all();
+        // An order in flight holds a reservation from its decision until it is terminal: the
+        // broker may have filled what sluice has not heard of yet, which is not drift.
+        const inFlight = db.selectDistinct({ instrument: t.reservations.instrument }).from(t.reservations).where(eq(t.reservations.connector, connector)).all();
         const plan = planReconcile(ledger, positions, now, seen, new Set(inFlight.map((r) => r.instrument)));
         const written = plan.adopt.map(({ write }) => {
           const key = and(eq(t.positions.connector, connector), eq(t.positions.instrument, write.instrument));

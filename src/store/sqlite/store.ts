@@ -16,6 +16,7 @@ import { prepareShared, type SqliteContext, type SqliteDb } from './context.js';
 import { sqliteDeliveries } from './deliveries.js';
 import { createSqliteEventLog, sqliteEvents } from './events.js';
 import { sqliteFinish } from './finish.js';
+import { sqliteOrderBook, sqliteOrders } from './orders.js';
 import { sqliteGate } from './gate.js';
 import { sqliteLedger } from './ledger.js';
 import { sqliteMockBroker } from './mock-broker.js';
@@ -61,6 +62,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const writer = new GroupCommitWriter(sqlite, log.hooks, opts.synchronous ?? 'FULL');
   const ping = sqlite.prepare('SELECT 1');
   const ctx: SqliteContext = { db, sqlite, writer, append: log.append, now: opts.now ?? (() => new Date()), q: prepareShared(db) };
+  const book = sqliteOrderBook(ctx);
 
   return {
     dialect: 'sqlite',
@@ -73,7 +75,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     },
     ...sqliteSignals(ctx),
     ...sqliteGate(ctx),
-    ...sqliteFinish(ctx),
+    ...sqliteFinish(ctx, book),
+    ...sqliteOrders(ctx, book),
     ...sqliteLedger(ctx),
     ...sqliteRuntime(ctx),
     ...sqliteEvents(ctx, log),

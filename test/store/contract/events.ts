@@ -29,6 +29,7 @@ export function eventsContract({ s, setClock }: ContractContext): void {
         ['signal.executing', executed.signal_id],
         ['signal.attempt', executed.signal_id],
         ['signal.executed', executed.signal_id],
+        ['order.filled', executed.signal_id],
         ['signal.accepted', rejected.signal_id],
         ['signal.rejected', rejected.signal_id],
         ['signal.accepted', failed.signal_id],
@@ -49,7 +50,7 @@ export function eventsContract({ s, setClock }: ContractContext): void {
       expect(await verifyAuditChain(s(), 3)).toEqual({ ok: true, entries: events.length, head: last.hash });
 
       expect((await s().listSignalEvents(rejected.signal_id)).map((e) => e.type)).toEqual(['signal.accepted', 'signal.rejected']);
-      const rejection = must(events[5], 'the rejection event');
+      const rejection = must(events[6], 'the rejection event');
       expect(rejection.data).toEqual({ decision: reject([NOTIONAL_FAILURE]) });
     });
 

@@ -106,7 +106,7 @@ export function finishContract({ s }: ContractContext): void {
       expect(outcome.mode_changed).toMatchObject({ mode: 'exit_only', reason: 'daily_loss' });
       expect((await s().getMode()).mode).toBe('exit_only');
       const types = (await allEvents(s())).map((e) => e.type);
-      expect(types.slice(-2)).toEqual(['signal.executed', 'mode.changed']);
+      expect(types.slice(-3)).toEqual(['signal.executed', 'order.filled', 'mode.changed']);
     });
 
     test('the daily-loss switch leaves a mode other than enabled alone, and a gain never switches', async () => {
@@ -143,12 +143,12 @@ export function finishContract({ s }: ContractContext): void {
       expect(second.record.status).toBe('executed');
       expect(second.record.result).toEqual(result(rec, fill));
       expect((await s().getLedger('mock', DAY)).positions).toEqual([{ instrument: 'AAPL', quantity: 10, avg_price: 100, last_price: 100 }]);
-      expect((await s().listSignalEvents(rec.signal_id)).map((e) => e.type)).toEqual(['signal.accepted', 'signal.executing', 'signal.executed']);
+      expect((await s().listSignalEvents(rec.signal_id)).map((e) => e.type)).toEqual(['signal.accepted', 'signal.executing', 'signal.executed', 'order.filled']);
     });
 
     test('finishing an unknown signal throws and writes nothing', async () => {
       await expect(
-        s().finishSignal({ signal_id: 'sig_missing', status: 'executed', result: result({ connector: 'mock', client_order_id: 'x' }, null), fill: null, now: T0, trading_day: DAY, max_daily_loss: null }),
+        s().finishSignal({ signal_id: 'sig_missing', status: 'executed', result: result({ connector: 'mock', client_order_id: 'x' }, null), order: null, track_order: true, now: T0, trading_day: DAY, max_daily_loss: null }),
       ).rejects.toThrow();
       expect(await allEvents(s())).toEqual([]);
     });

@@ -136,7 +136,11 @@ export function result(rec: Pick<SignalRecord, 'connector' | 'client_order_id'>,
 }
 
 export function finishInput(rec: SignalRecord, fill: Fill | null, o: Partial<FinishInput> = {}): FinishInput {
-  return { signal_id: rec.signal_id, status: fill === null ? 'failed' : 'executed', result: result(rec, fill), fill, now: at(1), trading_day: DAY, max_daily_loss: null, ...o };
+  const placed: Order | null =
+    fill === null
+      ? null
+      : { client_order_id: rec.client_order_id, order_id: `ord-${rec.client_order_id}`, instrument: rec.instrument, side: fill.side, quantity: fill.quantity, order_type: 'market', limit_price: null, status: 'filled', filled_quantity: fill.quantity, fill_price: fill.price };
+  return { signal_id: rec.signal_id, status: fill === null ? 'failed' : 'executed', result: result(rec, fill), order: placed, track_order: true, now: at(1), trading_day: DAY, max_daily_loss: null, ...o };
 }
 
 export function order(o: Partial<Order> & Pick<Order, 'client_order_id'>): Order {

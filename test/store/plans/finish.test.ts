@@ -1,8 +1,8 @@
 /** The finish's plans: attempt times, fills, the final values and the daily-loss switch. Table tests, no database. */
 import { describe, expect, test } from 'vitest';
 import type { LedgerEntry } from '../../../src/domain/ledger.js';
-import type { Mode } from '../../../src/domain/types.js';
-import { fillToBook, mayTripDailyLoss, planAttempt, planDailyLoss, planFill, planFinish, type FillPlan } from '../../../src/store/plans/finish.js';
+import type { Mode, Order } from '../../../src/domain/types.js';
+import { untrackedFill, mayTripDailyLoss, planAttempt, planDailyLoss, planFill, planFinish, type FillPlan } from '../../../src/store/plans/finish.js';
 import { nextPositionVersion } from '../../../src/store/plans/ledger.js';
 import type { Fill, FinishInput, ModeState } from '../../../src/store/store.js';
 
@@ -71,15 +71,17 @@ describe('planFill', () => {
   }
 });
 
-describe('planFinish and fillToBook', () => {
+describe('planFinish and untrackedFill', () => {
   const result = { connector: 'mock', client_order_id: 'c', order_id: 'o', status: 'filled', filled_quantity: 1, fill_price: 2 };
-  const input = (o: Partial<FinishInput> = {}): FinishInput => ({ signal_id: 'sig_1', status: 'executed', result, fill: null, now: NOW, trading_day: '2026-11-23', max_daily_loss: null, ...o });
+  const placed = (filled: number, price: number | null): Order => ({ client_order_id: 'c', order_id: 'o', instrument: 'AAPL', side: 'buy', quantity: 1, order_type: 'market', limit_price: null, status: filled > 0 ? 'filled' : 'new', filled_quantity: filled, fill_price: price });
+  const input = (o: Partial<FinishInput> = {}): FinishInput => ({ signal_id: 'sig_1', status: 'executed', result, order: null, track_order: false, now: NOW, trading_day: '2026-11-23', max_daily_loss: null, ...o });
   const cases: Array<{ name: string; got: () => unknown; want: unknown }> = [
     { name: 'executed stores the result and clears the lease', got: () => planFinish(input()).values, want: { status: 'executed', result: JSON.stringify(result), updated_at: NOW.getTime(), lease_owner: null, lease_until: null } },
     { name: 'the finish logs signal.<status> with the result', got: () => planFinish(input({ status: 'failed' })).event, want: { at: NOW, event: { type: 'signal.failed', signal_id: 'sig_1', data: { result } } } },
-    { name: 'no fill books nothing', got: () => fillToBook(input()), want: null },
-    { name: 'a fill of nothing books nothing', got: () => fillToBook(input({ fill: { side: 'buy', quantity: 0, price: 1 } })), want: null },
-    { name: 'a fill is booked', got: () => fillToBook(input({ fill: { side: 'buy', quantity: 1, price: 1 } })), want: { side: 'buy', quantity: 1, price: 1 } },
+    { name: 'no order books nothing', got: () => untrackedFill(input()), want: null },
+    { name: 'an order answered with nothing filled books nothing', got: () => untrackedFill(input({ order: placed(0, null) })), want: null },
+    { name: 'an order answered filled is booked', got: () => untrackedFill(input({ order: placed(1, 1) })), want: { side: 'buy', quantity: 1, price: 1 } },
+    { name: 'a fill without a usable price is not booked', got: () => untrackedFill(input({ order: placed(1, null) })), want: null },
   ];
   for (const c of cases) test(c.name, () => expect(c.got()).toEqual(c.want));
 });

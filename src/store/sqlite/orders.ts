@@ -1,0 +1,139 @@
+/**
+ * Orders on SQLite: the order row, and the one booking step (plans/orders.ts) that both a
+ * placement (finish.ts) and a later report (applyOrderUpdate) go through, inside one writer job.
+ */
+import { and, asc, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import type { Order } from '../../domain/types.js';
+import type { Fill } from '../contract/finish.js';
+import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
+import { mayTripDailyLoss, planDailyLoss, planFill } from '../plans/finish.js';
+import { orderCursorSeq, orderRecordFromRow, planOrderUpdate, planReservation, type OrderRow } from '../plans/orders.js';
+import { applyModePlan, ph, phs, readMode, readPnl, type SqliteContext } from './context.js';
+import * as t from './schema.js';
+
+export type SqliteOrderBook = ReturnType<typeof sqliteOrderBook>;
+
+/** The statements and the booking step finish.ts shares with the order store. */
+export function sqliteOrderBook(ctx: SqliteContext) {
+  const { db } = ctx;
+  const q = {
+    byClientOrderId: db.select().from(t.orders).where(eq(t.orders.client_order_id, ph('client_order_id'))).prepare(),
+    insertOrder: db
+      .insert(t.orders)
+      .values(
+        phs('client_order_id', 'connector', 'signal_id', 'instrument', 'order_id', 'side', 'quantity', 'order_type', 'limit_price', 'status', 'open', 'filled_quantity', 'avg_fill_price', 'created_at', 'updated_at'),
+      )
+      .onConflictDoNothing()
+      .prepare(),
+    reservation: db.select().from(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare(),
+    updateReservation: db
+      .update(t.reservations)
+      .set({ quantity: sql`${ph('quantity')}`, notional: sql`${ph('notional')}` })
+      .where(eq(t.reservations.signal_id, ph('signal_id')))
+      .prepare(),
+    deleteReservation: db.delete(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare(),
+    upsertPosition: db
+      .insert(t.positions)
+      .values(phs('connector', 'instrument', 'quantity', 'avg_price', 'last_price', 'updated_at'))
+      .onConflictDoUpdate({
+        target: [t.positions.connector, t.positions.instrument],
+        set: { quantity: sql`excluded.quantity`, avg_price: sql`excluded.avg_price`, last_price: sql`excluded.last_price`, updated_at: sql`excluded.updated_at` },
+      })
+      .prepare(),
+    addPnl: db
+      .insert(t.pnlDays)
+      .values(phs('connector', 'day', 'realized'))
+      .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + excluded.realized` } })
+      .prepare(),
+  };
+
+  /** Books a fill into the position and the day's PnL; returns what it realized. */
+  function bookFill(connector: string, instrument: string, fill: Fill, input: BookingContext): number {
+    const booked = planFill(ctx.q.position.get({ connector, instrument }) ?? null, fill, input.now);
+    q.upsertPosition.run({ connector, instrument, ...booked.position });
+    q.addPnl.run({ connector, day: input.trading_day, realized: booked.realized });
+    return booked.realized;
+  }
+
+  /** A fill that breaches the daily loss limit switches the mode, in the same job. */
+  function judgeDailyLoss(connector: string, realizedFill: number, input: BookingContext) {
+    if (!mayTripDailyLoss(input, realizedFill)) return null;
+    const trip = planDailyLoss(input, realizedFill, readPnl(ctx, connector, input.trading_day), readMode(ctx));
+    return trip === null ? null : applyModePlan(ctx, trip, input.now);
+  }
+
+  /** Applies a report to the row as read (inside a writer job). */
+  function applyReport(row: OrderRow, reported: Order, input: BookingContext): OrderUpdateOutcome {
+    const plan = planOrderUpdate(row, reported, input.now);
+    if (plan === null) return { record: orderRecordFromRow(row), changed: false, fill: null, unusable_fill: false, mode_changed: null };
+    const realized = plan.fill === null ? 0 : bookFill(row.connector, row.instrument, plan.fill, input);
+    db.update(t.orders).set(plan.values).where(eq(t.orders.client_order_id, row.client_order_id)).run();
+    const reservation = q.reservation.get({ signal_id: row.signal_id });
+    if (reservation !== undefined) {
+      const next = planReservation(reservation, row, plan.values.filled_quantity, plan.terminal);
+      if (next === null) q.deleteReservation.run({ signal_id: row.signal_id });
+      else q.updateReservation.run({ signal_id: row.signal_id, ...next });
+    }
+    ctx.append(plan.event);
+    return {
+      record: orderRecordFromRow({ ...row, ...plan.values }),
+      changed: true,
+      fill: plan.fill === null ? null : { quantity: plan.fill.quantity, price: plan.fill.price, realized_pnl: realized },
+      unusable_fill: plan.unusable_fill,
+      mode_changed: plan.fill === null ? null : judgeDailyLoss(row.connector, realized, input),
+    };
+  }
+
+  return { q, bookFill, judgeDailyLoss, applyReport, row: (clientOrderId: string): OrderRow | undefined => q.byClientOrderId.get({ client_order_id: clientOrderId }) };
+}
+
+export function sqliteOrders(ctx: SqliteContext, book: SqliteOrderBook): OrderStore {
+  const { db, writer } = ctx;
+  return {
+    applyOrderUpdate(input) {
+      return writer.run((): OrderUpdateOutcome => {
+        const row = book.row(input.order.client_order_id);
+        if (row === undefined || row.connector !== input.connector) return { record: null, changed: false, fill: null, unusable_fill: false, mode_changed: null };
+        return book.applyReport(row, input.order, input);
+      });
+    },
+
+    async listOrders(query) {
+      const where: SQL[] = [];
+      if (query.status === 'open') where.push(eq(t.orders.open, 1));
+      else if (query.status === 'terminal') where.push(eq(t.orders.open, 0));
+      else if (query.status !== undefined) where.push(eq(t.orders.status, query.status));
+      if (query.connector !== undefined) where.push(eq(t.orders.connector, query.connector));
+      if (query.instrument !== undefined) where.push(eq(t.orders.instrument, query.instrument));
+      const below = orderCursorSeq(query.cursor);
+      if (below !== null) where.push(lt(t.orders.seq, below));
+      const rows = db
+        .select()
+        .from(t.orders)
+        .where(and(...where))
+        .orderBy(desc(t.orders.seq))
+        .limit(query.limit + 1)
+        .all();
+      const items = rows.slice(0, query.limit);
+      const last = items.at(-1);
+      return { items: items.map(orderRecordFromRow), next_cursor: rows.length > query.limit && last !== undefined ? String(last.seq) : null };
+    },
+
+    async openOrders(connector, instrument) {
+      const where: SQL[] = [eq(t.orders.open, 1)];
+      if (connector !== undefined) where.push(eq(t.orders.connector, connector));
+      if (instrument !== undefined) where.push(eq(t.orders.instrument, instrument));
+      return db
+        .select()
+        .from(t.orders)
+        .where(and(...where))
+        .orderBy(asc(t.orders.seq))
+        .all()
+        .map(orderRecordFromRow);
+    },
+
+    async ordersOfSignal(signalId) {
+      return db.select().from(t.orders).where(eq(t.orders.signal_id, signalId)).orderBy(asc(t.orders.seq)).all().map(orderRecordFromRow);
+    },
+  };
+}
