@@ -8,9 +8,9 @@
  */
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Order, OrderStatus, OrderType, Position } from '../domain/types.js';
-import type { CallResult, Connector, OrderRequest } from './connector.js';
+import type { CallResult, Connector, OrderRequest, PlacedOrderRequest } from './connector.js';
 import type { ConnectorCapabilities } from '../domain/types.js';
-import { failure, success } from './connector.js';
+import { failure, notForwardable, success } from './connector.js';
 import type { JsonResponse } from './http-client.js';
 import { callJson } from './http-client.js';
 
@@ -117,6 +117,7 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
     getOrder,
 
     async place(order: OrderRequest): Promise<CallResult<Order>> {
+      if (order.forwarded === true) return notForwardable(name, order);
       const res = await request('POST', '/v2/orders', undefined, orderBody(order));
       if (res.ok) return toOrderResult(res.value.body, 'placed');
       if (res.http_status === 422 && UNIQUE_CLIENT_ORDER_ID.test(res.reason)) {
@@ -181,7 +182,7 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
 }
 
 /** The POST /v2/orders body. Numbers become decimal strings, as the API wants them. */
-export function orderBody(order: OrderRequest): Record<string, unknown> {
+export function orderBody(order: PlacedOrderRequest): Record<string, unknown> {
   const body: Record<string, unknown> = {
     symbol: order.instrument,
     qty: decimal(order.quantity),

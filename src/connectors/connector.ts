@@ -6,13 +6,12 @@
  */
 import type { ConnectorCapabilities, Order, OrderType, Position, Side, Signal, TimeInForce } from '../domain/types.js';
 
-export interface OrderRequest {
+/** What every request to `place` carries, whatever its kind. */
+interface RequestBase {
   /** Deterministic, ≤ 48 chars, stable across retries and restarts. */
   client_order_id: string;
   signal_id: string;
   instrument: string;
-  side: Side;
-  quantity: number;
   order_type: OrderType;
   limit_price?: number;
   stop_price?: number;
@@ -23,6 +22,39 @@ export interface OrderRequest {
   reference_price?: number;
   /** The signal as received, for connectors that forward it (http, module). */
   signal: Signal;
+}
+
+/**
+ * An order sluice resolved: `side` × `quantity`. `action` is the signal's: a `buy` or `sell`, or
+ * a `close` or `target` that sluice resolved against its ledger (a connector that reports fills).
+ */
+export interface PlacedOrderRequest extends RequestBase {
+  action: 'buy' | 'sell' | 'close' | 'target';
+  forwarded?: false;
+  side: Side;
+  quantity: number;
+}
+
+/**
+ * A `close` or `target` forwarded as the action itself to a fire-and-forget connector
+ * (`order_updates: 'none'`, see `forwardsAction`): sluice knows no position there, so there is no
+ * side, and no quantity but a partial close's; the receiver resolves it.
+ */
+export type ForwardedRequest = RequestBase &
+  ({ action: 'close'; forwarded: true; /** A partial close; absent: the whole position. */ quantity?: number } | { action: 'target'; forwarded: true; target_position: number });
+
+/** What `Connector.place` gets: an order, or (only at `order_updates: 'none'`) a forwarded action. */
+export type OrderRequest = PlacedOrderRequest | ForwardedRequest;
+
+/**
+ * The answer of a connector that places orders (`order_updates` stream or poll) to a forwarded
+ * action, which the gate never sends it: refused, nothing placed.
+ */
+export function notForwardable(connectorName: string, request: ForwardedRequest): ConnectorFailure {
+  return failure(`connector "${connectorName}" places orders; a ${request.action} is forwarded only to a connector with order_updates "none"`, {
+    retryable: false,
+    ambiguous: false,
+  });
 }
 
 export interface ConnectorFailure {

@@ -1,13 +1,15 @@
 /**
- * The `http` connector (docs/execution.md#connectors): forwards each action as a JSON POST signed with Standard
- * Webhooks headers, so any receiver with a Standard Webhooks library can verify it. A 2xx means
- * the receiver took it. The receiver cannot be asked about an order afterwards (no lookup), so
+ * The `http` connector (docs/execution.md#the-http-connector): forwards each action as a JSON POST signed with
+ * Standard Webhooks headers, so any receiver with a Standard Webhooks library can verify it. A 2xx
+ * means the receiver took it. It is fire-and-forget (`order_updates: 'none'`): it reports no fills
+ * and no positions, so `close` and `target` reach it as actions, never resolved against sluice's
+ * ledger (see `forwardsAction`). The receiver cannot be asked about an order afterwards (no lookup), so
  * delivery is at least once: `webhook-id` is the client_order_id and stays the same on every
  * retry, which lets the receiver drop the duplicates an ambiguous failure can cause (docs/guarantees.md#idempotency-and-at-most-one-order).
  */
 import { createHash } from 'node:crypto';
 import type { ConnectorConfig } from '../config/schema.js';
-import type { Order, Position } from '../domain/types.js';
+import type { Order, Position, Side } from '../domain/types.js';
 import { ORDER_TYPES } from '../domain/types.js';
 import type { CallResult, Connector, OrderRequest } from './connector.js';
 import type { ConnectorCapabilities } from '../domain/types.js';
@@ -102,30 +104,13 @@ export function createHttpConnector(name: string, config: HttpConnectorConfig, d
     capabilities,
 
     async place(order: OrderRequest): Promise<CallResult<Order>> {
-      const result = await post(order.client_order_id, {
-        type: 'order',
-        client_order_id: order.client_order_id,
-        signal_id: order.signal_id,
-        instrument: order.instrument,
-        side: order.side,
-        quantity: order.quantity,
-        order_type: order.order_type,
-        // Explicit nulls: the receiver sees every field, whatever the order type.
-        limit_price: order.limit_price ?? null,
-        stop_price: order.stop_price ?? null,
-        time_in_force: order.time_in_force,
-        take_profit: order.take_profit ?? null,
-        stop_loss: order.stop_loss ?? null,
-        reference_price: order.reference_price ?? null,
-        signal: order.signal,
-      });
+      const result = await post(order.client_order_id, orderBody(order));
       if (!result.ok) return result;
       return success({
         client_order_id: order.client_order_id,
         order_id: receiverOrderId(result.value.body) ?? order.client_order_id,
         instrument: order.instrument,
-        side: order.side,
-        quantity: order.quantity,
+        ...sideAndQuantity(order),
         order_type: order.order_type,
         limit_price: order.limit_price ?? null,
         // A 2xx says the receiver took the order, nothing about fills (order_updates: none).
@@ -151,6 +136,45 @@ export function createHttpConnector(name: string, config: HttpConnectorConfig, d
       return success([]);
     },
   };
+}
+
+/**
+ * The JSON body of an order (docs/execution.md#the-http-connector). Every field is present, null
+ * when it does not apply, so the receiver sees one shape per kind: a buy or sell as it always was
+ * plus `action`; a forwarded close or target with `side: null` (the receiver resolves it against
+ * the positions it holds), `quantity` a partial close's (null: the whole position) and
+ * `target_position` the signed position to reach (null for a close).
+ */
+export function orderBody(order: OrderRequest): Record<string, unknown> {
+  const head = { type: 'order', action: order.action, client_order_id: order.client_order_id, signal_id: order.signal_id, instrument: order.instrument };
+  const resolved =
+    order.forwarded === true
+      ? { side: null, quantity: order.action === 'close' ? (order.quantity ?? null) : null, target_position: order.action === 'target' ? order.target_position : null }
+      : { side: order.side, quantity: order.quantity };
+  return {
+    ...head,
+    ...resolved,
+    order_type: order.order_type,
+    // Explicit nulls: the receiver sees every field, whatever the order type.
+    limit_price: order.limit_price ?? null,
+    stop_price: order.stop_price ?? null,
+    time_in_force: order.time_in_force,
+    take_profit: order.take_profit ?? null,
+    stop_loss: order.stop_loss ?? null,
+    reference_price: order.reference_price ?? null,
+    signal: order.signal,
+  };
+}
+
+/**
+ * The side and quantity the recorded answer names. An Order must name both and a forwarded close
+ * or target has neither, so its answer names a quantity of 0 with nothing filled, and a
+ * placeholder side ('buy' for a target above zero, else 'sell'). Nothing of it is booked or
+ * followed (no fill; order_updates none), and the signal's stored result carries neither.
+ */
+function sideAndQuantity(order: OrderRequest): { side: Side; quantity: number } {
+  if (order.forwarded !== true) return { side: order.side, quantity: order.quantity };
+  return { side: order.action === 'target' && order.target_position > 0 ? 'buy' : 'sell', quantity: 0 };
 }
 
 function receiverOrderId(body: unknown): string | undefined {

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Order } from '../domain/types.js';
 import type { MockBrokerStore } from '../store/store.js';
-import { failure, success, type CallResult, type Connector, type OrderRequest } from './connector.js';
+import { failure, notForwardable, success, type CallResult, type Connector, type OrderRequest } from './connector.js';
 import type { ConnectorCapabilities } from '../domain/types.js';
 
 export interface MockFaults {
@@ -80,6 +80,7 @@ export function createMockConnector(
     },
 
     async place(order): Promise<CallResult<Order>> {
+      if (order.forwarded === true) return notForwardable(name, order);
       await delay();
       if (faults.failure_rate > 0 && random() < faults.failure_rate) {
         return failure('mock: simulated failure (nothing placed)', { retryable: true, ambiguous: false, http_status: 503 });

@@ -101,6 +101,12 @@ export interface Decision {
   reserved_notional: number;
   /** Price used for notional checks, when one was known. */
   reference_price: number | null;
+  /**
+   * True when the signal is a `close` or `target` judged as an action forwarded to a
+   * fire-and-forget connector (`forwardsAction`): `side` and `quantity` stay null, the connector
+   * gets the action itself. Absent on decisions of every other kind (and on those stored before).
+   */
+  forwarded?: boolean;
 }
 
 /**
@@ -169,6 +175,17 @@ export interface ConnectorCapabilities {
 }
 
 export type OrderUpdates = 'stream' | 'poll' | 'none';
+
+/**
+ * Whether a signal's action goes to the connector as the action itself (docs/execution.md#the-http-connector):
+ * `close` and `target` to a connector with `order_updates: 'none'`. Such a connector reports no
+ * fills and no positions, so sluice's ledger for it never moves and cannot resolve them into a
+ * side and a quantity (it would read every position as flat); the receiver, which holds the
+ * positions, resolves them. `cancel` always goes to the connector (`Connector.cancel`).
+ */
+export function forwardsAction(action: Action, capabilities: Pick<ConnectorCapabilities, 'order_updates'>): boolean {
+  return capabilities.order_updates === 'none' && (action === 'close' || action === 'target');
+}
 
 /** Signals an operator caused; the gate lets them through any mode and any instrument allowlist. */
 export const OPERATOR_SOURCE = '_operator';

@@ -38,6 +38,8 @@ export function decideWithBreaker(
   const probe = canPass(breaker, now, breakerOpts, false, opts.signalId ?? null);
   const name = breaker.state === 'closed' ? 'closed' : probe.allowed ? 'half_open' : 'open';
   const decision = decide(signal, { ...stored, breaker: name, capabilities }, policy, now);
-  const claimsProbe = breaker.state !== 'closed' && decision.allowed && !decision.exit && decision.side !== null;
+  // A forwarded target ≠ 0 may add risk (it is not an exit): it is the probe like any such order.
+  const sends = decision.side !== null || decision.forwarded === true;
+  const claimsProbe = breaker.state !== 'closed' && decision.allowed && !decision.exit && sends;
   return { decision, breaker: claimsProbe ? { next: probe.next, transition: probe.transition } : null };
 }

@@ -26,27 +26,35 @@ export interface SettlementTarget {
   client_order_id: string;
 }
 
-/** The order a decision places, or null when it places none (cancel, no-op). */
+/**
+ * What a decision sends to `Connector.place`, or null when it sends nothing (cancel, no-op): the
+ * resolved order (side × quantity), or, for a forwarded close or target, the action itself with a
+ * partial close's quantity or the target position.
+ */
 export function orderRequest(record: SignalRecord, decision: Decision): OrderRequest | null {
-  if (decision.side === null || decision.quantity === null) return null;
   const { signal } = record;
-  const request: OrderRequest = {
+  if (signal.action === 'cancel') return null;
+  const reference = decision.reference_price ?? signal.price;
+  const base = {
     client_order_id: record.client_order_id,
     signal_id: record.signal_id,
     instrument: record.instrument,
-    side: decision.side,
-    quantity: decision.quantity,
     order_type: signal.order_type,
     time_in_force: signal.time_in_force,
     signal,
+    ...(signal.limit_price !== undefined ? { limit_price: signal.limit_price } : {}),
+    ...(signal.stop_price !== undefined ? { stop_price: signal.stop_price } : {}),
+    ...(signal.take_profit !== undefined ? { take_profit: signal.take_profit } : {}),
+    ...(signal.stop_loss !== undefined ? { stop_loss: signal.stop_loss } : {}),
+    ...(reference !== undefined && reference !== null ? { reference_price: reference } : {}),
   };
-  if (signal.limit_price !== undefined) request.limit_price = signal.limit_price;
-  if (signal.stop_price !== undefined) request.stop_price = signal.stop_price;
-  if (signal.take_profit !== undefined) request.take_profit = signal.take_profit;
-  if (signal.stop_loss !== undefined) request.stop_loss = signal.stop_loss;
-  const reference = decision.reference_price ?? signal.price;
-  if (reference !== undefined && reference !== null) request.reference_price = reference;
-  return request;
+  if (decision.forwarded === true) {
+    if (signal.action === 'close') return { ...base, action: 'close', forwarded: true, ...(signal.quantity !== undefined ? { quantity: signal.quantity } : {}) };
+    // Validation requires target_position; 0 (flatten) is the reading the gate judged without one.
+    if (signal.action === 'target') return { ...base, action: 'target', forwarded: true, target_position: signal.target_position ?? 0 };
+  }
+  if (decision.side === null || decision.quantity === null) return null;
+  return { ...base, action: signal.action, side: decision.side, quantity: decision.quantity };
 }
 
 /** The decision for a signal whose connector is not configured (the config changed since). */

@@ -28,12 +28,16 @@
  * holds for the settled and the effective position and, for the limits, for any risk-adding
  * orders in flight filling; closing that gap needs the pending quantity per direction, which the
  * gate state does not carry.
+ *
+ * A close or target for a connector that reports no fills (`order_updates: 'none'`) is not
+ * resolved here: it is forwarded as an action and judged by guardrails/forwarded.ts.
  */
 import type { PolicyConfig } from '../config/schema.js';
-import type { Decision, RuleFailure, Side, Signal } from '../domain/types.js';
+import { forwardsAction, type Decision, type RuleFailure, type Side, type Signal } from '../domain/types.js';
 import type { GateState } from '../domain/gate-state.js';
 import { checkInstrumentAllowed, checkStaleSignal, checkTradingWindow } from './rules/admission.js';
 import { checkConnectorCapability } from './rules/capability.js';
+import { decideForwarded } from './forwarded.js';
 import { roundQty } from '../domain/ledger.js';
 import { effectivePosition, roundMoney, surelyHeld, type GateContext, type Intent, type RuleCheck } from './rules/context.js';
 import {
@@ -143,6 +147,9 @@ const RULES: readonly RuleCheck[] = [
  */
 export function decide(signal: Signal, state: GateState, policy: PolicyConfig, now: Date): Decision {
   const price = referencePrice(signal, state);
+  // A close or target for a fire-and-forget connector is not resolved against the ledger, which
+  // never moves for it: the connector gets the action (guardrails/forwarded.ts).
+  if (forwardsAction(signal.action, state.capabilities)) return decideForwarded(signal, state, policy, now, price);
   const requested = resolveIntent(signal, state.position, price, state.capabilities.fractional, state.pending_quantity);
   const mode = checkMode(signal, state, policy, requested);
   const intent = mode.intent;

@@ -36,6 +36,8 @@ export const decisionView = v.object({
   side: v.nullable(v.picklist(['buy', 'sell'])),
   exit: v.boolean(),
   trimmed: v.boolean(),
+  /** A close or target sent to a fire-and-forget connector as the action itself (side and quantity null). */
+  forwarded: v.boolean(),
 });
 export const resultView = v.object({
   connector: v.string(),

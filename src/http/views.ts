@@ -17,7 +17,16 @@ export function signalView(r: SignalRecord): v.InferOutput<typeof signalViewSche
     decision:
       r.decision === null
         ? null
-        : { allowed: r.decision.allowed, failures: r.decision.failures, quantity: r.decision.quantity, side: r.decision.side, exit: r.decision.exit, trimmed: r.decision.trimmed },
+        : {
+            allowed: r.decision.allowed,
+            failures: r.decision.failures,
+            quantity: r.decision.quantity,
+            side: r.decision.side,
+            exit: r.decision.exit,
+            trimmed: r.decision.trimmed,
+            // Absent from every decision but a forwarded close or target (and from those stored before).
+            forwarded: r.decision.forwarded === true,
+          },
     result: r.result,
   };
 }

@@ -12,7 +12,7 @@ import {
   mapAlpacaStatus,
   orderBody,
 } from '../../src/connectors/alpaca.js';
-import type { CallResult, OrderRequest } from '../../src/connectors/connector.js';
+import type { CallResult, PlacedOrderRequest } from '../../src/connectors/connector.js';
 import type { OrderStatus, OrderType } from '../../src/domain/types.js';
 import type { FakeAlpaca } from '../fakes/alpaca-server.js';
 import { startFakeAlpaca } from '../fakes/alpaca-server.js';
@@ -53,7 +53,7 @@ const config = (over: Partial<AlpacaConnectorConfig> = {}): AlpacaConnectorConfi
 const connector = (over: Partial<AlpacaConnectorConfig> = {}) => createAlpacaConnector('alpaca', config(over), { now: () => new Date() });
 
 let seq = 0;
-const request = (over: Partial<OrderRequest> = {}): OrderRequest => {
+const request = (over: Partial<PlacedOrderRequest> = {}): PlacedOrderRequest => {
   seq += 1;
   const instrument = over.instrument ?? 'AAPL';
   const order_type: OrderType = over.order_type ?? 'market';
@@ -61,6 +61,7 @@ const request = (over: Partial<OrderRequest> = {}): OrderRequest => {
     client_order_id: `sl-test-${seq}-${Date.now()}`,
     signal_id: `sig_${seq}`,
     instrument,
+    action: 'buy',
     side: 'buy',
     quantity: 10,
     order_type,

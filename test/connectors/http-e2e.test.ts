@@ -16,6 +16,9 @@ import { eventually, spawnSluice, startTestServer, tempDir, writeConfig, type Ch
 
 const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
+/** Every field of an order's body before `action` existed (docs/execution.md#the-http-connector). */
+const ORDER_FIELDS = ['type', 'client_order_id', 'signal_id', 'instrument', 'side', 'quantity', 'order_type', 'limit_price', 'stop_price', 'time_in_force', 'take_profit', 'stop_loss', 'reference_price', 'signal'];
+
 interface Delivery {
   webhookId: string;
   timestamp: string;
@@ -98,7 +101,9 @@ describe('http connector end to end', () => {
     const mine = deliveriesOf(coid);
     expect(mine).toHaveLength(1);
     expect(mine[0]?.verified).toBe(true);
-    expect(mine[0]?.payload).toMatchObject({ type: 'order', client_order_id: coid, signal_id: out.signal_id, instrument: 'AAPL', side: 'buy', quantity: 3, order_type: 'market', reference_price: 101.5 });
+    expect(mine[0]?.payload).toMatchObject({ type: 'order', action: 'buy', client_order_id: coid, signal_id: out.signal_id, instrument: 'AAPL', side: 'buy', quantity: 3, order_type: 'market', reference_price: 101.5 });
+    // A buy's body is what it always was, plus `action`.
+    expect(Object.keys(mine[0]?.payload ?? {}).sort()).toEqual([...ORDER_FIELDS, 'action'].sort());
     // A 2xx says the receiver took the order, nothing about fills.
     expect(out.result).toMatchObject({ connector: 'relay', order_id: expect.stringMatching(/^rcv-/), status: 'new', filled_quantity: 0 });
     expect((await signalDetail(s.url, out.signal_id)).attempts).toMatchObject([{ n: 1, outcome: 'ok', error: null }]);
@@ -129,6 +134,73 @@ describe('http connector end to end', () => {
     expect(detail.events.filter((e) => e.type === 'signal.attempt')).toHaveLength(3);
   });
 
+  test('close and target are forwarded as actions: verified, no side, the signal executed', async () => {
+    const close = await sendFinal(s.url, { id: nextKey('http-close'), action: 'close', instrument: 'FWD' });
+    const partial = await sendFinal(s.url, { id: nextKey('http-partial'), action: 'close', instrument: 'FWD', quantity: 2 });
+    const target = await sendFinal(s.url, { id: nextKey('http-target'), action: 'target', instrument: 'FWD', target_position: -5, price: 20 });
+    const sell = await sendFinal(s.url, { id: nextKey('http-sell'), action: 'sell', instrument: 'FWD', quantity: 1, price: 20 });
+    const cases = [
+      { out: close, action: 'close', quantity: null, target_position: null },
+      { out: partial, action: 'close', quantity: 2, target_position: null },
+      { out: target, action: 'target', quantity: null, target_position: -5 },
+    ];
+    for (const c of cases) {
+      // Executed: the receiver took the action; nothing filled, nothing to book.
+      expect(c.out.status).toBe('executed');
+      expect(c.out.decision).toMatchObject({ allowed: true, failures: [], quantity: null, side: null, forwarded: true });
+      const coid = clientOrderId(c.out.signal_id);
+      expect(c.out.result).toMatchObject({ connector: 'relay', client_order_id: coid, order_id: expect.stringMatching(/^rcv-/), status: 'new', filled_quantity: 0, fill_price: null });
+      const mine = deliveriesOf(coid);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]?.verified).toBe(true);
+      expect(mine[0]?.payload).toMatchObject({
+        type: 'order',
+        action: c.action,
+        client_order_id: coid,
+        signal_id: c.out.signal_id,
+        instrument: 'FWD',
+        side: null,
+        quantity: c.quantity,
+        target_position: c.target_position,
+        order_type: 'market',
+      });
+      expect(Object.keys(mine[0]?.payload ?? {}).sort()).toEqual([...ORDER_FIELDS, 'action', 'target_position'].sort());
+    }
+    // The ledger never moved, so the sell after them is resolved and sent as it always was.
+    expect(sell.status).toBe('executed');
+    const sold = deliveriesOf(clientOrderId(sell.signal_id));
+    expect(sold[0]?.payload).toMatchObject({ action: 'sell', side: 'sell', quantity: 1 });
+    expect(Object.keys(sold[0]?.payload ?? {}).sort()).toEqual([...ORDER_FIELDS, 'action'].sort());
+    const positions = (await (await s.admin('/positions')).json()) as { connectors: Record<string, { positions: unknown[] }> };
+    expect(positions.connectors['relay']?.positions ?? []).toEqual([]);
+  });
+
+  test('exit_only: a forwarded close and target 0 go out, a target of 5 is refused exit_only_position_unknown', async () => {
+    expect((await s.admin('/mode', { body: { mode: 'exit_only', reason: 'test' } })).status).toBe(200);
+    try {
+      const close = await sendFinal(s.url, { id: nextKey('http-xo-close'), action: 'close', instrument: 'XO' });
+      const flat = await sendFinal(s.url, { id: nextKey('http-xo-flat'), action: 'target', instrument: 'XO', target_position: 0 });
+      const five = await sendFinal(s.url, { id: nextKey('http-xo-five'), action: 'target', instrument: 'XO', target_position: 5 });
+      expect([close.status, flat.status, five.status]).toEqual(['executed', 'executed', 'rejected']);
+      expect(five.decision?.failures).toMatchObject([{ rule: 'mode', code: 'exit_only_position_unknown' }]);
+      expect(deliveriesOf(clientOrderId(close.signal_id))).toHaveLength(1);
+      expect(deliveriesOf(clientOrderId(flat.signal_id))[0]?.payload).toMatchObject({ action: 'target', target_position: 0 });
+      expect(deliveriesOf(clientOrderId(five.signal_id))).toHaveLength(0);
+    } finally {
+      expect((await s.admin('/mode', { body: { mode: 'enabled', reason: 'test' } })).status).toBe(200);
+    }
+  });
+
+  test('cancel is forwarded through cancel(instrument), signed', async () => {
+    const out = await sendFinal(s.url, { id: nextKey('http-cancel'), action: 'cancel', instrument: 'CXL' });
+    expect(out.status).toBe('executed');
+    expect(out.result).toMatchObject({ connector: 'relay', status: 'canceled' });
+    const mine = deliveries.filter((d) => d.payload?.['type'] === 'cancel' && d.payload['instrument'] === 'CXL');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.verified).toBe(true);
+    expect(mine[0]?.webhookId).toMatch(/^cancel_[0-9a-f]{32}$/);
+  });
+
   test("400: failed with the receiver's message, no retry", async () => {
     scripts.set('BAD', [json(400, { message: 'unknown instrument BAD' })]);
     const key = nextKey('http-400');
@@ -141,7 +213,7 @@ describe('http connector end to end', () => {
   });
 
   test('every delivery the receiver got verified', () => {
-    expect(deliveries.length).toBeGreaterThanOrEqual(5);
+    expect(deliveries.length).toBeGreaterThanOrEqual(12);
     expect(deliveries.filter((d) => !d.verified)).toEqual([]);
   });
 });

@@ -80,6 +80,7 @@ const order: OrderRequest = {
   client_order_id: 'sl-tv-7f3a9c2e1b',
   signal_id: 'sig_01',
   instrument: 'AAPL',
+  action: 'buy',
   side: 'buy',
   quantity: 10,
   order_type: 'limit',
@@ -102,8 +103,18 @@ const order: OrderRequest = {
   },
 };
 
+/** What a forwarded request carries besides its action. */
+const base = () => ({
+  client_order_id: order.client_order_id,
+  signal_id: 'sig_01',
+  instrument: 'AAPL',
+  order_type: 'market' as const,
+  time_in_force: 'day' as const,
+  signal: { action: 'close' as const, instrument: 'AAPL', order_type: 'market' as const, time_in_force: 'day' as const, meta: {} },
+});
+
 describe('http connector: place', () => {
-  test('POSTs the order as signed JSON; webhook-id is the client_order_id; 2xx = accepted', async () => {
+  test('POSTs the order as signed JSON; webhook-id is the client_order_id; 2xx = new, nothing filled', async () => {
     script.push((_req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"order_id":"R-42"}'));
     const c = createHttpConnector('relay', config(), { now: realNow });
     const result = await c.place(order);
@@ -131,6 +142,7 @@ describe('http connector: place', () => {
     expect(r?.headers['content-type']).toBe('application/json');
     expect(r?.json).toEqual({
       type: 'order',
+      action: 'buy',
       client_order_id: order.client_order_id,
       signal_id: 'sig_01',
       instrument: 'AAPL',
@@ -255,6 +267,52 @@ describe('http connector: cancel, lookup, positions, capabilities', () => {
     expect(cancelWebhookId('relay', 'AAPL', t)).not.toBe(cancelWebhookId('other', 'AAPL', t));
     expect(cancelWebhookId('relay', 'AAPL', t)).toMatch(/^cancel_[0-9a-f]{32}$/);
   });
+
+  // A forwarded close or target has no side: the receiver resolves it against what it holds.
+  const forwarded: { name: string; request: OrderRequest; body: Record<string, unknown> }[] = [
+    {
+      name: 'a full close: side and quantity null',
+      request: { ...base(), action: 'close', forwarded: true },
+      body: { action: 'close', side: null, quantity: null, target_position: null },
+    },
+    {
+      name: 'a partial close: its quantity',
+      request: { ...base(), action: 'close', forwarded: true, quantity: 4 },
+      body: { action: 'close', side: null, quantity: 4, target_position: null },
+    },
+    {
+      name: 'a target: the signed position to reach',
+      request: { ...base(), action: 'target', forwarded: true, target_position: -5 },
+      body: { action: 'target', side: null, quantity: null, target_position: -5 },
+    },
+  ];
+  for (const f of forwarded) {
+    test(`forwards ${f.name}, signed, with the rest of the body as for an order`, async () => {
+      script.push((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"R-7"}'));
+      const c = createHttpConnector('relay', config(), { now: realNow });
+      const result = await c.place(f.request);
+      // Taken, nothing filled: nothing is booked for a forwarded action.
+      expect(result).toMatchObject({ ok: true, value: { client_order_id: order.client_order_id, order_id: 'R-7', status: 'new', filled_quantity: 0, fill_price: null, quantity: 0 } });
+      const r = received[0];
+      expect(r?.verified).toBe(true);
+      expect(r?.headers['webhook-id']).toBe(order.client_order_id);
+      expect(r?.json).toEqual({
+        type: 'order',
+        client_order_id: order.client_order_id,
+        signal_id: 'sig_01',
+        instrument: 'AAPL',
+        order_type: 'market',
+        limit_price: null,
+        stop_price: null,
+        time_in_force: 'day',
+        take_profit: null,
+        stop_loss: null,
+        reference_price: null,
+        signal: f.request.signal,
+        ...f.body,
+      });
+    });
+  }
 
   test('cancel without a count in the answer reports 0', async () => {
     script.push((_req, res) => res.writeHead(202).end());

@@ -148,6 +148,46 @@ export default (options, ctx) => new Broker(options, ctx.name);
     expect(calls(mod.log)).toEqual([{ call: 'close' }]);
   });
 
+  test("a fire-and-forget module (order_updates 'none') gets close and target as actions, buy resolved as always", async () => {
+    const dir = tempDir();
+    const mod = writeBrokerModule(
+      dir,
+      `
+import { appendFileSync } from 'node:fs';
+export default function createRelay(options) {
+  let seq = 0;
+  return {
+    capabilities: { order_types: ['market'], brackets: false, fractional: true, short: true, lookup: false, positions: false, order_updates: 'none' },
+    async place(order) {
+      appendFileSync(options.log, JSON.stringify({ action: order.action, forwarded: order.forwarded ?? false, side: order.side ?? null, quantity: order.quantity ?? null, target_position: order.target_position ?? null }) + '\\n');
+      seq += 1;
+      // Taken, nothing filled: a fire-and-forget connector reports no fills.
+      return { ok: true, value: { client_order_id: order.client_order_id, order_id: 'ff-' + seq, instrument: order.instrument, side: order.side ?? 'buy', quantity: order.quantity ?? 0, order_type: order.order_type, limit_price: null, status: 'new', filled_quantity: 0, fill_price: null } };
+    },
+    async cancel() { return { ok: true, value: { cancelled: 0 } }; },
+    async getOrder() { return { ok: true, value: null }; },
+  };
+}
+`,
+    );
+    const s = await startTestServer({ dir, config: moduleConfig(mod.path, { log: mod.log }) });
+    try {
+      expect(await connectorOf(s.url, 'custom')).toMatchObject({ capabilities: { order_updates: 'none', positions: false } });
+      const close = await sendFinal(s.url, { action: 'close', instrument: 'AAPL' });
+      const target = await sendFinal(s.url, { action: 'target', instrument: 'AAPL', target_position: 7 });
+      const buy = await sendFinal(s.url, { action: 'buy', instrument: 'AAPL', quantity: 2, price: 10 });
+      expect([close.status, target.status, buy.status]).toEqual(['executed', 'executed', 'executed']);
+      expect(close.decision).toMatchObject({ side: null, quantity: null, forwarded: true });
+      expect(calls(mod.log)).toEqual([
+        { action: 'close', forwarded: true, side: null, quantity: null, target_position: null },
+        { action: 'target', forwarded: true, side: null, quantity: null, target_position: 7 },
+        { action: 'buy', forwarded: false, side: 'buy', quantity: 2, target_position: null },
+      ]);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('a cancel whose connector throws ends failed, never "executed" as a no-op', async () => {
     const dir = tempDir();
     const mod = writeBrokerModule(dir, BROKER_MODULE.replace("log({ call: 'cancel', instrument });", "log({ call: 'cancel', instrument }); throw new Error('broker SDK blew up');"));

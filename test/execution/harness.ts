@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import * as v from 'valibot';
 import { configSchema, type FileConfig } from '../../src/config/schema.js';
-import { failure, success, type CallResult, type Connector, type OrderRequest } from '../../src/connectors/connector.js';
+import { failure, notForwardable, success, type CallResult, type Connector, type OrderRequest, type PlacedOrderRequest } from '../../src/connectors/connector.js';
 import { MOCK_CAPABILITIES } from '../../src/connectors/mock.js';
 import type { ConnectorCapabilities, Order, OrderStatus, Position, Signal } from '../../src/domain/types.js';
 import { Executor, type ExecutorDeps } from '../../src/execution/executor.js';
@@ -86,6 +86,8 @@ export class ScriptedConnector implements Connector {
   }
 
   async place(request: OrderRequest): Promise<CallResult<Order>> {
+    // A broker: a forwarded close or target is for fire-and-forget connectors only.
+    if (request.forwarded === true) return notForwardable(this.name, request);
     this.calls.push({ op: 'place', key: request.client_order_id });
     this.inFlight.push(request.instrument);
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight.length);
@@ -132,7 +134,7 @@ export class ScriptedConnector implements Connector {
   }
 
   /** A broker keeps one order per client_order_id: a repeat gets the existing one back. */
-  book(request: Pick<OrderRequest, 'client_order_id' | 'instrument' | 'side' | 'quantity' | 'reference_price'>, status: OrderStatus, filled?: number, price?: number | null): Order {
+  book(request: Pick<PlacedOrderRequest, 'client_order_id' | 'instrument' | 'side' | 'quantity' | 'reference_price'>, status: OrderStatus, filled?: number, price?: number | null): Order {
     const existing = this.orders.get(request.client_order_id);
     if (existing !== undefined) return existing;
     this.counter += 1;

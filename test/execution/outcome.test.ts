@@ -100,7 +100,32 @@ describe('orderRequest', () => {
 
   test('no price anywhere: no reference price; absent optional fields are absent, not undefined', () => {
     const request = orderRequest(record(), decision({ reference_price: null }));
-    expect(Object.keys(request ?? {}).sort()).toEqual(['client_order_id', 'instrument', 'order_type', 'quantity', 'side', 'signal', 'signal_id', 'time_in_force']);
+    expect(Object.keys(request ?? {}).sort()).toEqual(['action', 'client_order_id', 'instrument', 'order_type', 'quantity', 'side', 'signal', 'signal_id', 'time_in_force']);
+  });
+
+  test("action is the signal's: a close resolved against the ledger is placed as a close with its side", () => {
+    expect(orderRequest(record({ action: 'close' }), decision({ side: 'sell', quantity: 10 }))).toMatchObject({ action: 'close', side: 'sell', quantity: 10 });
+    expect(orderRequest(record({ action: 'cancel' }), decision({ side: null, quantity: null }))).toBeNull();
+  });
+
+  // A forwarded close or target goes as the action: no side, the close's quantity or the target.
+  const forwarded = decision({ side: null, quantity: null, exit: true, reserved_notional: 0, forwarded: true });
+  test('forwarded close: no side, no quantity', () => {
+    const request = orderRequest(record({ action: 'close', quantity: undefined }), forwarded);
+    expect(request).toMatchObject({ action: 'close', forwarded: true, client_order_id: 'tv-key-1', order_type: 'market' });
+    expect(request).not.toHaveProperty('side');
+    expect(request).not.toHaveProperty('quantity');
+  });
+  test('forwarded partial close: its quantity, no side', () => {
+    const request = orderRequest(record({ action: 'close', quantity: 4 }), forwarded);
+    expect(request).toMatchObject({ action: 'close', forwarded: true, quantity: 4 });
+    expect(request).not.toHaveProperty('side');
+  });
+  test('forwarded target: the target position, no side, no quantity', () => {
+    const request = orderRequest(record({ action: 'target', quantity: undefined, target_position: -3 }), { ...forwarded, exit: false });
+    expect(request).toMatchObject({ action: 'target', forwarded: true, target_position: -3, reference_price: 100 });
+    expect(request).not.toHaveProperty('side');
+    expect(request).not.toHaveProperty('quantity');
   });
 });
 

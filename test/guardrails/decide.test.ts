@@ -10,11 +10,15 @@ import type { ConnectorCapabilities } from '../../src/domain/types.js';
 import type { Rule, Side, Signal } from '../../src/domain/types.js';
 import { decide, positionLimit, resolveIntent, sizeNotional, surelyHeld } from '../../src/guardrails/decide.js';
 import type { GateState } from '../../src/domain/gate-state.js';
+import { decideWithBreaker } from '../../src/execution/gate.js';
 
 /** Monday 2026-11-23, 10:00 in New York (EST). */
 const NOW = new Date('2026-11-23T15:00:00Z');
 const DEFAULT_POLICY: PolicyConfig = v.parse(configSchema, {}).policy;
 const FULL_CAPS: ConnectorCapabilities = { order_types: ['market', 'limit', 'stop', 'stop_limit'], brackets: true, fractional: true, short: true, lookup: true, positions: true, order_updates: 'stream' };
+
+/** A fire-and-forget connector (http): no lookup, no positions, no order updates. */
+const HTTP_CAPS: Partial<ConnectorCapabilities> = { lookup: false, positions: false, order_updates: 'none' };
 
 const NY_HOURS: TradingWindow[] = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:30', to: '16:00', tz: 'America/New_York' }];
 const OVERNIGHT: TradingWindow[] = [{ days: ['fri'], from: '22:00', to: '02:00', tz: 'UTC' }];
@@ -65,6 +69,8 @@ interface Case {
     exit?: boolean;
     trimmed?: boolean;
     reserved?: number;
+    /** A close or target judged as an action forwarded to a fire-and-forget connector. */
+    forwarded?: boolean;
   };
 }
 
@@ -231,6 +237,41 @@ const cases: Case[] = [
   { name: 'pending: a buy-back in flight counts toward the position limit of a later buy', signal: { quantity: 300 }, state: { position: -100, pending_quantity: 100 }, policy: { max_order_notional: null }, expect: { allowed: false, rules: ['max_position_notional'] } },
   { name: 'pending: short capability counts the sells in flight', signal: { action: 'sell', quantity: 5 }, state: { position: 10, pending_quantity: -10 }, caps: { short: false }, expect: { allowed: false, rules: ['connector_capability'], codes: ['short'] } },
   { name: 'pending: selling down a long surely held needs no short support', signal: { action: 'sell', quantity: 5 }, state: { position: 10, pending_quantity: -5 }, caps: { short: false }, expect: { allowed: true, exit: true } },
+  // ── forwarded to a fire-and-forget connector (order_updates: none): close and target as actions ──
+  { name: 'forwarded enabled: close goes as the action, no side, no quantity', signal: { action: 'close', quantity: undefined }, caps: HTTP_CAPS, expect: { allowed: true, quantity: null, side: null, exit: true, reserved: 0, forwarded: true } },
+  { name: 'forwarded enabled: partial close goes as the action', signal: { action: 'close', quantity: 4 }, caps: HTTP_CAPS, expect: { allowed: true, quantity: null, side: null, exit: true, forwarded: true } },
+  { name: 'forwarded enabled: close is not resolved against the ledger', signal: { action: 'close', quantity: undefined }, state: { position: 10 }, caps: HTTP_CAPS, expect: { allowed: true, quantity: null, side: null, exit: true, forwarded: true } },
+  { name: 'forwarded enabled: target 5 goes as the action and is not an exit', signal: { action: 'target', target_position: 5 }, caps: HTTP_CAPS, expect: { allowed: true, quantity: null, side: null, exit: false, reserved: 0, forwarded: true } },
+  { name: 'forwarded enabled: target 0 is an exit', signal: { action: 'target', target_position: 0 }, caps: HTTP_CAPS, expect: { allowed: true, side: null, exit: true, forwarded: true } },
+  { name: 'forwarded enabled: buy is resolved and limited as today', signal: { quantity: 10 }, caps: HTTP_CAPS, expect: { allowed: true, quantity: 10, side: 'buy', exit: false, reserved: 1000, forwarded: false } },
+  { name: 'forwarded enabled: sell over max_order_notional refused as today', signal: { action: 'sell', quantity: 150 }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['max_order_notional'], forwarded: false } },
+  { name: 'forwarded enabled: cancel is not a forwarded order', signal: { action: 'cancel' }, caps: HTTP_CAPS, expect: { allowed: true, quantity: null, side: null, exit: true, forwarded: false } },
+  { name: 'forwarded paused: close refused', signal: { action: 'close' }, state: { mode: 'paused' }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['mode'], codes: ['paused'], forwarded: true } },
+  { name: 'forwarded paused: target 0 refused', signal: { action: 'target', target_position: 0 }, state: { mode: 'paused' }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['mode'], codes: ['paused'], forwarded: true } },
+  { name: 'forwarded paused: cancel allowed', signal: { action: 'cancel' }, state: { mode: 'paused' }, caps: HTTP_CAPS, expect: { allowed: true } },
+  { name: 'forwarded exit_only: close allowed', signal: { action: 'close' }, state: { mode: 'exit_only' }, caps: HTTP_CAPS, expect: { allowed: true, exit: true, trimmed: false, forwarded: true } },
+  { name: 'forwarded exit_only: target 0 allowed', signal: { action: 'target', target_position: 0 }, state: { mode: 'exit_only' }, caps: HTTP_CAPS, expect: { allowed: true, exit: true, forwarded: true } },
+  { name: 'forwarded exit_only: target 5 refused, the position is unknown', signal: { action: 'target', target_position: 5 }, state: { mode: 'exit_only' }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['mode'], codes: ['exit_only_position_unknown'], exit: false, trimmed: false, forwarded: true } },
+  { name: 'forwarded exit_only: target -5 refused, never trimmed', signal: { action: 'target', target_position: -5 }, state: { mode: 'exit_only' }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['mode'], codes: ['exit_only_position_unknown'], trimmed: false } },
+  { name: 'forwarded exit_only: buy refused as today', state: { mode: 'exit_only' }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['mode'], codes: ['exit_only_no_position'], forwarded: false } },
+  { name: 'forwarded breaker open: close still tried', signal: { action: 'close' }, state: { breaker: 'open' }, caps: HTTP_CAPS, expect: { allowed: true, forwarded: true } },
+  { name: 'forwarded breaker open: target 0 still tried', signal: { action: 'target', target_position: 0 }, state: { breaker: 'open' }, caps: HTTP_CAPS, expect: { allowed: true, forwarded: true } },
+  { name: 'forwarded breaker open: target 5 refused', signal: { action: 'target', target_position: 5 }, state: { breaker: 'open' }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['breaker_open'], forwarded: true } },
+  { name: 'forwarded breaker half_open: target 5 passes (as the probe)', signal: { action: 'target', target_position: 5 }, state: { breaker: 'half_open' }, caps: HTTP_CAPS, expect: { allowed: true, forwarded: true } },
+  { name: 'forwarded instrument_allowed: close of an unlisted instrument refused', signal: { action: 'close', instrument: 'TSLA' }, policy: { instruments: ['AAPL'] }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['instrument_allowed'], forwarded: true } },
+  { name: 'forwarded stale_signal: a stale close refused', signal: { action: 'close', timestamp: shift(-900) }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['stale_signal'], forwarded: true } },
+  { name: 'forwarded trading_window: close after hours passes', now: at('2026-11-28T15:00:00Z'), signal: { action: 'close' }, policy: { trading_windows: NY_HOURS }, caps: HTTP_CAPS, expect: { allowed: true } },
+  { name: 'forwarded trading_window: target 5 after hours refused', now: at('2026-11-28T15:00:00Z'), signal: { action: 'target', target_position: 5 }, policy: { trading_windows: NY_HOURS }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['trading_window'] } },
+  { name: 'forwarded order_rate and daily_loss: close passes', signal: { action: 'close' }, state: { orders_last_minute: 30, realized_pnl_today: -5000 }, caps: HTTP_CAPS, expect: { allowed: true } },
+  { name: 'forwarded order_rate and daily_loss: target 5 refused', signal: { action: 'target', target_position: 5 }, state: { orders_last_minute: 30, realized_pnl_today: -5000 }, caps: HTTP_CAPS, expect: { allowed: false, rules: ['order_rate', 'daily_loss'] } },
+  { name: 'forwarded limits: a target past every size limit passes, no price needed', signal: { action: 'target', target_position: 1e6, price: undefined }, state: { gross_exposure: 1e9 }, policy: { max_order_quantity: { default: 10 } }, caps: HTTP_CAPS, expect: { allowed: true, reserved: 0, forwarded: true } },
+  { name: 'forwarded capability: order type the connector lacks', signal: { action: 'close', order_type: 'limit', limit_price: 100 }, caps: { ...HTTP_CAPS, order_types: ['market'] }, expect: { allowed: false, rules: ['connector_capability'], codes: ['order_type'] } },
+  { name: 'forwarded capability: bracket legs without brackets', signal: { action: 'target', target_position: 5, stop_loss: { stop_price: 95 } }, caps: { ...HTTP_CAPS, brackets: false }, expect: { allowed: false, rules: ['connector_capability'], codes: ['brackets'] } },
+  { name: 'forwarded capability: fractional partial close on a whole-unit connector', signal: { action: 'close', quantity: 2.5 }, caps: { ...HTTP_CAPS, fractional: false }, expect: { allowed: false, rules: ['connector_capability'], codes: ['fractional'] } },
+  { name: 'forwarded capability: fractional target on a whole-unit connector', signal: { action: 'target', target_position: -2.5 }, caps: { ...HTTP_CAPS, fractional: false }, expect: { allowed: false, rules: ['connector_capability'], codes: ['fractional'] } },
+  { name: 'forwarded capability: a short target without short support', signal: { action: 'target', target_position: -5 }, caps: { ...HTTP_CAPS, short: false }, expect: { allowed: false, rules: ['connector_capability'], codes: ['short'] } },
+  { name: 'forwarded capability: a close needs no short support', signal: { action: 'close' }, caps: { ...HTTP_CAPS, short: false, fractional: false }, expect: { allowed: true } },
+  { name: 'forwarded: all failures listed in rule order', signal: { action: 'target', target_position: 5, instrument: 'TSLA', order_type: 'stop', stop_price: 90 }, state: { mode: 'exit_only', breaker: 'open' }, policy: { instruments: ['AAPL'] }, caps: { ...HTTP_CAPS, order_types: ['market'] }, expect: { allowed: false, rules: ['mode', 'instrument_allowed', 'breaker_open', 'connector_capability'], codes: ['exit_only_position_unknown', 'order_type'] } },
   // ── several failures at once ────────────────────────────────────────────────────────────────
   { name: 'all failures listed: paused, stale, notional, breaker, order type', signal: { quantity: 300, order_type: 'stop', stop_price: 100, timestamp: shift(-600) }, state: { mode: 'paused', breaker: 'open' }, caps: { order_types: ['market'] }, expect: { allowed: false, rules: ['mode', 'stale_signal', 'max_order_notional', 'max_position_notional', 'breaker_open', 'connector_capability'], codes: ['paused', 'order_type'] } },
   { name: 'all failures listed: allowlist, window, rate, gross, daily loss', signal: { instrument: 'TSLA' }, now: at('2026-11-28T15:00:00Z'), state: { orders_last_minute: 30, gross_exposure: 100_000, realized_pnl_today: -2500 }, policy: { instruments: ['AAPL'], trading_windows: NY_HOURS }, expect: { allowed: false, rules: ['instrument_allowed', 'trading_window', 'order_rate', 'max_gross_exposure', 'daily_loss'] } },
@@ -256,6 +297,7 @@ describe('decide', () => {
       if (e.exit !== undefined) expect(d.exit).toBe(e.exit);
       if (e.trimmed !== undefined) expect(d.trimmed).toBe(e.trimmed);
       if (e.reserved !== undefined) expect(d.reserved_notional).toBeCloseTo(e.reserved, 6);
+      if (e.forwarded !== undefined) expect(d.forwarded === true).toBe(e.forwarded);
       // Whatever the case: a refusal orders and reserves nothing, and every failure explains itself.
       if (!d.allowed) expect([d.quantity, d.side, d.reserved_notional]).toEqual([null, null, 0]);
       for (const f of d.failures) expect(f.message.length).toBeGreaterThan(10);
@@ -322,6 +364,36 @@ describe('decide: failure details', () => {
     const before = JSON.stringify([signal, state, policy]);
     decide(signal, state, policy, NOW);
     expect(JSON.stringify([signal, state, policy])).toBe(before);
+  });
+});
+
+describe('decide: forwarded actions', () => {
+  const forwarded = (s: Partial<Signal>, st: Partial<GateState> = {}) => decide(buildSignal(s, NOW), buildState(st, HTTP_CAPS), buildPolicy({}), NOW);
+
+  test('exit_only refuses a target it cannot judge, naming the target', () => {
+    expect(forwarded({ action: 'target', target_position: 5 }, { mode: 'exit_only' }).failures).toEqual([
+      {
+        rule: 'mode',
+        code: 'exit_only_position_unknown',
+        limit: 0,
+        actual: 5,
+        message: 'exit_only: the connector reports no positions, so sluice cannot tell whether target 5 AAPL reduces one; only close and target 0 are forwarded',
+      },
+    ]);
+  });
+
+  test('a half-open breaker lets a forwarded target ≠ 0 through as the probe, a forwarded close not', () => {
+    const openedAt = new Date(NOW.getTime() - 120_000).toISOString();
+    const open = { state: 'open' as const, consecutive_failures: 5, opened_at: openedAt };
+    const stored = buildState({}, HTTP_CAPS);
+    const caps = stored.capabilities;
+    const run = (s: Partial<Signal>) => decideWithBreaker(buildSignal(s, NOW), stored, open, caps, buildPolicy({}), { half_open_after_seconds: 60 }, NOW, { signalId: 'sig_probe' });
+    const target = run({ action: 'target', target_position: 5 });
+    expect(target.decision).toMatchObject({ allowed: true, forwarded: true, exit: false });
+    expect(target.breaker?.next).toMatchObject({ state: 'half_open', probe_signal_id: 'sig_probe' });
+    const close = run({ action: 'close' });
+    expect(close.decision).toMatchObject({ allowed: true, forwarded: true, exit: true });
+    expect(close.breaker).toBeNull();
   });
 });
 

@@ -3,9 +3,11 @@
  * declares it cannot do, instead of letting the broker fail the order after retries. These
  * checks apply to exits too (a connector cannot do what it cannot do); only a cancel and a
  * signal that orders nothing are exempt, since no order reaches the connector. The short check
- * counts the orders in flight (see `decide`).
+ * counts the orders in flight (see `decide`). A close or target forwarded as an action
+ * (`checkForwardedCapability`) is judged on what it says: its order type and legs, a partial
+ * close's quantity and the target position.
  */
-import type { RuleFailure } from '../../domain/types.js';
+import type { ConnectorCapabilities, RuleFailure, Signal } from '../../domain/types.js';
 import { roundQty } from '../../domain/ledger.js';
 import { money, qty, type GateContext } from './context.js';
 
@@ -32,6 +34,51 @@ export function checkConnectorCapability(ctx: GateContext): RuleFailure[] {
   }
   if (!places) return failures;
 
+  failures.push(...orderShapeFailures(signal, caps), ...fractionalFailures(signal, caps, intent.quantity));
+  // Making or growing a short: a sell that can take the position below zero. With orders in
+  // flight the lower of the settled and the effective position is the one that can end up short
+  // (a sell of 10 at position 10 while another sell of 10 is in flight may leave -10). Covering
+  // a short, or selling down a long that is surely held, needs no short support.
+  const low = Math.min(state.position, ctx.effective);
+  const lowest = roundQty(low - intent.quantity);
+  if (!caps.short && intent.side === 'sell' && lowest < 0) {
+    const from = low === state.position ? qty(state.position) : `${qty(state.position)} (${qty(low)} once the orders in flight settle)`;
+    failures.push({
+      rule: 'connector_capability',
+      code: 'short',
+      limit: 0,
+      actual: lowest,
+      message: `the connector cannot sell short: the ${intent.side} of ${qty(intent.quantity)} would take ${signal.instrument} from ${from} to ${qty(lowest)}`,
+    });
+  }
+  return failures;
+}
+
+/**
+ * A close or target forwarded as an action: its order type and legs as for any order; the
+ * quantity that must be whole is a partial close's (a full close takes whatever is held) or the
+ * target position, and a target below zero is a short whatever the receiver holds now.
+ */
+export function checkForwardedCapability(signal: Signal, caps: ConnectorCapabilities): RuleFailure[] {
+  const failures = orderShapeFailures(signal, caps);
+  const target = signal.action === 'target' ? roundQty(signal.target_position ?? 0) : null;
+  const quantity = target !== null ? Math.abs(target) : signal.quantity;
+  if (quantity !== undefined) failures.push(...fractionalFailures(signal, caps, quantity));
+  if (!caps.short && target !== null && target < 0) {
+    failures.push({
+      rule: 'connector_capability',
+      code: 'short',
+      limit: 0,
+      actual: target,
+      message: `the connector cannot sell short: target ${qty(target)} ${signal.instrument} is a short position`,
+    });
+  }
+  return failures;
+}
+
+/** The order type, and bracket legs on a connector without them. */
+function orderShapeFailures(signal: Signal, caps: ConnectorCapabilities): RuleFailure[] {
+  const failures: RuleFailure[] = [];
   if (!caps.order_types.includes(signal.order_type)) {
     failures.push({
       rule: 'connector_capability',
@@ -53,30 +100,19 @@ export function checkConnectorCapability(ctx: GateContext): RuleFailure[] {
       message: `the connector does not support bracket orders, but the signal carries ${legs.join(' and ')}`,
     });
   }
-  if (!caps.fractional && !Number.isInteger(intent.quantity)) {
-    failures.push({
+  return failures;
+}
+
+/** A fractional quantity on a connector that trades whole units only. */
+function fractionalFailures(signal: Signal, caps: ConnectorCapabilities, quantity: number): RuleFailure[] {
+  if (caps.fractional || Number.isInteger(quantity)) return [];
+  return [
+    {
       rule: 'connector_capability',
       code: 'fractional',
-      limit: Math.floor(intent.quantity),
-      actual: intent.quantity,
-      message: `the connector trades whole units only; ${qty(intent.quantity)} ${signal.instrument} is fractional`,
-    });
-  }
-  // Making or growing a short: a sell that can take the position below zero. With orders in
-  // flight the lower of the settled and the effective position is the one that can end up short
-  // (a sell of 10 at position 10 while another sell of 10 is in flight may leave -10). Covering
-  // a short, or selling down a long that is surely held, needs no short support.
-  const low = Math.min(state.position, ctx.effective);
-  const lowest = roundQty(low - intent.quantity);
-  if (!caps.short && intent.side === 'sell' && lowest < 0) {
-    const from = low === state.position ? qty(state.position) : `${qty(state.position)} (${qty(low)} once the orders in flight settle)`;
-    failures.push({
-      rule: 'connector_capability',
-      code: 'short',
-      limit: 0,
-      actual: lowest,
-      message: `the connector cannot sell short: the ${intent.side} of ${qty(intent.quantity)} would take ${signal.instrument} from ${from} to ${qty(lowest)}`,
-    });
-  }
-  return failures;
+      limit: Math.floor(quantity),
+      actual: quantity,
+      message: `the connector trades whole units only; ${qty(quantity)} ${signal.instrument} is fractional`,
+    },
+  ];
 }

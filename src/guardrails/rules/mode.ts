@@ -6,7 +6,8 @@
  * With orders in flight (`pending_quantity` ≠ 0) "the position" is the one surely held whether
  * or not they fill (`surelyHeld`, see decide.ts): a flip is trimmed to it, and when it is 0 (a
  * close of the whole position already in flight, or orders that may take it through zero) there
- * is nothing to exit. An increase is reported against the effective position.
+ * is nothing to exit. An increase is reported against the effective position. A close or target
+ * forwarded to a fire-and-forget connector has no position to judge (`checkForwardedMode`).
  */
 import type { PolicyConfig } from '../../config/schema.js';
 import type { RuleFailure, Signal } from '../../domain/types.js';
@@ -26,10 +27,7 @@ export function checkMode(signal: Signal, state: GateState, policy: PolicyConfig
 
   if (state.mode === 'paused') {
     if (signal.action === 'cancel') return pass;
-    return {
-      ...pass,
-      failures: [{ rule: 'mode', code: 'paused', limit: 'cancel', actual: signal.action, message: `sluice is paused: only cancel is allowed, got ${signal.action}` }],
-    };
+    return { ...pass, failures: [pausedFailure(signal)] };
   }
 
   // exit_only lets through cancel, close, and anything that orders nothing or only reduces
@@ -89,4 +87,30 @@ export function checkMode(signal: Signal, state: GateState, policy: PolicyConfig
       },
     ],
   };
+}
+
+function pausedFailure(signal: Signal): RuleFailure {
+  return { rule: 'mode', code: 'paused', limit: 'cancel', actual: signal.action, message: `sluice is paused: only cancel is allowed, got ${signal.action}` };
+}
+
+/**
+ * The mode for a close or target forwarded as an action (see guardrails/forwarded.ts). paused
+ * refuses it like any order. exit_only lets through what can only reduce whatever the receiver
+ * holds: a close, and a target of 0. Any other target is refused (code
+ * `exit_only_position_unknown`): the connector reports no position, so sluice cannot tell
+ * whether it reduces one, and nothing is trimmed.
+ */
+export function checkForwardedMode(signal: Signal, state: Pick<GateState, 'mode'>, exit: boolean): RuleFailure[] {
+  if (state.mode === 'paused') return [pausedFailure(signal)];
+  if (state.mode !== 'exit_only' || exit) return [];
+  const target = signal.target_position ?? 0;
+  return [
+    {
+      rule: 'mode',
+      code: 'exit_only_position_unknown',
+      limit: 0,
+      actual: target,
+      message: `exit_only: the connector reports no positions, so sluice cannot tell whether target ${qty(target)} ${signal.instrument} reduces one; only close and target 0 are forwarded`,
+    },
+  ];
 }
