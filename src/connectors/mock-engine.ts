@@ -37,6 +37,8 @@ export interface MockEngine {
 
 /** How soon the timer looks again after a failed step, or a due step someone else holds. */
 const RETRY_MS = 1000;
+/** Failed passes back off, doubling up to this (a store that is gone for good is not hammered). */
+const MAX_RETRY_MS = 60_000;
 /** setTimeout's ceiling (about 24.8 days): a later time is reached in several waits. */
 const MAX_WAIT_MS = 2_147_483_647;
 /** Steps one order may take in one pass: parts (≤ 100) and an end; a bound, not a rule. */
@@ -50,6 +52,7 @@ export function createMockEngine(deps: MockEngineDeps): MockEngine {
   let running: Promise<void> | null = null;
   let again = false;
   let closed = false;
+  let failures = 0;
 
   function notify(order: Order): void {
     for (const listener of listeners) {
@@ -117,9 +120,11 @@ export function createMockEngine(deps: MockEngineDeps): MockEngine {
         again = false;
         try {
           await pass();
+          failures = 0;
         } catch (err) {
           deps.onError(err, 'mock fills');
-          arm(deps.now().getTime() + RETRY_MS);
+          failures += 1;
+          arm(deps.now().getTime() + Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** Math.min(failures - 1, 6)));
         }
       } while (again && !closed);
     })().finally(() => {
