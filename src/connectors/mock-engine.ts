@@ -136,8 +136,10 @@ export function createMockEngine(deps: MockEngineDeps): MockEngine {
   return {
     subscribe(listener) {
       listeners.add(listener);
-      // The mock's stream is in-process: always up.
-      listener.onState({ connected: true });
+      // The mock's stream is in-process: always up. Told after subscribe returned, like a real stream.
+      queueMicrotask(() => {
+        if (listeners.has(listener)) listener.onState({ connected: true });
+      });
       void resume();
       return () => {
         listeners.delete(listener);

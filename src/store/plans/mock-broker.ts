@@ -169,7 +169,8 @@ export function planPlacement(o: MockPlacementInput, settings: MockFillSettings,
     stop_price: o.stop_price,
     time_in_force: o.time_in_force,
   };
-  const expires_at = o.time_in_force === 'day' ? tradingDayEnd(now, tz).getTime() : null;
+  // Only an order that stays open needs its end (the zone arithmetic stays off the default path).
+  const endOfDay = (): number | null => (o.time_in_force === 'day' ? tradingDayEnd(now, tz).getTime() : null);
   let price = fillPrice;
   let stop_price = o.stop_price;
   if (restsUntilCrossed(o, settings)) {
@@ -178,7 +179,7 @@ export function planPlacement(o: MockPlacementInput, settings: MockFillSettings,
     if (crossed === null || crossed.kind === 'trigger') {
       const immediate = o.time_in_force === 'ioc' || o.time_in_force === 'fok';
       const status = immediate ? 'canceled' : 'new';
-      return { ok: true, order: { ...base, stop_price, status, filled_quantity: 0, fill_price: null, price: null, next_fill_at: null, expires_at: immediate ? null : expires_at } };
+      return { ok: true, order: { ...base, stop_price, status, filled_quantity: 0, fill_price: null, price: null, next_fill_at: null, expires_at: immediate ? null : endOfDay() } };
     }
     price = crossed.price;
   }
@@ -186,7 +187,7 @@ export function planPlacement(o: MockPlacementInput, settings: MockFillSettings,
   if (settings.fill_delay_ms === 0 && settings.partial_fills <= 1) {
     return { ok: true, order: { ...base, stop_price, status: 'filled', filled_quantity: o.quantity, fill_price: price, price, next_fill_at: null, expires_at: null } };
   }
-  return { ok: true, order: { ...base, stop_price, status: 'new', filled_quantity: 0, fill_price: null, price, next_fill_at: now_ms + settings.fill_delay_ms, expires_at } };
+  return { ok: true, order: { ...base, stop_price, status: 'new', filled_quantity: 0, fill_price: null, price, next_fill_at: now_ms + settings.fill_delay_ms, expires_at: endOfDay() } };
 }
 
 // ── steps after placement ─────────────────────────────────────────────────────────────────────
