@@ -129,7 +129,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
           },
         }),
   });
-  const connectors = await createConnectors(config.connectors, { store, logger, now }, { testMode: config.test_mode });
+  const connectors = await createConnectors(config.connectors, { store, logger, now, tradingDayTz: config.policy.trading_day_tz }, { testMode: config.test_mode });
   if (config.test_mode) logger.warn({ connectors: [...connectors.keys()] }, 'SLUICE_TEST_MODE=1: every connector is a mock of the same name; nothing reaches a broker');
   for (const c of Object.values(config.connectors)) {
     if (c.type === 'alpaca' && c.live && !config.test_mode) logger.warn({ base_url: c.base_url }, 'ALPACA LIVE TRADING IS ON: orders go to a real-money account');

@@ -90,7 +90,7 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
   }
   // The mock always exists: it is the test-mode target and the default connector.
   if (file.connectors.mock === undefined) {
-    file.connectors.mock = { type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0 };
+    file.connectors.mock = { type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0, fill_delay_ms: 0, partial_fills: 1, resting_orders: false };
   }
   for (const [name, source] of Object.entries(file.sources)) {
     if (file.connectors[source.connector] === undefined) {

@@ -134,6 +134,10 @@ const sourceName = v.pipe(
 
 const url = v.pipe(v.string(expected('a URL')), v.url(expected('a URL')));
 
+/** Bounds of the mock's fill settings (config and the faults route): a day, and 100 parts. */
+export const MOCK_MAX_FILL_DELAY_MS = 86_400_000;
+export const MOCK_MAX_PARTIAL_FILLS = 100;
+
 const connector = v.variant(
   'type',
   [
@@ -142,6 +146,10 @@ const connector = v.variant(
       latency_ms: v.optional(nonNegativeInt, 0),
       failure_rate: v.optional(rate, 0),
       timeout_rate: v.optional(rate, 0),
+      // How it fills (docs/execution.md#the-mock-connector); the defaults fill every order at once.
+      fill_delay_ms: v.optional(v.pipe(nonNegativeInt, v.maxValue(MOCK_MAX_FILL_DELAY_MS, expected(`an integer ≥ 0 and at most ${MOCK_MAX_FILL_DELAY_MS}`))), 0),
+      partial_fills: v.optional(v.pipe(positiveInt, v.maxValue(MOCK_MAX_PARTIAL_FILLS, expected(`a positive integer at most ${MOCK_MAX_PARTIAL_FILLS}`))), 1),
+      resting_orders: v.optional(bool, false),
     }),
     obj({
       type: v.literal('alpaca'),

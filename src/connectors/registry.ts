@@ -13,12 +13,14 @@ import { createAlpacaConnector } from './alpaca.js';
 import { failure, success, type CallResult, type Connector, type OrderStreamListener } from './connector.js';
 import type { ConnectorCapabilities, Order, OrderUpdates, Position } from '../domain/types.js';
 import { createHttpConnector } from './http.js';
-import { createMockConnector, NO_FAULTS } from './mock.js';
+import { createMockConnector, NO_FAULTS, type MockDeps } from './mock.js';
 
 export interface ConnectorDeps {
   store: Store;
   logger: Logger;
   now: () => Date;
+  /** `policy.trading_day_tz`: where the mock's `day` orders end. */
+  tradingDayTz: string;
 }
 
 /** What a user module's default export is called with. */
@@ -43,15 +45,25 @@ export async function createConnectors(configs: Record<string, ConnectorConfig>,
       continue;
     }
     await connector.close?.();
-    out.set(name, createMockConnector(name, NO_FAULTS, { store: deps.store.mock, now: deps.now, standsInFor: config.type }));
+    out.set(name, createMockConnector(name, NO_FAULTS, { ...mockDeps(name, deps), standsInFor: config.type }));
   }
   return out;
+}
+
+function mockDeps(name: string, deps: ConnectorDeps): MockDeps {
+  const logger = deps.logger.child({ connector: name });
+  return {
+    store: deps.store.mock,
+    now: deps.now,
+    tradingDayTz: deps.tradingDayTz,
+    onError: (err, what) => logger.warn({ err }, `${what} failed; the mock tries again`),
+  };
 }
 
 async function createConnector(name: string, config: ConnectorConfig, deps: ConnectorDeps): Promise<Connector> {
   switch (config.type) {
     case 'mock':
-      return createMockConnector(name, config, { store: deps.store.mock, now: deps.now });
+      return createMockConnector(name, config, mockDeps(name, deps));
     case 'alpaca': {
       const alpaca = createAlpacaConnector(name, config, { now: deps.now });
       return {

@@ -92,3 +92,35 @@ export function isInTradingWindow(now: Date, windows: readonly TradingWindow[]):
 export function describeWindow(window: TradingWindow): string {
   return `${window.days.join(',')} ${window.from}-${window.to} ${window.tz}`;
 }
+
+// Offsets need seconds, which the wall clock above drops: one more cached formatter per zone.
+const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
+function offsetFormatterFor(tz: string): Intl.DateTimeFormat {
+  let f = offsetFormatters.get(tz);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    offsetFormatters.set(tz, f);
+  }
+  return f;
+}
+
+/** How far `tz`'s wall clock is ahead of UTC at `ms`, in ms (whole seconds). */
+function zoneOffsetMs(ms: number, tz: string): number {
+  const p: Record<string, number> = {};
+  for (const part of offsetFormatterFor(tz).formatToParts(new Date(ms))) p[part.type] = Number(part.value);
+  const wall = Date.UTC(p.year ?? 0, (p.month ?? 1) - 1, p.day ?? 1, (p.hour ?? 0) % 24, p.minute ?? 0, p.second ?? 0);
+  return wall - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The end of `now`'s trading day in `tz` (the next local midnight), as an instant: when the mock
+ * expires `day` orders. Found by correcting a guess with the zone's offset twice, so a day that
+ * is 23 or 25 hours long (a daylight-saving change) ends at its own midnight.
+ */
+export function tradingDayEnd(now: Date, tz: string): Date {
+  const [y, m, d] = tradingDay(now, tz).split('-').map(Number);
+  const midnightAsUtc = Date.UTC(y ?? 1970, (m ?? 1) - 1, (d ?? 1) + 1);
+  let guess = midnightAsUtc - zoneOffsetMs(now.getTime(), tz);
+  guess = midnightAsUtc - zoneOffsetMs(guess, tz);
+  return new Date(guess);
+}

@@ -7,27 +7,18 @@ import * as v from 'valibot';
 import type { Deps } from '../deps.js';
 import { INSTRUMENT_PATTERN, MODES } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
-import { isMockConnector, type MockConnector } from '../connectors/mock.js';
+import { isMockConnector } from '../connectors/mock.js';
 import { breakerView, initialBreaker, resetBreaker } from '../domain/breaker.js';
 import { verifyAuditChain } from '../ops/audit.js';
 import { cancelOpenOrders, flattenPositions, type CancelDeps, type FlattenDeps } from '../ops/flatten.js';
 import { statusReader } from '../ops/status.js';
 import { parseInput, parseJsonBody } from './body.js';
+import { limitParam } from './params.js';
 import type { AppEnv } from './context.js';
+import { mountMockRoutes } from './admin-mock.js';
 import { AppError } from './errors.js';
 import { signalView } from './views.js';
 
-const limitParam = (max: number, fallback: number) =>
-  v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^\d+$/, `expected an integer 1-${max}`),
-      v.transform(Number),
-      v.minValue(1, `expected an integer 1-${max}`),
-      v.maxValue(max, `expected an integer 1-${max}`),
-    ),
-    String(fallback),
-  );
 // At most 15 digits: every cursor fits a safe integer and a bigint column.
 const cursorParam = v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'expected a cursor from next_cursor')));
 /** Signal ids are `sig_` + hex; anything else cannot name one (and never reaches the database). */
@@ -52,19 +43,6 @@ export const flattenBody = v.strictObject({
 });
 
 export const pageQuery = v.object({ limit: limitParam(500, 50), cursor: cursorParam });
-/** The mock's orders page by creation time and id: `<ms>:<client_order_id>`. */
-export const ordersQuery = v.object({
-  limit: limitParam(500, 50),
-  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}:[A-Za-z0-9_.:-]{1,128}$/, 'expected a cursor from next_cursor'))),
-});
-
-const rate = v.pipe(v.number('expected a number from 0 to 1'), v.minValue(0, 'expected a number from 0 to 1'), v.maxValue(1, 'expected a number from 0 to 1'));
-export const faultsBody = v.strictObject({
-  latency_ms: v.optional(v.pipe(v.number('expected an integer ≥ 0'), v.integer('expected an integer ≥ 0'), v.minValue(0, 'expected an integer ≥ 0'), v.maxValue(60_000, 'expected at most 60000'))),
-  failure_rate: v.optional(rate),
-  timeout_rate: v.optional(rate),
-});
-
 export function adminRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const getStatus = statusReader({
@@ -185,26 +163,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     return c.json({ connector: name, breaker: breakerView(next) });
   });
 
-  /** The mock broker's own routes: any connector of type mock (the documented one is named `mock`). */
-  const mockConnector = (name: string): MockConnector => {
-    const connector = deps.connectors.get(name);
-    if (connector === undefined || !isMockConnector(connector)) throw new AppError('not_found', `no mock connector named "${name}"`);
-    return connector;
-  };
-
-  app.get('/connectors/:name/orders', async (c) => {
-    const connector = mockConnector(c.req.param('name'));
-    const q = parseInput(ordersQuery, c.req.query());
-    return c.json(await deps.store.mock.listOrders(connector.name, q.limit, q.cursor));
-  });
-
-  app.post('/connectors/:name/faults', async (c) => {
-    const connector = mockConnector(c.req.param('name'));
-    const body = await parseJsonBody(c.req.raw, faultsBody);
-    const faults = connector.setFaults(body);
-    c.get('logger').warn({ connector: connector.name, faults }, 'mock faults changed');
-    return c.json({ connector: connector.name, faults });
-  });
+  mountMockRoutes(app, deps);
 
   return app;
 }

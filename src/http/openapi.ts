@@ -7,7 +7,8 @@
 import { toJsonSchema } from '@valibot/to-json-schema';
 import type * as v from 'valibot';
 import { nativeSignalSchema } from '../ingest/formats/native.js';
-import { faultsBody, flattenBody, modeBody, ordersQuery, pageQuery, signalsQuery } from './admin.js';
+import { flattenBody, modeBody, pageQuery, signalsQuery } from './admin.js';
+import { faultsBody, ordersQuery, pricesBody } from './admin-mock.js';
 import { eventsQuery, streamQuery } from './events.js';
 import * as s from './schemas.js';
 
@@ -71,10 +72,18 @@ export const ROUTES: Route[] = [
   {
     method: 'post',
     path: '/admin/connectors/{name}/faults',
-    summary: 'Set the faults of a mock connector (the built-in one is `mock`)',
+    summary: 'Set the faults and fill settings of a mock connector (the built-in one is `mock`)',
     auth: 'admin',
     body: faultsBody,
     responses: { 200: { description: 'the faults in force', schema: s.faultsResponse }, 404: err('no such mock connector'), ...WRITE_ERRORS },
+  },
+  {
+    method: 'post',
+    path: '/admin/connectors/{name}/prices',
+    summary: "Set a mock connector's last prices (instrument → price); resting orders they cross fill",
+    auth: 'admin',
+    body: pricesBody,
+    responses: { 200: { description: 'the prices stored and the orders they moved, as they are now', schema: s.pricesResponse }, 404: err('no such mock connector'), ...WRITE_ERRORS, ...DB_ERRORS },
   },
   {
     method: 'get',

@@ -104,7 +104,8 @@ export const deliveryView = v.object({
   request_id: v.string(),
   body_excerpt: v.string(),
 });
-export const mockOrderView = v.object({
+/** An order as a connector reports it (the mock's routes). */
+export const orderView = v.object({
   client_order_id: v.string(),
   order_id: v.string(),
   instrument: v.string(),
@@ -115,8 +116,8 @@ export const mockOrderView = v.object({
   status: v.string(),
   filled_quantity: v.number(),
   fill_price: v.nullable(v.number()),
-  created_at: time,
 });
+export const mockOrderView = v.object({ ...orderView.entries, created_at: time });
 export const positionsResponse = v.object({
   connectors: v.record(
     v.string(),
@@ -138,7 +139,11 @@ export const flattenResponse = v.object({
   signals: v.array(v.object({ signal_id: v.string(), connector: v.string(), instrument: v.string(), quantity: v.number(), status: v.string() })),
 });
 export const breakerResetResponse = v.object({ connector: v.string(), breaker });
-export const faultsResponse = v.object({ connector: v.string(), faults: v.object({ latency_ms: v.number(), failure_rate: v.number(), timeout_rate: v.number() }) });
+export const faultsResponse = v.object({
+  connector: v.string(),
+  faults: v.object({ latency_ms: v.number(), failure_rate: v.number(), timeout_rate: v.number(), fill_delay_ms: v.number(), partial_fills: v.number(), resting_orders: v.boolean() }),
+});
+export const pricesResponse = v.object({ connector: v.string(), prices: v.record(v.string(), v.number()), orders: v.array(orderView) });
 export const healthResponse = v.object({ status: v.string() });
 
 /** The schema above and the type `statusReader` reads must be the same shape: a compile-time check. */

@@ -5,12 +5,12 @@
  * every stored JSON document is checked on the way (checks.ts).
  */
 import { initialBreaker, type BreakerState } from '../domain/breaker.js';
-import { ORDER_STATUSES, type Order, type OrderStatus, type SignalStatus } from '../domain/types.js';
+import { ORDER_STATUSES, TIME_IN_FORCES, type Order, type OrderStatus, type SignalStatus, type TimeInForce } from '../domain/types.js';
 import { StoredRecordError, checkBreaker, checkCursor, checkDecision, checkEventData, checkIssues, checkMode, checkResult, checkSignal } from './checks.js';
 import type { Attempt } from './contract/finish.js';
 import type { EventRecord } from './contract/events.js';
 import type { RefusedDelivery } from './contract/deliveries.js';
-import type { MockOrderRecord } from './contract/mock-broker.js';
+import type { MockOrderRecord, MockOrderState } from './contract/mock-broker.js';
 import type { ModeState } from './contract/runtime.js';
 import type { Page, QueueStats, SignalRecord } from './contract/signals.js';
 
@@ -134,6 +134,22 @@ export function orderFromMockRow(row: MockOrderRow): Order {
     filled_quantity: row.filled_quantity,
     fill_price: row.fill_price,
   };
+}
+
+/** The columns of a `mock_orders` row that drive its fills. */
+export interface MockOrderStateRow extends MockOrderRow {
+  stop_price: number | null;
+  time_in_force: string;
+  price: number | null;
+  next_fill_at: number | null;
+  expires_at: number | null;
+}
+
+const isTimeInForce = (s: string): s is TimeInForce => (TIME_IN_FORCES as readonly string[]).includes(s);
+
+export function mockStateFromRow(row: MockOrderStateRow): MockOrderState {
+  if (!isTimeInForce(row.time_in_force)) throw new StoredRecordError('mock_orders', row.client_order_id, 'time_in_force', `is not a time in force: ${JSON.stringify(row.time_in_force)}`);
+  return { ...orderFromMockRow(row), stop_price: row.stop_price, time_in_force: row.time_in_force, price: row.price, next_fill_at: row.next_fill_at, expires_at: row.expires_at };
 }
 
 /** `<created_at ms>:<client_order_id>` of the last order of a page. */

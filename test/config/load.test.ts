@@ -124,7 +124,7 @@ describe('defaults equal the documented ones', () => {
     expect(config.degraded).toMatchObject({ on_database_down: 'spool', spool_dir: './data/spool' });
     expect(config.retention).toEqual({ signals_days: 7 });
     expect(config.alerts).toEqual({ webhook_url: null, backoff: { base_ms: 1000, cap_ms: 60_000 }, timeout_ms: 10_000 });
-    expect(config.connectors).toEqual({ mock: { type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0 } });
+    expect(config.connectors).toEqual({ mock: { type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0, fill_delay_ms: 0, partial_fills: 1, resting_orders: false } });
   });
 
   test('a source’s defaults', () => {
@@ -305,11 +305,14 @@ execution: { max_attempts: 3, breaker: { failure_threshold: 2, half_open_after_s
   test('the mock connector is always present; a configured one keeps its settings', () => {
     const withAlpaca = loadConfig({}, { configPath: configFile('connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s }\n') });
     expect(Object.keys(withAlpaca.connectors).sort()).toEqual(['alpaca', 'mock']);
-    expect(withAlpaca.connectors.mock).toEqual({ type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0 });
+    expect(withAlpaca.connectors.mock).toEqual({ type: 'mock', latency_ms: 0, failure_rate: 0, timeout_rate: 0, fill_delay_ms: 0, partial_fills: 1, resting_orders: false });
     expect(withAlpaca.connectors.alpaca).toMatchObject({ base_url: 'https://paper-api.alpaca.markets', live: false });
 
     const tuned = loadConfig({}, { configPath: configFile('connectors:\n  mock: { type: mock, latency_ms: 25, failure_rate: 0.5 }\n') });
-    expect(tuned.connectors.mock).toEqual({ type: 'mock', latency_ms: 25, failure_rate: 0.5, timeout_rate: 0 });
+    expect(tuned.connectors.mock).toEqual({ type: 'mock', latency_ms: 25, failure_rate: 0.5, timeout_rate: 0, fill_delay_ms: 0, partial_fills: 1, resting_orders: false });
+
+    const filling = loadConfig({}, { configPath: configFile('connectors:\n  mock: { type: mock, fill_delay_ms: 250, partial_fills: 3, resting_orders: true }\n') });
+    expect(filling.connectors.mock).toMatchObject({ fill_delay_ms: 250, partial_fills: 3, resting_orders: true });
   });
 
   const alpacaOk: { name: string; yaml: string }[] = [
@@ -370,6 +373,10 @@ describe('bad values are named with their path and expectation', () => {
     { name: 'a bad mode', yaml: 'policy: { initial_mode: off }', problems: ['policy.initial_mode: expected one of enabled, exit_only, paused, got "off"'] },
     { name: 'a list where a list belongs, named by path', yaml: 'policy: { instruments: AAPL }', problems: [/^policy\.instruments: .*array.*"AAPL"/i] },
     { name: 'a rate above 1', yaml: 'connectors:\n  mock: { type: mock, failure_rate: 1.5 }', problems: ['connectors.mock.failure_rate: expected a number from 0 to 1, got 1.5'] },
+    { name: 'zero partial fills', yaml: 'connectors:\n  mock: { type: mock, partial_fills: 0 }', problems: ['connectors.mock.partial_fills: expected a positive integer, got 0'] },
+    { name: 'too many partial fills', yaml: 'connectors:\n  mock: { type: mock, partial_fills: 101 }', problems: ['connectors.mock.partial_fills: expected a positive integer at most 100, got 101'] },
+    { name: 'a fill delay past a day', yaml: 'connectors:\n  mock: { type: mock, fill_delay_ms: 86400001 }', problems: ['connectors.mock.fill_delay_ms: expected an integer ≥ 0 and at most 86400000, got 86400001'] },
+    { name: 'resting_orders not a boolean', yaml: 'connectors:\n  mock: { type: mock, resting_orders: "yes" }', problems: ['connectors.mock.resting_orders: expected true or false, got "yes"'] },
     { name: 'an unknown connector type', yaml: 'connectors:\n  x: { type: ftp }', problems: [/^connectors\.x\.type: expected a connector type: one of mock, alpaca, http, module, got "ftp"$/] },
     { name: 'a bad PORT in the environment', env: { PORT: 'eighty' }, problems: ['PORT: expected a port 0-65535, got "eighty"'] },
     { name: 'a PORT out of range', env: { PORT: '70000' }, problems: ['PORT: expected a port 0-65535, got "70000"'] },

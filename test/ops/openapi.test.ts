@@ -172,7 +172,7 @@ describe('the read-only token (SLUICE_READ_TOKEN)', () => {
     const before = await readJson<{ mode: string; mode_reason: string | null }>(await s.admin('/status'));
     const posts = operations().filter((op) => op.method === 'post' && !op.path.startsWith('/webhooks/'));
     expect(posts.map((op) => op.path).sort()).toEqual(
-      ['/admin/breakers/{connector}/reset', '/admin/connectors/{name}/faults', '/admin/flatten', '/admin/mode', '/admin/signals/{id}/retry'],
+      ['/admin/breakers/{connector}/reset', '/admin/connectors/{name}/faults', '/admin/connectors/{name}/prices', '/admin/flatten', '/admin/mode', '/admin/signals/{id}/retry'],
     );
     for (const op of posts) {
       const res = await call(op, READ_TOKEN);

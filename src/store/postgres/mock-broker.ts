@@ -1,46 +1,67 @@
-/** The mock broker's books on PostgreSQL: first insert of a client_order_id wins; positions are row-locked. */
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
-import type { Position } from '../../domain/types.js';
-import type { MockBrokerStore } from '../contract/mock-broker.js';
-import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, planMockFill } from '../plans/mock-broker.js';
-import { mockOrderPage, orderFromMockRow } from '../records.js';
+/**
+ * The mock broker's books on PostgreSQL: first insert of a client_order_id wins; positions are
+ * row-locked; every later step is an UPDATE conditional on the row as it was read, which under
+ * READ COMMITTED waits for a concurrent step on the row and then matches nothing: two instances
+ * running the mock's timers never fill a part twice.
+ */
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, min, or, sql, type Column } from 'drizzle-orm';
+import type { Position, Side } from '../../domain/types.js';
+import type { MockBrokerStore, MockOrderVersion } from '../contract/mock-broker.js';
+import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, orderOf, planMockPart } from '../plans/mock-broker.js';
+import { mockOrderPage, mockStateFromRow, orderFromMockRow } from '../records.js';
 import { mockOrderFilter } from '../filters.js';
-import type { PgContext } from './context.js';
+import type { PgContext, Tx } from './context.js';
 import * as t from './schema.js';
+
+const OPEN = [...OPEN_ORDER_STATUSES];
+const o = t.mockOrders;
+const same = (column: Column, value: number | null) => (value === null ? isNull(column) : eq(column, value));
+
+function asRead(connector: string, read: MockOrderVersion) {
+  return and(
+    eq(o.connector, connector),
+    eq(o.client_order_id, read.client_order_id),
+    eq(o.status, read.status),
+    eq(o.filled_quantity, read.filled_quantity),
+    same(o.next_fill_at, read.next_fill_at),
+    same(o.stop_price, read.stop_price),
+  );
+}
+
+/** Moves the mock position by one fill: the same create-then-lock as the ledger's positions. */
+async function movePosition(tx: Tx, connector: string, instrument: string, side: Side, part: { quantity: number; price: number }): Promise<void> {
+  const where = and(eq(t.mockPositions.connector, connector), eq(t.mockPositions.instrument, instrument));
+  await tx.insert(t.mockPositions).values({ connector, instrument, quantity: 0, avg_price: 0 }).onConflictDoNothing();
+  const [current] = await tx.select().from(t.mockPositions).where(where).for('update');
+  await tx.update(t.mockPositions).set(planMockPart(current ?? null, side, part)).where(where);
+}
 
 export function pgMockBroker(ctx: PgContext): MockBrokerStore {
   const { db, transact, reconnecting } = ctx;
-  const orderWhere = (connector: string, clientOrderId: string) => and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.client_order_id, clientOrderId));
+  const orderWhere = (connector: string, clientOrderId: string) => and(eq(o.connector, connector), eq(o.client_order_id, clientOrderId));
   return {
     placeOrder(connector, order, now) {
       return transact(async (tx) => {
         // The broker's idempotency: the first insert of a client_order_id wins; a concurrent
         // one waits for it and then finds it.
         const [inserted] = await tx
-          .insert(t.mockOrders)
+          .insert(o)
           .values(mockOrderRow(connector, order, now))
-          .onConflictDoNothing({ target: [t.mockOrders.connector, t.mockOrders.client_order_id] })
+          .onConflictDoNothing({ target: [o.connector, o.client_order_id] })
           .returning();
         if (inserted === undefined) {
-          const [existing] = await tx.select().from(t.mockOrders).where(orderWhere(connector, order.client_order_id));
+          const [existing] = await tx.select().from(o).where(orderWhere(connector, order.client_order_id));
           if (existing === undefined) throw new Error(`mock broker: order ${order.client_order_id} conflicted but cannot be read`);
           return { created: false, order: orderFromMockRow(existing) };
         }
-        if (mockOrderFills(order)) {
-          // Same create-then-lock as the ledger's positions.
-          const where = and(eq(t.mockPositions.connector, connector), eq(t.mockPositions.instrument, order.instrument));
-          await tx.insert(t.mockPositions).values({ connector, instrument: order.instrument, quantity: 0, avg_price: 0 }).onConflictDoNothing();
-          const [current] = await tx.select().from(t.mockPositions).where(where).for('update');
-          const next = planMockFill(current ?? null, order);
-          if (next !== null) await tx.update(t.mockPositions).set(next).where(where);
-        }
-        return { created: true, order };
+        if (mockOrderFills(order)) await movePosition(tx, connector, order.instrument, order.side, { quantity: order.filled_quantity, price: order.fill_price });
+        return { created: true, order: orderOf(order) };
       });
     },
 
     getOrder(connector, clientOrderId) {
       return reconnecting(async () => {
-        const [row] = await db.select().from(t.mockOrders).where(orderWhere(connector, clientOrderId));
+        const [row] = await db.select().from(o).where(orderWhere(connector, clientOrderId));
         return row === undefined ? null : orderFromMockRow(row);
       });
     },
@@ -49,22 +70,22 @@ export function pgMockBroker(ctx: PgContext): MockBrokerStore {
       return reconnecting(async () => {
         const rows = await db
           .select()
-          .from(t.mockOrders)
-          .where(mockOrderFilter(t.mockOrders, connector, cursor))
-          .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
+          .from(o)
+          .where(mockOrderFilter(o, connector, cursor))
+          .orderBy(desc(o.created_at), desc(o.client_order_id))
           .limit(limit + 1);
         return mockOrderPage(rows, limit);
       });
     },
 
-    cancelOpenOrders(connector, instrument) {
+    cancelOpenOrders(connector, instrument, now) {
       return transact(async (tx) => {
         const rows = await tx
-          .update(t.mockOrders)
-          .set({ status: 'canceled' })
-          .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.instrument, instrument), inArray(t.mockOrders.status, [...OPEN_ORDER_STATUSES])))
-          .returning({ id: t.mockOrders.client_order_id });
-        return rows.length;
+          .update(o)
+          .set({ status: 'canceled', next_fill_at: null, updated_at: now.getTime() })
+          .where(and(eq(o.connector, connector), eq(o.instrument, instrument), inArray(o.status, OPEN)))
+          .returning();
+        return rows.map(orderFromMockRow);
       });
     },
 
@@ -72,6 +93,53 @@ export function pgMockBroker(ctx: PgContext): MockBrokerStore {
       return reconnecting(async () => {
         const rows = await db.select().from(t.mockPositions).where(eq(t.mockPositions.connector, connector)).orderBy(asc(t.mockPositions.instrument));
         return rows.filter((r) => r.quantity !== 0).map((r): Position => ({ instrument: r.instrument, quantity: r.quantity, avg_price: r.avg_price }));
+      });
+    },
+
+    openOrders(connector, which) {
+      const selected =
+        'due_by' in which
+          ? or(and(isNotNull(o.next_fill_at), lte(o.next_fill_at, which.due_by)), and(isNotNull(o.expires_at), lte(o.expires_at, which.due_by)))
+          : and(eq(o.instrument, which.resting), isNull(o.next_fill_at));
+      return reconnecting(async () => {
+        const rows = await db.select().from(o).where(and(eq(o.connector, connector), inArray(o.status, OPEN), selected)).orderBy(asc(o.created_at), asc(o.client_order_id));
+        return rows.map(mockStateFromRow);
+      });
+    },
+
+    nextDueAt(connector) {
+      return reconnecting(async () => {
+        const [row] = await db.select({ fill: min(o.next_fill_at), end: min(o.expires_at) }).from(o).where(and(eq(o.connector, connector), inArray(o.status, OPEN)));
+        const times = [row?.fill, row?.end].filter((x): x is number => x !== null && x !== undefined).map(Number);
+        return times.length === 0 ? null : Math.min(...times);
+      });
+    },
+
+    updateOrder(connector, read, change, now) {
+      return transact(async (tx) => {
+        const { part, ...columns } = change;
+        const [row] = await tx.update(o).set({ ...columns, updated_at: now.getTime() }).where(asRead(connector, read)).returning();
+        if (row === undefined) return null;
+        if (part !== null) await movePosition(tx, connector, row.instrument, row.side, part);
+        return mockStateFromRow(row);
+      });
+    },
+
+    setPrices(connector, prices, now) {
+      const rows = Object.entries(prices).map(([instrument, price]) => ({ connector, instrument, price, updated_at: now.getTime() }));
+      if (rows.length === 0) return Promise.resolve();
+      return transact(async (tx) => {
+        await tx
+          .insert(t.mockPrices)
+          .values(rows)
+          .onConflictDoUpdate({ target: [t.mockPrices.connector, t.mockPrices.instrument], set: { price: sql`excluded.price`, updated_at: sql`excluded.updated_at` } });
+      });
+    },
+
+    getPrice(connector, instrument) {
+      return reconnecting(async () => {
+        const [row] = await db.select({ price: t.mockPrices.price }).from(t.mockPrices).where(and(eq(t.mockPrices.connector, connector), eq(t.mockPrices.instrument, instrument)));
+        return row?.price ?? null;
       });
     },
   };

@@ -1,24 +1,46 @@
-/** The mock broker's books on SQLite: an order and its fill in one writer job. */
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+/** The mock broker's books on SQLite: an order and its fill in one writer job; every later step conditional. */
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, min, or, sql, type Column } from 'drizzle-orm';
 import type { Position } from '../../domain/types.js';
-import type { MockBrokerStore } from '../contract/mock-broker.js';
-import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, planMockFill } from '../plans/mock-broker.js';
-import { mockOrderPage, orderFromMockRow } from '../records.js';
+import type { MockBrokerStore, MockOrderVersion } from '../contract/mock-broker.js';
+import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, orderOf, planMockFill, planMockPart } from '../plans/mock-broker.js';
+import { mockOrderPage, mockStateFromRow, orderFromMockRow } from '../records.js';
 import { mockOrderFilter } from '../filters.js';
 import { ph, phs, type SqliteContext } from './context.js';
 import * as t from './schema.js';
+
+const OPEN = [...OPEN_ORDER_STATUSES];
+const o = t.mockOrders;
+/** `column = value`, where null equals null. */
+const same = (column: Column, value: number | null) => (value === null ? isNull(column) : eq(column, value));
+
+/** The row exactly as a step read it: its conditional write matches nothing once anyone moved it. */
+export function asRead(connector: string, read: MockOrderVersion) {
+  return and(
+    eq(o.connector, connector),
+    eq(o.client_order_id, read.client_order_id),
+    eq(o.status, read.status),
+    eq(o.filled_quantity, read.filled_quantity),
+    same(o.next_fill_at, read.next_fill_at),
+    same(o.stop_price, read.stop_price),
+  );
+}
 
 export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
   const { db, writer } = ctx;
   const q = {
     order: db
       .select()
-      .from(t.mockOrders)
-      .where(and(eq(t.mockOrders.connector, ph('connector')), eq(t.mockOrders.client_order_id, ph('client_order_id'))))
+      .from(o)
+      .where(and(eq(o.connector, ph('connector')), eq(o.client_order_id, ph('client_order_id'))))
       .prepare(),
     insertOrder: db
-      .insert(t.mockOrders)
-      .values(phs('connector', 'client_order_id', 'order_id', 'instrument', 'side', 'quantity', 'order_type', 'limit_price', 'status', 'filled_quantity', 'fill_price', 'created_at'))
+      .insert(o)
+      .values(
+        phs(
+          'connector', 'client_order_id', 'order_id', 'instrument', 'side', 'quantity', 'order_type', 'limit_price', 'status', 'filled_quantity', 'fill_price',
+          'stop_price', 'time_in_force', 'price', 'next_fill_at', 'expires_at', 'created_at', 'updated_at',
+        ),
+      )
       .prepare(),
     position: db
       .select()
@@ -30,6 +52,16 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
       .values(phs('connector', 'instrument', 'quantity', 'avg_price'))
       .onConflictDoUpdate({ target: [t.mockPositions.connector, t.mockPositions.instrument], set: { quantity: sql`excluded.quantity`, avg_price: sql`excluded.avg_price` } })
       .prepare(),
+    price: db
+      .select({ price: t.mockPrices.price })
+      .from(t.mockPrices)
+      .where(and(eq(t.mockPrices.connector, ph('connector')), eq(t.mockPrices.instrument, ph('instrument'))))
+      .prepare(),
+    upsertPrice: db
+      .insert(t.mockPrices)
+      .values(phs('connector', 'instrument', 'price', 'updated_at'))
+      .onConflictDoUpdate({ target: [t.mockPrices.connector, t.mockPrices.instrument], set: { price: sql`excluded.price`, updated_at: sql`excluded.updated_at` } })
+      .prepare(),
   };
 
   return {
@@ -40,7 +72,7 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
         q.insertOrder.run(mockOrderRow(connector, order, now));
         const next = mockOrderFills(order) ? planMockFill(q.position.get({ connector, instrument: order.instrument }) ?? null, order) : null;
         if (next !== null) q.upsertPosition.run({ connector, instrument: order.instrument, ...next });
-        return { created: true, order };
+        return { created: true, order: orderOf(order) };
       });
     },
 
@@ -52,22 +84,23 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
     async listOrders(connector, limit, cursor) {
       const rows = db
         .select()
-        .from(t.mockOrders)
-        .where(mockOrderFilter(t.mockOrders, connector, cursor))
-        .orderBy(desc(t.mockOrders.created_at), desc(t.mockOrders.client_order_id))
+        .from(o)
+        .where(mockOrderFilter(o, connector, cursor))
+        .orderBy(desc(o.created_at), desc(o.client_order_id))
         .limit(limit + 1)
         .all();
       return mockOrderPage(rows, limit);
     },
 
-    cancelOpenOrders(connector, instrument) {
-      return writer.run(
-        () =>
-          db
-            .update(t.mockOrders)
-            .set({ status: 'canceled' })
-            .where(and(eq(t.mockOrders.connector, connector), eq(t.mockOrders.instrument, instrument), inArray(t.mockOrders.status, [...OPEN_ORDER_STATUSES])))
-            .run().changes,
+    cancelOpenOrders(connector, instrument, now) {
+      return writer.run(() =>
+        db
+          .update(o)
+          .set({ status: 'canceled', next_fill_at: null, updated_at: now.getTime() })
+          .where(and(eq(o.connector, connector), eq(o.instrument, instrument), inArray(o.status, OPEN)))
+          .returning()
+          .all()
+          .map(orderFromMockRow),
       );
     },
 
@@ -75,5 +108,49 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
       const rows = db.select().from(t.mockPositions).where(eq(t.mockPositions.connector, connector)).orderBy(asc(t.mockPositions.instrument)).all();
       return rows.filter((r) => r.quantity !== 0).map((r): Position => ({ instrument: r.instrument, quantity: r.quantity, avg_price: r.avg_price }));
     },
+
+    async openOrders(connector, which) {
+      const selected =
+        'due_by' in which
+          ? or(and(isNotNull(o.next_fill_at), lte(o.next_fill_at, which.due_by)), and(isNotNull(o.expires_at), lte(o.expires_at, which.due_by)))
+          : and(eq(o.instrument, which.resting), isNull(o.next_fill_at));
+      const rows = db.select().from(o).where(and(eq(o.connector, connector), inArray(o.status, OPEN), selected)).orderBy(asc(o.created_at), asc(o.client_order_id)).all();
+      return rows.map(mockStateFromRow);
+    },
+
+    async nextDueAt(connector) {
+      const [row] = db.select({ fill: min(o.next_fill_at), end: min(o.expires_at) }).from(o).where(and(eq(o.connector, connector), inArray(o.status, OPEN))).all();
+      return earliest(row?.fill ?? null, row?.end ?? null);
+    },
+
+    updateOrder(connector, read, change, now) {
+      return writer.run(() => {
+        const { part, ...columns } = change;
+        const row = db.update(o).set({ ...columns, updated_at: now.getTime() }).where(asRead(connector, read)).returning().get();
+        if (row === undefined) return null;
+        if (part !== null) {
+          const next = planMockPart(q.position.get({ connector, instrument: row.instrument }) ?? null, row.side, part);
+          q.upsertPosition.run({ connector, instrument: row.instrument, ...next });
+        }
+        return mockStateFromRow(row);
+      });
+    },
+
+    setPrices(connector, prices, now) {
+      return writer.run(() => {
+        for (const [instrument, price] of Object.entries(prices)) q.upsertPrice.run({ connector, instrument, price, updated_at: now.getTime() });
+      });
+    },
+
+    async getPrice(connector, instrument) {
+      return q.price.get({ connector, instrument })?.price ?? null;
+    },
   };
+}
+
+/** The earlier of two optional times. */
+export function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
 }
