@@ -53,7 +53,7 @@ async function createConnector(name: string, config: ConnectorConfig, deps: Conn
     case 'mock':
       return createMockConnector(name, config, { store: deps.store.mock, now: deps.now });
     case 'alpaca': {
-      const alpaca = createAlpacaConnector(name, config, { now: deps.now });
+      const alpaca = createAlpacaConnector(name, config, { now: deps.now, logger: deps.logger });
       return {
         ...alpaca,
         async tradingBlocked() {
