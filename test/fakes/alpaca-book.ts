@@ -57,20 +57,8 @@ export interface Book {
   close(): void;
 }
 
-export const OPEN_STATUSES = new Set([
-  'new',
-  'accepted',
-  'pending_new',
-  'partially_filled',
-  'held',
-  'accepted_for_bidding',
-  'pending_cancel',
-  'pending_replace',
-  'done_for_day',
-  'stopped',
-  'suspended',
-  'calculated',
-]);
+/** Alpaca's statuses of an order that may still fill (listed by `status=open`, cancelable). */
+export const OPEN_STATUSES = new Set(['new', 'accepted', 'pending_new', 'partially_filled', 'held', 'accepted_for_bidding', 'pending_cancel', 'pending_replace', 'done_for_day', 'stopped', 'suspended', 'calculated']);
 
 export function createBook(opts: { fills: FillPlan; limit_orders: LimitOrders; default_price: number }, publish: (u: TradeUpdate) => void): Book {
   const orders = new Map<string, AlpacaOrderJson>();
