@@ -146,12 +146,15 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
     },
 
     async cancel(instrument: string): Promise<CallResult<{ cancelled: number }>> {
-      // Alpaca lists at most OPEN_ORDERS_LIMIT orders a page: list again until a page is not full
-      // or brings nothing new (a real cancel passes through pending_cancel, which is still open).
+      // Alpaca lists at most OPEN_ORDERS_LIMIT orders a page, newest first: list again until a
+      // page is not full. A canceled order normally leaves the list at once; one still in
+      // pending_cancel stays, so a full page of known orders is followed by the oldest-first page
+      // (its far end), and a page with nothing new ends the cancel.
       const tried = new Set<string>();
       let cancelled = 0;
+      let direction: 'desc' | 'asc' = 'desc';
       for (let page = 0; page < MAX_CANCEL_PAGES; page++) {
-        const list = await request('GET', '/v2/orders', { status: 'open', symbols: instrument, limit: String(OPEN_ORDERS_LIMIT) });
+        const list = await request('GET', '/v2/orders', { status: 'open', symbols: instrument, limit: String(OPEN_ORDERS_LIMIT), direction });
         if (!list.ok) return list;
         if (!Array.isArray(list.value.body)) return unexpected('open orders');
         let fresh = 0;
@@ -167,7 +170,11 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
           // 404 gone, 422 no longer cancelable (filled or cancelled meanwhile): nothing left to cancel.
           else if (del.http_status !== 404 && del.http_status !== 422) return del;
         }
-        if (list.value.body.length < OPEN_ORDERS_LIMIT || fresh === 0) break;
+        if (list.value.body.length < OPEN_ORDERS_LIMIT) break;
+        if (fresh === 0) {
+          if (direction === 'asc') break;
+          direction = 'asc';
+        }
       }
       return success({ cancelled });
     },

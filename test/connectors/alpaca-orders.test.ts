@@ -9,7 +9,7 @@ import type { CallResult, OrderRequest } from '../../src/connectors/connector.js
 import type { OrderType } from '../../src/domain/types.js';
 import { startFakeAlpaca, type FakeAlpaca, type FakeAlpacaOptions } from '../fakes/alpaca-server.js';
 import { expectNoKeys, recorder, sleep, streamConnector, type Recorder } from '../helpers/alpaca-stream.js';
-import type { AlpacaConnector } from '../../src/connectors/alpaca.js';
+import { createAlpacaConnector, type AlpacaConnector } from '../../src/connectors/alpaca.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -182,5 +182,57 @@ describe('limit orders', () => {
     await sleep(200);
     expect(fake.order(req.client_order_id)?.status).toBe('new');
     expect(statusesOf(rec, req.client_order_id)).toEqual(['new:0']);
+  });
+});
+
+describe('cancel pages through the open orders', () => {
+  /** 501 resting orders: one more than Alpaca lists in a page. */
+  async function fakeWith501(): Promise<FakeAlpaca> {
+    const fake = await startFakeAlpaca({ fills: 'never' });
+    cleanup.push(async () => {
+      const violations = fake.violations();
+      await fake.close();
+      expect(violations).toEqual([]);
+    });
+    const headers = { 'APCA-API-KEY-ID': fake.key_id, 'APCA-API-SECRET-KEY': fake.secret_key, 'content-type': 'application/json' };
+    for (let batch = 0; batch < 501; batch += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, 501 - batch) }, (_, i) =>
+          fetch(`${fake.url}/v2/orders`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'limit', limit_price: '1', time_in_force: 'gtc', client_order_id: `page-${batch + i}` }),
+          }).then((r) => expect(r.status).toBe(200)),
+        ),
+      );
+    }
+    return fake;
+  }
+  /** The throttle's waits advance a clock instead of sleeping. */
+  const unthrottled = (fake: FakeAlpaca, fetchImpl?: typeof fetch): AlpacaConnector => {
+    let clock = Date.parse('2026-12-02T14:30:00Z');
+    return createAlpacaConnector(
+      'paper',
+      { type: 'alpaca', base_url: fake.url, key_id: fake.key_id, secret_key: fake.secret_key, live: false, timeout_ms: 5000 },
+      { now: () => new Date(clock), sleep: async (ms) => void (clock += ms), fetch: fetchImpl },
+    );
+  };
+  const lists = (fake: FakeAlpaca) => fake.requests().filter((r) => r.method === 'GET' && r.path === '/v2/orders').length;
+
+  test('501 open orders: a full page of 500, then the one left; all canceled', async () => {
+    const fake = await fakeWith501();
+    expect(value(await unthrottled(fake).cancel('AAPL'))).toEqual({ cancelled: 501 });
+    expect(fake.openOrders()).toEqual([]);
+    expect(lists(fake)).toBe(2);
+  });
+
+  test('orders still listed after their cancel (pending_cancel): the oldest-first page reaches the rest, and the cancel ends', async () => {
+    const fake = await fakeWith501();
+    // Every DELETE is answered 204 without reaching the fake: its orders stay open, as pending_cancel ones do.
+    const pending: typeof fetch = async (input, init) => (init?.method === 'DELETE' ? new Response(null, { status: 204 }) : fetch(input, init));
+    expect(value(await unthrottled(fake, pending).cancel('AAPL'))).toEqual({ cancelled: 501 });
+    // Newest first (500 new), again (nothing new), then oldest first (the one left), again (nothing new).
+    const directions = fake.requests().filter((r) => r.method === 'GET' && r.path === '/v2/orders').map((r) => r.query['direction']);
+    expect(directions).toEqual(['desc', 'desc', 'asc', 'asc']);
   });
 });
