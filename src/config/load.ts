@@ -107,6 +107,15 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
       if (c.live && !isLive) {
         problems.push(`connectors.${name}.base_url: expected the live URL https://api.alpaca.markets with live: true, got ${JSON.stringify(c.base_url)}`);
       }
+      // The stream reports one account's orders: Alpaca's paper stream for a live account (or the
+      // reverse) would report none of them, and sluice would poll for ever without knowing why.
+      const streamHost = c.stream_url === undefined ? undefined : new URL(c.stream_url).hostname;
+      if (streamHost === 'api.alpaca.markets' && !c.live) {
+        problems.push(`connectors.${name}.stream_url: expected a paper stream with live: false, got ${JSON.stringify(c.stream_url)}`);
+      }
+      if (streamHost === 'paper-api.alpaca.markets' && c.live) {
+        problems.push(`connectors.${name}.stream_url: expected the live stream wss://api.alpaca.markets/stream with live: true, got ${JSON.stringify(c.stream_url)}`);
+      }
     }
   }
 

@@ -133,6 +133,18 @@ const sourceName = v.pipe(
 );
 
 const url = v.pipe(v.string(expected('a URL')), v.url(expected('a URL')));
+const wsUrl = v.pipe(
+  v.string(expected('a ws:// or wss:// URL')),
+  v.check((s) => isWsUrl(s), expected('a ws:// or wss:// URL')),
+);
+export function isWsUrl(s: string): boolean {
+  try {
+    const { protocol } = new URL(s);
+    return protocol === 'ws:' || protocol === 'wss:';
+  } catch {
+    return false;
+  }
+}
 
 /** Bounds of the mock's fill settings (config and the faults route): a day, and 100 parts. */
 export const MOCK_MAX_FILL_DELAY_MS = 86_400_000;
@@ -158,6 +170,8 @@ const connector = v.variant(
       secret_key: nonEmptyString,
       live: v.optional(bool, false),
       timeout_ms: v.optional(positiveInt, 10_000),
+      /** The trade_updates stream; left out: base_url with ws(s):// and /stream. */
+      stream_url: v.optional(wsUrl),
     }),
     obj({
       type: v.literal('http'),

@@ -1,18 +1,22 @@
 /**
- * The `alpaca` connector (docs/execution.md#connectors) against Alpaca's Trading API v2, as described by
- * test/fixtures/alpaca/trading-api.json. It adds Alpaca's meaning to the generic classification of
- * http-client: a 422 "client_order_id must be unique" means an earlier attempt landed, so the
- * order is looked up and adopted (at most one order per client_order_id, docs/guarantees.md#idempotency-and-at-most-one-order); a 404 on a lookup
- * is "no such order"; numbers travel as decimal strings. A client-side token bucket keeps this
- * process under Alpaca's 200 requests/minute. The API keys go into headers and nowhere else.
+ * The `alpaca` connector (docs/execution.md#the-alpaca-connector) against Alpaca's Trading API v2, as described by
+ * test/fixtures/alpaca/trading-api.json: the REST calls here, the JSON mapping in alpaca-wire.ts,
+ * the `trade_updates` stream in alpaca-stream.ts. It adds Alpaca's meaning to the generic
+ * classification of http-client: a 422 "client_order_id must be unique" means an earlier attempt
+ * landed, so the order is looked up and adopted (at most one order per client_order_id,
+ * docs/guarantees.md#idempotency-and-at-most-one-order); a 404 on a lookup is "no such order".
+ * A client-side token bucket keeps this process under Alpaca's 200 requests/minute. The API keys
+ * go into headers and the stream's auth message and nowhere else.
  */
 import type { ConnectorConfig } from '../config/schema.js';
-import type { Order, OrderStatus, OrderType, Position } from '../domain/types.js';
-import type { CallResult, Connector, OrderRequest, PlacedOrderRequest } from './connector.js';
+import type { Order, Position } from '../domain/types.js';
+import type { CallResult, Connector, OrderRequest, OrderStreamListener } from './connector.js';
 import type { ConnectorCapabilities } from '../domain/types.js';
 import { failure, notForwardable, success } from './connector.js';
 import type { JsonResponse } from './http-client.js';
 import { callJson } from './http-client.js';
+import { SILENT_LOGGER, STREAM_TIMING, startAlpacaStream, type AlpacaStream, type StreamLogger, type StreamTiming } from './alpaca-stream.js';
+import { orderBody, sameSymbol, streamUrlOf, stringField, toOrderResult, toPosition, unexpected } from './alpaca-wire.js';
 
 export type AlpacaConnectorConfig = Extract<ConnectorConfig, { type: 'alpaca' }>;
 
@@ -21,6 +25,12 @@ export interface AlpacaConnectorDeps {
   fetch?: typeof fetch;
   /** How the throttle waits; tests pass one that advances their clock instead of sleeping. */
   sleep?: (ms: number) => Promise<void>;
+  /** Where the stream logs (connects, drops, an unauthorized answer); nowhere when left out. */
+  logger?: StreamLogger;
+  /** The stream's timing; tests shorten it. */
+  stream?: Partial<StreamTiming>;
+  /** The backoff's jitter (Math.random). */
+  random?: () => number;
 }
 
 /** What the breaker needs from GET /v2/account (docs/execution.md#connectors: either flag opens it). */
@@ -41,8 +51,10 @@ export interface AlpacaConnector extends Connector {
  */
 export const ALPACA_THROTTLE = { burst: 10, refill_per_minute: 180 } as const;
 
-/** Open orders fetched per cancel; Alpaca's maximum page size. */
+/** Open orders fetched per page of a cancel; Alpaca's maximum page size. */
 const OPEN_ORDERS_LIMIT = 500;
+/** A bound on a cancel's pages (10,000 orders), so that a server that keeps listing cannot loop it. */
+const MAX_CANCEL_PAGES = 20;
 
 const UNIQUE_CLIENT_ORDER_ID = /client_order_id must be unique/i;
 
@@ -73,6 +85,7 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
   const baseUrl = config.base_url.replace(/\/+$/, '');
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const bucket = createTokenBucket({ ...ALPACA_THROTTLE, now: deps.now });
+  const streams = new Set<AlpacaStream>();
   const capabilities: ConnectorCapabilities = {
     order_types: ['market', 'limit', 'stop', 'stop_limit'],
     brackets: true,
@@ -134,23 +147,35 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
     },
 
     async cancel(instrument: string): Promise<CallResult<{ cancelled: number }>> {
-      const list = await request('GET', '/v2/orders', {
-        status: 'open',
-        symbols: instrument,
-        limit: String(OPEN_ORDERS_LIMIT),
-      });
-      if (!list.ok) return list;
-      if (!Array.isArray(list.value.body)) return unexpected('open orders');
+      // Alpaca lists at most OPEN_ORDERS_LIMIT orders a page, newest first: list again until a
+      // page is not full. A canceled order normally leaves the list at once; one still in
+      // pending_cancel stays, so a full page of known orders is followed by the oldest-first page
+      // (its far end), and a page with nothing new ends the cancel.
+      const tried = new Set<string>();
       let cancelled = 0;
-      for (const item of list.value.body) {
-        const id = stringField(item, 'id');
-        // The symbols filter is the server's; checking again costs nothing and keeps a cancel of
-        // one instrument from ever touching another.
-        if (id === undefined || !sameSymbol(stringField(item, 'symbol'), instrument)) continue;
-        const del = await request('DELETE', `/v2/orders/${encodeURIComponent(id)}`);
-        if (del.ok) cancelled += 1;
-        // 404 gone, 422 no longer cancelable (filled or cancelled meanwhile): nothing left to cancel.
-        else if (del.http_status !== 404 && del.http_status !== 422) return del;
+      let direction: 'desc' | 'asc' = 'desc';
+      for (let page = 0; page < MAX_CANCEL_PAGES; page++) {
+        const list = await request('GET', '/v2/orders', { status: 'open', symbols: instrument, limit: String(OPEN_ORDERS_LIMIT), direction });
+        if (!list.ok) return list;
+        if (!Array.isArray(list.value.body)) return unexpected('open orders');
+        let fresh = 0;
+        for (const item of list.value.body) {
+          const id = stringField(item, 'id');
+          // The symbols filter is the server's; checking again costs nothing and keeps a cancel of
+          // one instrument from ever touching another.
+          if (id === undefined || tried.has(id) || !sameSymbol(stringField(item, 'symbol'), instrument)) continue;
+          tried.add(id);
+          fresh += 1;
+          const del = await request('DELETE', `/v2/orders/${encodeURIComponent(id)}`);
+          if (del.ok) cancelled += 1;
+          // 404 gone, 422 no longer cancelable (filled or cancelled meanwhile): nothing left to cancel.
+          else if (del.http_status !== 404 && del.http_status !== 422) return del;
+        }
+        if (list.value.body.length < OPEN_ORDERS_LIMIT) break;
+        if (fresh === 0) {
+          if (direction === 'asc') break;
+          direction = 'asc';
+        }
       }
       return success({ cancelled });
     },
@@ -178,139 +203,30 @@ export function createAlpacaConnector(name: string, config: AlpacaConnectorConfi
       // refuses orders with a 403 anyway.
       return success({ trading_blocked: b['trading_blocked'] === true, account_blocked: b['account_blocked'] === true });
     },
+
+    subscribe(listener: OrderStreamListener): () => void {
+      const stream = startAlpacaStream(
+        {
+          name,
+          url: streamUrlOf(config),
+          key_id: config.key_id,
+          secret_key: config.secret_key,
+          logger: deps.logger ?? SILENT_LOGGER,
+          timing: { ...STREAM_TIMING, ...deps.stream },
+          random: deps.random ?? Math.random,
+        },
+        listener,
+      );
+      streams.add(stream);
+      return () => {
+        stream.stop();
+        streams.delete(stream);
+      };
+    },
+
+    async close(): Promise<void> {
+      for (const stream of streams) stream.stop();
+      streams.clear();
+    },
   };
-}
-
-/** The POST /v2/orders body. Numbers become decimal strings, as the API wants them. */
-export function orderBody(order: PlacedOrderRequest): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    symbol: order.instrument,
-    qty: decimal(order.quantity),
-    side: order.side,
-    type: order.order_type,
-    time_in_force: order.time_in_force,
-    client_order_id: order.client_order_id,
-  };
-  if (order.limit_price !== undefined) body['limit_price'] = decimal(order.limit_price);
-  if (order.stop_price !== undefined) body['stop_price'] = decimal(order.stop_price);
-  const tp = order.take_profit;
-  const sl = order.stop_loss;
-  // Alpaca: `bracket` needs both legs; one leg alone is a one-triggers-other order.
-  if (tp !== undefined || sl !== undefined) body['order_class'] = tp !== undefined && sl !== undefined ? 'bracket' : 'oto';
-  if (tp !== undefined) body['take_profit'] = { limit_price: decimal(tp.limit_price) };
-  if (sl !== undefined) {
-    body['stop_loss'] =
-      sl.limit_price === undefined
-        ? { stop_price: decimal(sl.stop_price) }
-        : { stop_price: decimal(sl.stop_price), limit_price: decimal(sl.limit_price) };
-  }
-  return body;
-}
-
-/** A finite number as a plain decimal string: never exponent notation (1e-7), at most 9 decimals. */
-export function decimal(n: number): string {
-  const fixed = n.toFixed(9);
-  const trimmed = fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
-  return trimmed === '-0' ? '0' : trimmed;
-}
-
-/** Alpaca's order statuses onto ours; anything still working is `new` or `partially_filled`. */
-export function mapAlpacaStatus(status: string, filledQty: number, qty: number): OrderStatus {
-  switch (status) {
-    case 'new':
-    case 'accepted':
-    case 'pending_new':
-      return 'new';
-    case 'partially_filled':
-    case 'filled':
-    case 'canceled':
-    case 'rejected':
-    case 'expired':
-      return status;
-    // The original order was replaced by another: it will never fill further.
-    case 'replaced':
-      return 'canceled';
-    // Completed for the day, settlement pending: as filled as it will get.
-    case 'calculated':
-      return filledQty > 0 && filledQty >= qty ? 'filled' : filledQty > 0 ? 'partially_filled' : 'new';
-    // done_for_day, pending_cancel, pending_replace, stopped, suspended, held, accepted_for_bidding:
-    // still open as far as sluice is concerned.
-    default:
-      return filledQty > 0 ? 'partially_filled' : 'new';
-  }
-}
-
-/** An Alpaca Order JSON as our Order, or undefined when a field we rely on is missing. */
-export function toOrder(json: unknown): Order | undefined {
-  if (typeof json !== 'object' || json === null) return undefined;
-  const id = stringField(json, 'id');
-  const clientOrderId = stringField(json, 'client_order_id');
-  const symbol = stringField(json, 'symbol');
-  const side = stringField(json, 'side');
-  const type = stringField(json, 'type') ?? stringField(json, 'order_type');
-  const status = stringField(json, 'status');
-  const filled = numberField(json, 'filled_qty') ?? 0;
-  // qty is null for a notional order; sluice never sends one, but report what filled.
-  const qty = numberField(json, 'qty') ?? filled;
-  if (id === undefined || clientOrderId === undefined || symbol === undefined || status === undefined) return undefined;
-  if (side !== 'buy' && side !== 'sell') return undefined;
-  if (!isOrderType(type)) return undefined;
-  return {
-    client_order_id: clientOrderId,
-    order_id: id,
-    instrument: symbol,
-    side,
-    quantity: qty,
-    order_type: type,
-    limit_price: numberField(json, 'limit_price') ?? null,
-    status: mapAlpacaStatus(status, filled, qty),
-    filled_quantity: filled,
-    fill_price: numberField(json, 'filled_avg_price') ?? null,
-  };
-}
-
-function toOrderResult(body: unknown, context?: 'placed'): CallResult<Order> {
-  const order = toOrder(body);
-  if (order !== undefined) return success(order);
-  // A 2xx to a POST we cannot read may still be a placed order: let the executor look it up.
-  return failure('unexpected order response from Alpaca', { retryable: true, ambiguous: context === 'placed' });
-}
-
-/** Positions are signed in sluice: a short is negative whatever sign Alpaca's qty carries. */
-function toPosition(json: unknown): Position | undefined {
-  const symbol = stringField(json, 'symbol');
-  const qty = numberField(json, 'qty');
-  const avg = numberField(json, 'avg_entry_price');
-  if (symbol === undefined || qty === undefined || avg === undefined) return undefined;
-  const side = stringField(json, 'side');
-  return { instrument: symbol, quantity: side === 'short' ? -Math.abs(qty) : Math.abs(qty), avg_price: avg };
-}
-
-function unexpected(what: string): CallResult<never> {
-  return failure(`unexpected ${what} response from Alpaca`, { retryable: true, ambiguous: false });
-}
-
-function isOrderType(t: string | undefined): t is OrderType {
-  return t === 'market' || t === 'limit' || t === 'stop' || t === 'stop_limit';
-}
-
-/** Alpaca writes crypto pairs both as BTC/USD and BTCUSD. */
-function sameSymbol(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  const norm = (s: string): string => s.replace('/', '').toUpperCase();
-  return norm(a) === norm(b);
-}
-
-function stringField(json: unknown, key: string): string | undefined {
-  if (typeof json !== 'object' || json === null) return undefined;
-  const v = (json as Record<string, unknown>)[key];
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-/** A decimal-string field (Alpaca sends numbers as strings), also accepting a JSON number. */
-function numberField(json: unknown, key: string): number | undefined {
-  if (typeof json !== 'object' || json === null) return undefined;
-  const v = (json as Record<string, unknown>)[key];
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
-  return Number.isFinite(n) ? n : undefined;
 }

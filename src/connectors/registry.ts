@@ -65,7 +65,7 @@ async function createConnector(name: string, config: ConnectorConfig, deps: Conn
     case 'mock':
       return createMockConnector(name, config, mockDeps(name, deps));
     case 'alpaca': {
-      const alpaca = createAlpacaConnector(name, config, { now: deps.now });
+      const alpaca = createAlpacaConnector(name, config, { now: deps.now, logger: deps.logger });
       return {
         ...alpaca,
         async tradingBlocked() {

@@ -319,6 +319,8 @@ execution: { max_attempts: 3, breaker: { failure_threshold: 2, half_open_after_s
     { name: 'live:false with the paper URL', yaml: '{ type: alpaca, key_id: k, secret_key: s, live: false, base_url: "https://paper-api.alpaca.markets" }' },
     { name: 'live:true with the live URL', yaml: '{ type: alpaca, key_id: k, secret_key: s, live: true, base_url: "https://api.alpaca.markets" }' },
     { name: 'live:false with a local fake', yaml: '{ type: alpaca, key_id: k, secret_key: s, base_url: "http://127.0.0.1:4010" }' },
+    { name: 'a stream_url on ws://', yaml: '{ type: alpaca, key_id: k, secret_key: s, base_url: "http://127.0.0.1:4010", stream_url: "ws://127.0.0.1:4011/stream" }' },
+    { name: 'live:true with the live stream_url', yaml: '{ type: alpaca, key_id: k, secret_key: s, live: true, base_url: "https://api.alpaca.markets", stream_url: "wss://api.alpaca.markets/stream" }' },
   ];
   for (const c of alpacaOk) {
     test(`alpaca ${c.name} loads`, () => {
@@ -396,6 +398,26 @@ describe('bad values are named with their path and expectation', () => {
       name: 'alpaca live:true with the default (paper) URL is refused',
       yaml: 'connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, live: true }',
       problems: [/^connectors\.alpaca\.base_url: expected the live URL/],
+    },
+    {
+      name: 'an alpaca stream_url that is not ws:// or wss:// names the key',
+      yaml: 'connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, stream_url: "https://paper-api.alpaca.markets/stream" }',
+      problems: ['connectors.alpaca.stream_url: expected a ws:// or wss:// URL, got "https://paper-api.alpaca.markets/stream"'],
+    },
+    {
+      name: 'an alpaca stream_url that is not a URL',
+      yaml: 'connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, stream_url: "stream" }',
+      problems: ['connectors.alpaca.stream_url: expected a ws:// or wss:// URL, got "stream"'],
+    },
+    {
+      name: 'alpaca live:false with the live stream is refused',
+      yaml: 'connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, live: false, stream_url: "wss://api.alpaca.markets/stream" }',
+      problems: ['connectors.alpaca.stream_url: expected a paper stream with live: false, got "wss://api.alpaca.markets/stream"'],
+    },
+    {
+      name: 'alpaca live:true with the paper stream is refused',
+      yaml: 'connectors:\n  alpaca: { type: alpaca, key_id: k, secret_key: s, live: true, base_url: "https://api.alpaca.markets", stream_url: "wss://paper-api.alpaca.markets/stream" }',
+      problems: [/^connectors\.alpaca\.stream_url: expected the live stream wss:\/\/api\.alpaca\.markets\/stream with live: true, got "wss:\/\/paper-api\.alpaca\.markets\/stream"$/],
     },
     { name: 'a missing config file', env: { SLUICE_CONFIG: join(dir, 'does-not-exist.yaml') }, problems: [/^SLUICE_CONFIG: expected a readable file, got ".*does-not-exist\.yaml"/] },
     { name: 'a file that is not YAML or JSON', yaml: 'policy: { max_order_notional: [1, }', problems: [/: expected YAML or JSON, got a parse error/] },

@@ -70,7 +70,7 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
   let s: TestServer;
 
   beforeAll(async () => {
-    fake = await startFakeAlpaca();
+    fake = await startFakeAlpaca({ fills: 'immediate' });
     await warmUp(fake);
     s = await startTestServer({ config: alpacaConfig(fake) });
   });
@@ -199,7 +199,7 @@ describe('alpaca connector against the fake Trading API, end to end', () => {
   test('cancel: the open orders of the instrument are cancelled at Alpaca', async () => {
     const open = await sendFinal(s.url, { action: 'buy', instrument: 'INTC', quantity: 1, order_type: 'limit', limit_price: 20, price: 21 });
     expect(open.status).toBe('executed');
-    expect(open.result?.status).toBe('new'); // a limit order stays open at the fake
+    expect(open.result?.status).toBe('new'); // a limit order below the price rests at the fake
     const cancel = await sendFinal(s.url, { action: 'cancel', instrument: 'INTC' });
     expect(cancel.status).toBe('executed');
     expect(cancel.result).toMatchObject({ connector: 'alpaca', status: 'canceled' });
@@ -237,7 +237,7 @@ describe('alpaca account blocked', () => {
   let s: TestServer;
 
   beforeAll(async () => {
-    fake = await startFakeAlpaca();
+    fake = await startFakeAlpaca({ fills: 'immediate' });
     await warmUp(fake);
     s = await startTestServer({ config: alpacaConfig(fake, { reconcile_interval_seconds: 0.2 }) });
   });
@@ -354,7 +354,7 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
   }
 
   test('killed before the order reached Alpaca: placed once at restart, as the bracket it was decided to be', async () => {
-    const fake = await startFakeAlpaca();
+    const fake = await startFakeAlpaca({ fills: 'immediate' });
     await warmUp(fake);
     const blackHole = await startBlackHole((req) => req.method === 'POST');
     try {
@@ -385,7 +385,7 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
   });
 
   test('killed after Alpaca took the order: adopted at restart, never placed again', async () => {
-    const fake = await startFakeAlpaca();
+    const fake = await startFakeAlpaca({ fills: 'immediate' });
     await warmUp(fake);
     fake.failNext('hang_after_place'); // the order lands, the answer never comes
     try {
@@ -408,7 +408,7 @@ describe('alpaca after kill -9 mid-execution (the built CLI)', () => {
   });
 
   test('killed during a cancel: the cancel is done at restart, not reported executed without happening', async () => {
-    const fake = await startFakeAlpaca();
+    const fake = await startFakeAlpaca({ fills: 'immediate' });
     await warmUp(fake);
     // An open order of the instrument, placed earlier.
     const open = await placeAtFake(fake, { symbol: 'CXL', qty: '1', side: 'buy', type: 'limit', limit_price: '5', time_in_force: 'day', client_order_id: 'earlier-open-1' });

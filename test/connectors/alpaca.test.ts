@@ -5,15 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { AlpacaConnectorConfig } from '../../src/connectors/alpaca.js';
-import {
-  createAlpacaConnector,
-  createTokenBucket,
-  decimal,
-  mapAlpacaStatus,
-  orderBody,
-} from '../../src/connectors/alpaca.js';
+import { createAlpacaConnector, createTokenBucket } from '../../src/connectors/alpaca.js';
 import type { CallResult, PlacedOrderRequest } from '../../src/connectors/connector.js';
-import type { OrderStatus, OrderType } from '../../src/domain/types.js';
+import type { OrderType } from '../../src/domain/types.js';
 import type { FakeAlpaca } from '../fakes/alpaca-server.js';
 import { startFakeAlpaca } from '../fakes/alpaca-server.js';
 
@@ -26,7 +20,8 @@ const track = <T>(r: CallResult<T>): CallResult<T> => {
 };
 
 beforeEach(async () => {
-  fake = await startFakeAlpaca();
+  // These tests are about the calls, not about fills: orders fill (or rest) inside the POST.
+  fake = await startFakeAlpaca({ fills: 'immediate', limit_orders: 'rest' });
   seen = [];
 });
 
@@ -334,47 +329,7 @@ describe('the fake validates what it receives', () => {
   });
 });
 
-describe('pure parts', () => {
-  const statuses: { alpaca: string; filled: number; qty: number; want: OrderStatus }[] = [
-    { alpaca: 'new', filled: 0, qty: 10, want: 'new' },
-    { alpaca: 'new', filled: 0, qty: 10, want: 'new' },
-    { alpaca: 'pending_new', filled: 0, qty: 10, want: 'new' },
-    { alpaca: 'partially_filled', filled: 3, qty: 10, want: 'partially_filled' },
-    { alpaca: 'filled', filled: 10, qty: 10, want: 'filled' },
-    { alpaca: 'canceled', filled: 0, qty: 10, want: 'canceled' },
-    { alpaca: 'rejected', filled: 0, qty: 10, want: 'rejected' },
-    { alpaca: 'expired', filled: 0, qty: 10, want: 'expired' },
-    { alpaca: 'replaced', filled: 0, qty: 10, want: 'canceled' },
-    { alpaca: 'done_for_day', filled: 4, qty: 10, want: 'partially_filled' },
-    { alpaca: 'held', filled: 0, qty: 10, want: 'new' },
-    { alpaca: 'calculated', filled: 10, qty: 10, want: 'filled' },
-  ];
-  for (const s of statuses) {
-    test(`status ${s.alpaca} (filled ${s.filled}/${s.qty}) → ${s.want}`, () => {
-      expect(mapAlpacaStatus(s.alpaca, s.filled, s.qty)).toBe(s.want);
-    });
-  }
-
-  const decimals: [number, string][] = [
-    [10, '10'],
-    [0.5, '0.5'],
-    [150.1, '150.1'],
-    [1e-7, '0.0000001'],
-    [123456.123456789, '123456.123456789'],
-    [-0, '0'],
-  ];
-  for (const [n, want] of decimals) {
-    test(`decimal(${n}) = "${want}"`, () => {
-      expect(decimal(n)).toBe(want);
-    });
-  }
-
-  test('orderBody: no order_class without legs; stop_limit carries both prices', () => {
-    const body = orderBody(request({ order_type: 'stop_limit', stop_price: 99, limit_price: 98.5 }));
-    expect(body).not.toHaveProperty('order_class');
-    expect(body).toMatchObject({ type: 'stop_limit', stop_price: '99', limit_price: '98.5' });
-  });
-
+describe('throttle', () => {
   test('token bucket: a burst of 10, then one every 333 ms, reserved without races', () => {
     const now = new Date('2026-11-22T10:00:00Z');
     const bucket = createTokenBucket({ burst: 10, refill_per_minute: 180, now: () => now });
@@ -383,4 +338,3 @@ describe('pure parts', () => {
     expect(waits.slice(10)).toEqual([334, 667, 1000]);
   });
 });
-

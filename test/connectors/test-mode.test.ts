@@ -60,7 +60,7 @@ async function leftExecuting(dir: string): Promise<string> {
 }
 
 test('with an alpaca connector configured, test mode reaches only a mock of that name: the broker sees no request', async () => {
-  fake = await startFakeAlpaca();
+  fake = await startFakeAlpaca({ fills: 'immediate' });
   const dir = tempDir();
   const left = await leftExecuting(dir);
   server = await startTestServer({

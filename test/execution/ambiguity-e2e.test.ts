@@ -70,7 +70,7 @@ afterEach(async () => {
 });
 
 test('an ambiguous timeout, then refused connections: executing while lookups go unanswered, adopted once the broker answers', async () => {
-  const fake: FakeAlpaca = await startFakeAlpaca();
+  const fake: FakeAlpaca = await startFakeAlpaca({ fills: 'immediate' });
   cleanup.push(() => fake.close());
   const relay = new Relay(Number(new URL(fake.url).port));
   await relay.start();
