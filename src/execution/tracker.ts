@@ -29,6 +29,7 @@ export interface StreamStatus {
 
 /** How long a report about an order sluice has not recorded yet is kept (its placement may be committing). */
 const ORPHAN_TTL_MS = 60_000;
+const MAX_ORPHANS = 10_000;
 /** Safety sweep of a streaming connector's open orders, in poll periods: a message lost while connected is found. */
 const SWEEP_EVERY_POLLS = 12;
 
@@ -91,7 +92,8 @@ export class OrderTracker {
       max_daily_loss: policy.max_daily_loss,
     });
     if (outcome.record === null) {
-      if (source === 'stream') this.orphans.set(order.client_order_id, { connector: connectorName, order, until: at.getTime() + ORPHAN_TTL_MS });
+      // Bounded: a stream also carries orders that are not sluice's (placed by hand, bracket legs).
+      if (source === 'stream' && this.orphans.size < MAX_ORPHANS) this.orphans.set(order.client_order_id, { connector: connectorName, order, until: at.getTime() + ORPHAN_TTL_MS });
       return outcome;
     }
     this.observe(outcome.record, outcome, source);
