@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Order, OrderStatus, Side } from '../../../src/domain/types.js';
 import type { Fill } from '../../../src/store/store.js';
-import { fillIncrement, newOrderRow, nextOrderStatus, orderCursorSeq, orderEvent, orderRecordFromRow, planOrderUpdate, planReservation, type OrderRow, type ReservationRow } from '../../../src/store/plans/orders.js';
+import { fillIncrement, newOrderRow, nextOrderStatus, orderCursorSeq, orderEvent, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow, type ReservationRow } from '../../../src/store/plans/orders.js';
 
 const NOW = new Date('2026-11-23T15:00:00.000Z');
 const EARLIER = NOW.getTime() - 60_000;
@@ -142,6 +142,18 @@ describe('planOrderUpdate', () => {
   test('updated_at never moves back', () => {
     const later = NOW.getTime() + 5_000;
     expect(planOrderUpdate(row({ updated_at: later }), report({ status: 'canceled' }), NOW)?.values.updated_at).toBe(later);
+  });
+});
+
+describe('unchangedOutcome', () => {
+  const partial = row({ status: 'partially_filled', filled_quantity: 4, avg_fill_price: 100 });
+  test('a repeated report: nothing changed, nothing to say', () => {
+    expect(unchangedOutcome(partial, report({ status: 'partially_filled', filled_quantity: 4, fill_price: 100 }))).toEqual({ record: orderRecordFromRow(partial), changed: false, fill: null, unusable_fill: false, mode_changed: null });
+  });
+  test('more filled without a price and nothing else new: still nothing written, but the unusable fill is said', () => {
+    const reported = report({ status: 'partially_filled', filled_quantity: 6, fill_price: null });
+    expect(planOrderUpdate(partial, reported, NOW)).toBeNull();
+    expect(unchangedOutcome(partial, reported)).toMatchObject({ changed: false, fill: null, unusable_fill: true });
   });
 });
 
