@@ -14,6 +14,8 @@ import { gateContract } from './contract/gate.js';
 import { must, T0, type ContractContext, type OpenedStore, type OpenOptions, type RawSql } from './contract/helpers.js';
 import { ledgerContract } from './contract/ledger.js';
 import { mockBrokerContract } from './contract/mock-broker.js';
+import { ordersContract } from './contract/orders.js';
+import { ordersQueriesContract } from './contract/orders-queries.js';
 import { recordsContract } from './contract/records.js';
 import { runtimeContract } from './contract/runtime.js';
 import { signalsContract } from './contract/signals.js';
@@ -45,6 +47,8 @@ export function storeContractTests(name: string, open: (opts: OpenOptions) => Pr
     signalsContract(ctx);
     gateContract(ctx);
     finishContract(ctx);
+    ordersContract(ctx);
+    ordersQueriesContract(ctx);
     ledgerContract(ctx);
     runtimeContract(ctx);
     eventsContract(ctx);

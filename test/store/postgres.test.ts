@@ -2,8 +2,9 @@
  * The PostgreSQL store: the shared contract suite, each test in a fresh schema of the database
  * named by SLUICE_TEST_POSTGRES_URL, then what only a shared database has: two instances (two
  * pools) on one schema racing for one key, appending to one chain, feeding each other's
- * subscribers, sharing an exposure cap; and reconnecting after the server dropped the pool's
- * connections. Without the variable the whole file is reported as skipped.
+ * subscribers, sharing an exposure cap, booking an order's fill reports once; and reconnecting
+ * after the server dropped the pool's connections. Without the variable the whole file is
+ * reported as skipped.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import type { StoredGateState } from '../../src/domain/gate-state.js';
 import { createPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/store.js';
 import type { EventRecord, SignalRecord, Store } from '../../src/store/store.js';
 import { allow, DAY, gateInput, must, newSignal, redelivery, reject, storeContractTests } from './contract.js';
+import { placeOpen, reportOf } from './contract/orders-helpers.js';
 
 const POSTGRES_URL = process.env.SLUICE_TEST_POSTGRES_URL;
 
@@ -152,6 +154,35 @@ if (POSTGRES_URL === undefined || POSTGRES_URL === '') {
       expect(outcomes.filter((o) => o.kind === 'rejected')).toHaveLength(10);
       expect((await b.getLedger('mock', DAY)).reserved_exposure).toBe(1000);
       expect(await verifyAuditChain(a)).toMatchObject({ ok: true, entries: 40 });
+    });
+
+    test('the same fill report applied by two instances at once is booked once, 20 rounds', async () => {
+      const { a, b } = await twoInstances({ max: 4 });
+      for (let round = 1; round <= 20; round += 1) {
+        const { placed } = await placeOpen(a, { instrument: 'AAPL', quantity: 3, price: 100 });
+        const report = reportOf(placed, { status: 'filled', filled_quantity: 3, fill_price: 100 }, 2);
+        const outcomes = await Promise.all([a.applyOrderUpdate(report), b.applyOrderUpdate(report)]);
+        expect(outcomes.filter((o) => o.fill !== null).map((o) => o.fill?.quantity)).toEqual([3]);
+        expect(outcomes.filter((o) => o.changed)).toHaveLength(1);
+        expect((await b.getLedger('mock', DAY)).positions).toEqual([{ instrument: 'AAPL', quantity: 3 * round, avg_price: 100, last_price: 100 }]);
+      }
+      expect((await a.getLedger('mock', DAY)).reserved_exposure).toBe(0);
+      expect((await a.listEvents(0, 1000)).filter((e) => e.type === 'order.filled')).toHaveLength(20);
+      expect(await verifyAuditChain(a)).toMatchObject({ ok: true });
+    });
+
+    test('a partial and the final report racing on two instances book the order’s quantity exactly, 20 rounds', async () => {
+      const { a, b } = await twoInstances({ max: 4 });
+      for (let round = 1; round <= 20; round += 1) {
+        const { rec, placed } = await placeOpen(b, { instrument: 'MSFT', quantity: 10, price: 50 });
+        const partial = reportOf(placed, { status: 'partially_filled', filled_quantity: 4, fill_price: 50 }, 2);
+        const filled = reportOf(placed, { status: 'filled', filled_quantity: 10, fill_price: 50 }, 3);
+        const outcomes = await Promise.all([a.applyOrderUpdate(partial), b.applyOrderUpdate(filled), b.applyOrderUpdate(partial), a.applyOrderUpdate(filled)]);
+        expect(outcomes.reduce((sum, o) => sum + (o.fill?.quantity ?? 0), 0)).toBe(10);
+        expect(await a.ordersOfSignal(rec.signal_id)).toEqual([expect.objectContaining({ status: 'filled', filled_quantity: 10 })]);
+      }
+      expect((await a.getLedger('mock', DAY)).positions).toEqual([{ instrument: 'MSFT', quantity: 200, avg_price: 50, last_price: 50 }]);
+      expect((await a.getLedger('mock', DAY)).reserved_exposure).toBe(0);
     });
 
     test('concurrent breaker failures from two instances are all counted', async () => {

@@ -8,7 +8,7 @@
 import { roundQty } from '../../domain/ledger.js';
 import { isTerminalOrderStatus, type Order, type OrderStatus, type OrderType, type Side } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
-import type { OrderRecord } from '../contract/orders.js';
+import type { OrderRecord, OrderUpdateOutcome } from '../contract/orders.js';
 import type { TimedEvent } from './events.js';
 
 /** An order row as both dialects store it (times in ms). */
@@ -104,6 +104,14 @@ export function planOrderUpdate(row: OrderRow, reported: Order, now: Date): Orde
   const terminal = isTerminalOrderStatus(status);
   const values = { order_id: orderId, status, open: terminal ? 0 : 1, filled_quantity: filled, avg_fill_price: avg, updated_at: Math.max(now.getTime(), row.updated_at) };
   return { values, fill, unusable_fill: unusable, terminal, event: orderEvent({ ...row, ...values }, fill, now) };
+}
+
+/**
+ * The outcome of a report that changes nothing (planOrderUpdate gave null): nothing is written,
+ * but a fill it carried that cannot be booked is still said, so that it is not passed over.
+ */
+export function unchangedOutcome(row: OrderRow, reported: Order): OrderUpdateOutcome {
+  return { record: orderRecordFromRow(row), changed: false, fill: null, unusable_fill: fillIncrement(row, reported).unusable, mode_changed: null };
 }
 
 /** `order.<status>`, with the cumulative figures and the fill this transition booked. */

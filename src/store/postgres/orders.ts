@@ -10,7 +10,7 @@ import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
 import type { ModeState } from '../contract/runtime.js';
 import { mayTripDailyLoss, planDailyLoss, planFill } from '../plans/finish.js';
-import { orderCursorSeq, orderRecordFromRow, planOrderUpdate, planReservation, type OrderRow } from '../plans/orders.js';
+import { orderCursorSeq, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
 import { writeMode, type Emit, type PgContext, type Tx } from './context.js';
 import * as t from './schema.js';
 
@@ -49,7 +49,7 @@ export async function lockedOrder(tx: Tx, clientOrderId: string): Promise<OrderR
 /** Applies a report to the row as read under its lock. */
 export async function applyReport(ctx: PgContext, tx: Tx, emit: Emit, row: OrderRow, reported: Order, input: BookingContext): Promise<OrderUpdateOutcome> {
   const plan = planOrderUpdate(row, reported, input.now);
-  if (plan === null) return { record: orderRecordFromRow(row), changed: false, fill: null, unusable_fill: false, mode_changed: null };
+  if (plan === null) return unchangedOutcome(row, reported);
   const booked = plan.fill === null ? null : await bookFill(tx, row.connector, row.instrument, plan.fill, input);
   await tx.update(t.orders).set(plan.values).where(eq(t.orders.client_order_id, row.client_order_id));
   const [reservation] = await tx.select().from(t.reservations).where(eq(t.reservations.signal_id, row.signal_id));
@@ -79,7 +79,8 @@ export function pgOrders(ctx: PgContext): OrderStore {
       });
     },
 
-    listOrders(query) {
+    // async: an invalid cursor rejects the promise, as on SQLite, instead of throwing at the call.
+    async listOrders(query) {
       const where: SQL[] = [];
       if (query.status === 'open') where.push(eq(t.orders.open, 1));
       else if (query.status === 'terminal') where.push(eq(t.orders.open, 0));

@@ -7,7 +7,7 @@ import type { Order } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
 import { mayTripDailyLoss, planDailyLoss, planFill } from '../plans/finish.js';
-import { orderCursorSeq, orderRecordFromRow, planOrderUpdate, planReservation, type OrderRow } from '../plans/orders.js';
+import { orderCursorSeq, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
 import { applyModePlan, ph, phs, readMode, readPnl, type SqliteContext } from './context.js';
 import * as t from './schema.js';
 
@@ -65,7 +65,7 @@ export function sqliteOrderBook(ctx: SqliteContext) {
   /** Applies a report to the row as read (inside a writer job). */
   function applyReport(row: OrderRow, reported: Order, input: BookingContext): OrderUpdateOutcome {
     const plan = planOrderUpdate(row, reported, input.now);
-    if (plan === null) return { record: orderRecordFromRow(row), changed: false, fill: null, unusable_fill: false, mode_changed: null };
+    if (plan === null) return unchangedOutcome(row, reported);
     const realized = plan.fill === null ? 0 : bookFill(row.connector, row.instrument, plan.fill, input);
     db.update(t.orders).set(plan.values).where(eq(t.orders.client_order_id, row.client_order_id)).run();
     const reservation = q.reservation.get({ signal_id: row.signal_id });
