@@ -41,6 +41,8 @@ export class OrderTracker {
   private readonly streams = new Map<string, { connected: boolean; reason: string | null; since: Date; everConnected: boolean }>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly orphans = new Map<string, { connector: string; order: Order; until: number }>();
+  /** Orders recorded here lately (client_order_id → until): a stream report that raced the commit is applied again at once. */
+  private readonly recent = new Map<string, number>();
   /** Lanes whose open orders were looked up since start. */
   private readonly checked = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -92,8 +94,11 @@ export class OrderTracker {
       max_daily_loss: policy.max_daily_loss,
     });
     if (outcome.record === null) {
+      if (source !== 'stream') return outcome;
+      // Recorded while this report was being applied (its placement committed in between): now it is found.
+      if (this.recent.has(order.client_order_id)) return this.apply(connectorName, order, 'placement');
       // Bounded: a stream also carries orders that are not sluice's (placed by hand, bracket legs).
-      if (source === 'stream' && this.orphans.size < MAX_ORPHANS) this.orphans.set(order.client_order_id, { connector: connectorName, order, until: at.getTime() + ORPHAN_TTL_MS });
+      if (this.orphans.size < MAX_ORPHANS) this.orphans.set(order.client_order_id, { connector: connectorName, order, until: at.getTime() + ORPHAN_TTL_MS });
       return outcome;
     }
     this.observe(outcome.record, outcome, source);
@@ -102,6 +107,7 @@ export class OrderTracker {
 
   /** The executor recorded an order: a report that arrived before it is applied now. */
   async recorded(order: OrderRecord): Promise<void> {
+    if (this.recent.size < MAX_ORPHANS) this.recent.set(order.client_order_id, this.deps.now().getTime() + ORPHAN_TTL_MS);
     const orphan = this.orphans.get(order.client_order_id);
     if (orphan === undefined) return;
     this.orphans.delete(order.client_order_id);
@@ -155,6 +161,7 @@ export class OrderTracker {
   private async pollRound(sweep: boolean): Promise<void> {
     const now = this.deps.now().getTime();
     for (const [id, orphan] of this.orphans) if (orphan.until < now) this.orphans.delete(id);
+    for (const [id, until] of this.recent) if (until < now) this.recent.delete(id);
     for (const connector of this.deps.connectors.values()) {
       const updates = connector.capabilities.order_updates;
       if (updates === 'none') continue;
