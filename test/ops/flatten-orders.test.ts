@@ -100,7 +100,7 @@ describe('POST /admin/flatten', () => {
     try {
       for (const instrument of ['SPY', 'QQQ']) expect((await sendFinal(s.url, { action: 'buy', instrument, quantity: 1, price: 10 })).status).toBe('executed');
       const answer = await flatten(s, 'relay');
-      // sluice knows no fills there: each close says 0 and the receiver decides what it closes.
+      // sluice knows no fills there: each close says 0 (and, the ledger being flat, ends no_op).
       expect(answer.signals.map(({ connector, instrument, quantity }) => ({ connector, instrument, quantity }))).toEqual([
         { connector: 'relay', instrument: 'QQQ', quantity: 0 },
         { connector: 'relay', instrument: 'SPY', quantity: 0 },
