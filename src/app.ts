@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Deps } from './deps.js';
 import { adminRoutes } from './http/admin.js';
+import { orderRoutes } from './http/admin-orders.js';
 import type { AppEnv } from './http/context.js';
 import { AppError, errorResponse, isAppError } from './http/errors.js';
 import { eventRoutes } from './http/events.js';
@@ -39,6 +40,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.use('/admin/*', auth);
   app.use('/metrics', auth);
   app.route('/admin', adminRoutes(deps));
+  app.route('/admin', orderRoutes(deps));
   app.route('/admin', eventRoutes(deps));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', deps.metrics.contentType);

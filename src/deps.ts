@@ -28,8 +28,11 @@ export interface Deps {
   store: Store;
   connectors: ReadonlyMap<string, Connector>;
   sources: ReadonlyMap<string, IngestSource>;
-  /** Only to wait for outcomes: signals reach the executor through `submitAccepted`. */
-  executor: Pick<Executor, 'waitForFinal'>;
+  /**
+   * To wait for outcomes, and its order tracker (stream status, settling open orders before a
+   * flatten): signals reach the executor through `submitAccepted`.
+   */
+  executor: Pick<Executor, 'waitForFinal' | 'tracker'>;
   /**
    * The one way a signal that just became `accepted` (a delivery, a spool replay, an operator's
    * retry, a flatten) reaches the executor: counted, then queued, so the two cannot diverge.

@@ -28,6 +28,7 @@ import { DatabaseHealth } from './ops/database-health.js';
 import { DegradedState } from './ops/degraded.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { checkConnectors, startReconciler } from './ops/reconciler.js';
+import { startStreamWatch } from './ops/streams.js';
 import { RecentErrors } from './telemetry/recent-errors.js';
 import { openStoreForServing } from './store/open.js';
 import { guardPostgresDriverDefect } from './store/postgres/driver-guard.js';
@@ -254,6 +255,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     throw err;
   }
   const reconciler = startReconciler(reconcilerDeps, config.execution.reconcile_interval_seconds);
+  const streamWatch = startStreamWatch({ streams: () => executor.tracker.streamStatus(), degraded, now, pollSeconds: config.execution.order_poll_seconds });
   database.start();
   const retention = startRetention({ store, logger, now }, config.retention.signals_days);
   // What a previous run spooled and never replayed goes in now.
@@ -271,6 +273,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       lifecycle.shuttingDown = true;
       lifecycle.shutdown.abort();
       reconciler.stop();
+      streamWatch.stop();
       database.stop();
       retention.stop();
       const alertsStopped = alerts?.stop();

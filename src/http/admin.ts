@@ -17,7 +17,7 @@ import { limitParam } from './params.js';
 import type { AppEnv } from './context.js';
 import { mountMockRoutes } from './admin-mock.js';
 import { AppError } from './errors.js';
-import { signalView } from './views.js';
+import { orderView, signalView } from './views.js';
 
 // At most 15 digits: every cursor fits a safe integer and a bigint column.
 const cursorParam = v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'expected a cursor from next_cursor')));
@@ -48,6 +48,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
   const getStatus = statusReader({
     store: deps.store,
     connectors: deps.connectors,
+    streams: () => deps.executor.tracker.streamStatus(),
     now: deps.now,
     database: deps.database,
     degraded: deps.degraded,
@@ -64,6 +65,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     now: deps.now,
     tradingDayTz: deps.config.policy.trading_day_tz,
     submit: deps.submitAccepted,
+    settleOpen: (connector, instrument, sleep) => deps.executor.tracker.settleOpen(connector, instrument, sleep),
   };
 
   app.get('/status', async (c) => c.json(await getStatus()));
@@ -82,8 +84,8 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
   app.post('/flatten', async (c) => {
     const body = await parseJsonBody(c.req.raw, flattenBody);
     c.get('logger').warn({ reason: body.reason }, 'flatten requested by operator');
-    const signals = await flattenPositions(flattenDeps, { reason: body.reason, requestId: c.get('requestId') });
-    return c.json({ status: 'accepted', signals }, 202);
+    const outcome = await flattenPositions(flattenDeps, { reason: body.reason, requestId: c.get('requestId') });
+    return c.json({ status: 'accepted' as const, ...outcome }, 202);
   });
 
   app.get('/signals', async (c) => {
@@ -102,8 +104,8 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     const id = c.req.param('id');
     const record = SIGNAL_ID.test(id) ? await deps.store.getSignal(id) : null;
     if (record === null) throw new AppError('not_found', `no signal ${id}`);
-    const [attempts, events] = await Promise.all([deps.store.listAttempts(id), deps.store.listSignalEvents(id)]);
-    return c.json({ ...signalView(record), attempts, events });
+    const [attempts, events, orders] = await Promise.all([deps.store.listAttempts(id), deps.store.listSignalEvents(id), deps.store.ordersOfSignal(id)]);
+    return c.json({ ...signalView(record), attempts, events, orders: orders.map(orderView) });
   });
 
   app.post('/signals/:id/retry', async (c) => {

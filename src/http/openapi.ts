@@ -9,6 +9,7 @@ import type * as v from 'valibot';
 import { nativeSignalSchema } from '../ingest/formats/native.js';
 import { flattenBody, modeBody, pageQuery, signalsQuery } from './admin.js';
 import { faultsBody, ordersQuery, pricesBody } from './admin-mock.js';
+import { orderListQuery } from './admin-orders.js';
 import { eventsQuery, streamQuery } from './events.js';
 import * as s from './schemas.js';
 
@@ -60,7 +61,14 @@ export const ROUTES: Route[] = [
   },
   { method: 'get', path: '/admin/status', summary: 'Runtime status', auth: 'read', responses: { 200: { description: 'status', schema: s.statusResponse }, ...AUTH_ERRORS } },
   { method: 'post', path: '/admin/mode', summary: 'Set the mode', auth: 'admin', body: modeBody, responses: { 200: { description: 'the status after the change', schema: s.statusResponse }, ...WRITE_ERRORS, ...DB_ERRORS } },
-  { method: 'post', path: '/admin/flatten', summary: 'Close every position (any mode)', auth: 'admin', body: flattenBody, responses: { 202: { description: 'closing signals recorded', schema: s.flattenResponse }, ...WRITE_ERRORS, ...DB_ERRORS } },
+  {
+    method: 'post',
+    path: '/admin/flatten',
+    summary: 'Close every position (any mode): cancel the open orders, adopt the positions the connector reports, record the closes',
+    auth: 'admin',
+    body: flattenBody,
+    responses: { 202: { description: 'closing signals recorded', schema: s.flattenResponse }, ...WRITE_ERRORS, ...DB_ERRORS },
+  },
   {
     method: 'post',
     path: '/admin/breakers/{connector}/reset',
@@ -97,7 +105,7 @@ export const ROUTES: Route[] = [
   {
     method: 'get',
     path: '/admin/signals/{id}',
-    summary: 'A signal with its decision, attempts, result and events',
+    summary: 'A signal with its decision, attempts, result, events and orders',
     auth: 'read',
     responses: { 200: { description: 'the signal', schema: s.signalDetail }, 404: err('no such signal'), ...AUTH_ERRORS, ...DB_ERRORS },
   },
@@ -107,6 +115,14 @@ export const ROUTES: Route[] = [
     summary: 'Re-run a failed signal through guardrails and execution',
     auth: 'admin',
     responses: { 202: { description: 'accepted again', schema: s.signalView }, 404: err('no such signal'), 409: err('the signal is not failed'), ...WRITE_ERRORS, ...DB_ERRORS },
+  },
+  {
+    method: 'get',
+    path: '/admin/orders',
+    summary: 'Orders sluice placed and follows, newest first',
+    auth: 'read',
+    query: orderListQuery,
+    responses: { 200: { description: 'a page', schema: s.ordersResponse }, 400: err('bad query (an invalid cursor included)'), ...AUTH_ERRORS, ...DB_ERRORS },
   },
   { method: 'get', path: '/admin/deliveries', summary: 'Refused deliveries, newest first', auth: 'read', query: pageQuery, responses: { 200: { description: 'a page', schema: s.page(s.deliveryView) }, ...AUTH_ERRORS, ...DB_ERRORS } },
   { method: 'get', path: '/admin/positions', summary: 'Positions, exposure and realized PnL per connector', auth: 'read', responses: { 200: { description: 'positions', schema: s.positionsResponse }, ...AUTH_ERRORS, ...DB_ERRORS } },

@@ -4,8 +4,10 @@
  * them, so the document cannot drift from the code.
  */
 import * as v from 'valibot';
-import { MODES } from '../domain/types.js';
+import { MODES, ORDER_STATUSES, ORDER_TYPES } from '../domain/types.js';
+import type { CancelledLane, FlattenOutcome } from '../ops/flatten.js';
 import type { StatusView } from '../ops/status.js';
+import type { OrderRecord } from '../store/store.js';
 
 const status = v.picklist(['accepted', 'executing', 'executed', 'rejected', 'failed']);
 const time = v.pipe(v.string(), v.isoTimestamp());
@@ -70,10 +72,29 @@ export const eventView = v.object({
   prev_hash: v.string(),
   hash: v.string(),
 });
+/** An order sluice placed and follows until it is terminal (`GET /admin/orders`, a signal's `orders`). */
+export const orderView = v.object({
+  client_order_id: v.string(),
+  connector: v.string(),
+  signal_id: v.string(),
+  instrument: v.string(),
+  order_id: v.nullable(v.string()),
+  side: v.picklist(['buy', 'sell']),
+  quantity: v.number(),
+  order_type: v.picklist(ORDER_TYPES),
+  limit_price: v.nullable(v.number()),
+  status: v.picklist(ORDER_STATUSES),
+  filled_quantity: v.number(),
+  avg_fill_price: v.nullable(v.number()),
+  created_at: time,
+  updated_at: time,
+});
+export const ordersResponse = v.object({ orders: v.array(orderView), next_cursor: v.nullable(v.string()) });
 export const signalDetail = v.object({
   ...signalView.entries,
   attempts: v.array(v.object({ n: v.number(), at: time, outcome: v.string(), error: v.nullable(v.string()) })),
   events: v.array(eventView),
+  orders: v.array(orderView),
 });
 export const page = <T extends v.GenericSchema>(item: T) => v.object({ items: v.array(item), next_cursor: v.nullable(v.string()) });
 
@@ -91,6 +112,8 @@ export const statusResponse = v.object({
   recent_errors: v.array(v.object({ at: time, component: v.string(), message: v.string(), signal_id: v.nullable(v.string()) })),
   queue: v.nullable(v.object({ accepted: v.number(), executing: v.number(), oldest_accepted_age_seconds: v.number() })),
   spool: v.object({ pending: v.number() }),
+  orders: v.nullable(v.object({ open: v.number(), by_connector: v.record(v.string(), v.number()) })),
+  streams: v.array(v.object({ connector: v.string(), connected: v.boolean(), reason: v.nullable(v.string()), since: time })),
   version: v.string(),
   uptime_seconds: v.number(),
 });
@@ -105,7 +128,7 @@ export const deliveryView = v.object({
   body_excerpt: v.string(),
 });
 /** An order as a connector reports it (the mock's routes). */
-export const orderView = v.object({
+export const brokerOrderView = v.object({
   client_order_id: v.string(),
   order_id: v.string(),
   instrument: v.string(),
@@ -117,7 +140,7 @@ export const orderView = v.object({
   filled_quantity: v.number(),
   fill_price: v.nullable(v.number()),
 });
-export const mockOrderView = v.object({ ...orderView.entries, created_at: time });
+export const mockOrderView = v.object({ ...brokerOrderView.entries, created_at: time });
 export const positionsResponse = v.object({
   connectors: v.record(
     v.string(),
@@ -134,19 +157,25 @@ export const auditResponse = v.union([
   v.object({ ok: v.literal(true), entries: v.number(), head: v.string() }),
   v.object({ ok: v.literal(false), broken_at: v.number() }),
 ]);
+const cancelledLane = v.object({ connector: v.string(), instrument: v.string(), open_orders: v.number(), settled: v.boolean(), error: v.optional(v.string()) });
 export const flattenResponse = v.object({
   status: v.literal('accepted'),
   signals: v.array(v.object({ signal_id: v.string(), connector: v.string(), instrument: v.string(), quantity: v.number(), status: v.string() })),
+  cancelled: v.array(cancelledLane),
+  adopted: v.array(v.object({ connector: v.string(), instrument: v.string(), ledger: v.number(), broker: v.number() })),
 });
 export const breakerResetResponse = v.object({ connector: v.string(), breaker });
 export const faultsResponse = v.object({
   connector: v.string(),
   faults: v.object({ latency_ms: v.number(), failure_rate: v.number(), timeout_rate: v.number(), fill_delay_ms: v.number(), partial_fills: v.number(), resting_orders: v.boolean() }),
 });
-export const pricesResponse = v.object({ connector: v.string(), prices: v.record(v.string(), v.number()), orders: v.array(orderView) });
+export const pricesResponse = v.object({ connector: v.string(), prices: v.record(v.string(), v.number()), orders: v.array(brokerOrderView) });
 export const healthResponse = v.object({ status: v.string() });
 
 /** The schema above and the type `statusReader` reads must be the same shape: a compile-time check. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const statusSchemaMatches: Same<v.InferOutput<typeof statusResponse>, StatusView> = true;
-void statusSchemaMatches;
+const orderSchemaMatches: Same<v.InferOutput<typeof orderView>, OrderRecord> = true;
+const cancelledSchemaMatches: Same<v.InferOutput<typeof cancelledLane>, CancelledLane> = true;
+const flattenSchemaMatches: Same<Omit<v.InferOutput<typeof flattenResponse>, 'status'>, FlattenOutcome> = true;
+void [statusSchemaMatches, orderSchemaMatches, cancelledSchemaMatches, flattenSchemaMatches];

@@ -1,7 +1,7 @@
 /** Wire shapes of stored records (docs/http-api.md#operator-api): one function per shape, typed by the documented schema. */
 import type * as v from 'valibot';
-import type { SignalRecord } from '../store/store.js';
-import type { signalView as signalViewSchema } from './schemas.js';
+import type { OrderRecord, SignalRecord } from '../store/store.js';
+import type { orderView as orderViewSchema, signalView as signalViewSchema } from './schemas.js';
 
 export function signalView(r: SignalRecord): v.InferOutput<typeof signalViewSchema> {
   return {
@@ -28,5 +28,24 @@ export function signalView(r: SignalRecord): v.InferOutput<typeof signalViewSche
             forwarded: r.decision.forwarded === true,
           },
     result: r.result,
+  };
+}
+
+export function orderView(r: OrderRecord): v.InferOutput<typeof orderViewSchema> {
+  return {
+    client_order_id: r.client_order_id,
+    connector: r.connector,
+    signal_id: r.signal_id,
+    instrument: r.instrument,
+    order_id: r.order_id,
+    side: r.side,
+    quantity: r.quantity,
+    order_type: r.order_type,
+    limit_price: r.limit_price,
+    status: r.status,
+    filled_quantity: r.filled_quantity,
+    avg_fill_price: r.avg_fill_price,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Alerts (docs/configuration.md#alerts, docs/guarantees.md#event-log): a Slack-compatible JSON POST for every breaker, mode,
- * degraded and daily-loss event. Delivered at least once from the event log: the consumer
+ * degraded and daily-loss event, and every order the broker rejected or let expire (an order
+ * that ends so is a signal that did less than it said, and nobody may be watching the log). Delivered at least once from the event log: the consumer
  * offset is stored only after the receiver confirmed (2xx), so a crash resends at most the
  * alert in flight, and a restart never resends a confirmed one. A separate loop with its own
  * backoff: a dead receiver never blocks the signal path.
@@ -18,7 +19,7 @@ export type AlertEvent = Pick<EventRecord, 'type' | 'at' | 'data'> & { seq: numb
 /** An event `alerted: true` was sent when it happened, before the log could take it. */
 export function isAlertEvent(e: Pick<EventRecord, 'type' | 'data'>): boolean {
   if (e.data.alerted === true) return false;
-  return e.type.startsWith('breaker.') || e.type === 'mode.changed' || e.type.startsWith('degraded.');
+  return e.type.startsWith('breaker.') || e.type === 'mode.changed' || e.type.startsWith('degraded.') || e.type === 'order.rejected' || e.type === 'order.expired';
 }
 
 /** The Slack message for an event: `text` is what Slack shows. */
@@ -32,12 +33,21 @@ export function alertMessage(e: AlertEvent): { text: string } {
     text = `mode ${s('from') || '(none)'} → ${s('to')} by ${s('actor')}${d.reason ? `: ${s('reason')}` : ''}`;
   } else if (e.type.startsWith('breaker.')) {
     text = `breaker ${e.type.slice('breaker.'.length).replace('_', '-')} for connector ${s('connector')} (${s('reason')})`;
+  } else if (e.type === 'order.rejected' || e.type === 'order.expired') {
+    text = orderText(e.type.slice('order.'.length), d);
   } else if (e.type === 'degraded.entered') {
     text = `degraded: ${s('component')}: ${s('reason')}`;
   } else {
     text = `recovered: ${s('component')}`;
   }
   return { text: `[sluice ${e.seq === null ? '' : `#${e.seq} `}${e.at}] ${text}` };
+}
+
+/** `order rejected: mock sell 5 AAPL (client_order_id sl-…), 2 of 5 filled`. */
+function orderText(status: string, d: Record<string, unknown>): string {
+  const s = (k: string): string => (typeof d[k] === 'string' || typeof d[k] === 'number' ? String(d[k]) : '?');
+  const filled = typeof d.filled_quantity === 'number' && d.filled_quantity > 0 ? `, ${s('filled_quantity')} of ${s('quantity')} filled` : ', nothing filled';
+  return `order ${status}: ${s('connector')} ${s('side')} ${s('quantity')} ${s('instrument')} (client_order_id ${s('client_order_id')})${filled}`;
 }
 
 /** One POST of one alert (`ok` when the receiver answered 2xx). */

@@ -2,6 +2,7 @@
 import type { Connector } from '../connectors/connector.js';
 import { breakerView, initialBreaker, type BreakerView } from '../domain/breaker.js';
 import type { Mode, SignalStatus } from '../domain/types.js';
+import type { StreamStatus } from '../execution/tracker.js';
 import type { Spool } from '../ingest/spool.js';
 import { describeDbError, isDatabaseBusy } from '../store/errors.js';
 import type { Store } from '../store/store.js';
@@ -10,8 +11,10 @@ import type { DatabaseHealth } from './database-health.js';
 import type { DegradedEntry, DegradedState } from './degraded.js';
 
 export interface StatusDeps {
-  store: Pick<Store, 'getMode' | 'lastSignal' | 'queueStats' | 'getBreakers'>;
+  store: Pick<Store, 'getMode' | 'lastSignal' | 'queueStats' | 'getBreakers' | 'openOrders'>;
   connectors: ReadonlyMap<string, Connector>;
+  /** The order streams of this process (the tracker's `streamStatus`). */
+  streams: () => StreamStatus[];
   now: () => Date;
   database: Pick<DatabaseHealth, 'failed'>;
   degraded: Pick<DegradedState, 'list'>;
@@ -39,13 +42,17 @@ export interface StatusView {
   recent_errors: RecentError[];
   queue: { accepted: number; executing: number; oldest_accepted_age_seconds: number } | null;
   spool: { pending: number };
+  /** Orders sluice follows that are not terminal yet, read from the database (null: never read). */
+  orders: { open: number; by_connector: Record<string, number> } | null;
+  /** This process's order streams (connectors with `order_updates: stream`). */
+  streams: StreamStatus[];
   version: string;
   uptime_seconds: number;
 }
 
 async function readStored(store: StatusDeps['store'], at: Date) {
-  const [mode, last, queue, breakers] = await Promise.all([store.getMode(), store.lastSignal(), store.queueStats(), store.getBreakers()]);
-  return { mode, last, queue, breakers, read_at: at.toISOString() };
+  const [mode, last, queue, breakers, open] = await Promise.all([store.getMode(), store.lastSignal(), store.queueStats(), store.getBreakers(), store.openOrders()]);
+  return { mode, last, queue, breakers, open, read_at: at.toISOString() };
 }
 type Stored = Awaited<ReturnType<typeof readStored>>;
 
@@ -98,6 +105,8 @@ function statusView(deps: StatusDeps, stored: Stored | null, failure: { error: u
     recent_errors: deps.recentErrors.list(),
     queue: stored === null ? null : queueView(stored.queue, now),
     spool: { pending },
+    orders: stored === null ? null : ordersView(stored.open, deps.connectors.keys()),
+    streams: deps.streams(),
     version: deps.version,
     uptime_seconds: Math.round((now.getTime() - deps.startedAt.getTime()) / 1000),
   };
@@ -105,6 +114,14 @@ function statusView(deps: StatusDeps, stored: Stored | null, failure: { error: u
 
 function lastSignalView(last: Stored['last']): StatusView['last_signal'] {
   return last === null ? null : { signal_id: last.signal_id, source: last.source, status: last.status, received_at: last.received_at };
+}
+
+/** Every configured connector (0 when none is open), and any other that still has open orders. */
+function ordersView(open: Stored['open'], connectors: Iterable<string>): NonNullable<StatusView['orders']> {
+  const byConnector: Record<string, number> = {};
+  for (const name of connectors) byConnector[name] = 0;
+  for (const order of open) byConnector[order.connector] = (byConnector[order.connector] ?? 0) + 1;
+  return { open: open.length, by_connector: byConnector };
 }
 
 function queueView(queue: Stored['queue'], now: Date): StatusView['queue'] {

@@ -95,7 +95,7 @@ describe('POST /admin/flatten', () => {
 
       // Nothing left to close: a second flatten creates no signal (and is still audited).
       const again = await flatten(s, 'double check');
-      expect(again).toEqual({ status: 'accepted', signals: [] });
+      expect(again).toEqual({ status: 'accepted', signals: [], cancelled: [], adopted: [] });
       expect(await listSignals(s, 'source=_operator')).toHaveLength(3);
       const after = readEvents(s.dir, 'flatten');
       expect(after).toHaveLength(2);

@@ -61,6 +61,8 @@ export interface SignalDetail {
   result: ResultView | null;
   attempts: AttemptView[];
   events: EventView[];
+  /** The order it placed, followed until it is terminal (docs/http-api.md#signals). */
+  orders: Array<{ client_order_id: string; status: string; filled_quantity: number; avg_fill_price: number | null }>;
 }
 
 /** The 200 answer of a webhook that finished within `Prefer: wait`. */

@@ -79,7 +79,7 @@ describe('admin API', () => {
 
   test('GET /admin/status has every documented field', async () => {
     const status = (await (await s.admin('/status')).json()) as Record<string, unknown>;
-    for (const field of ['status', 'mode', 'mode_reason', 'mode_changed_at', 'read_at', 'test_mode', 'degraded', 'breakers', 'last_signal', 'recent_errors', 'queue', 'spool', 'version', 'uptime_seconds']) {
+    for (const field of ['status', 'mode', 'mode_reason', 'mode_changed_at', 'read_at', 'test_mode', 'degraded', 'breakers', 'last_signal', 'recent_errors', 'queue', 'spool', 'orders', 'streams', 'version', 'uptime_seconds']) {
       expect(status).toHaveProperty(field);
     }
     expect(status.queue).toEqual({ accepted: expect.any(Number), executing: expect.any(Number), oldest_accepted_age_seconds: expect.any(Number) });

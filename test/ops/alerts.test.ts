@@ -78,7 +78,7 @@ async function setMode(s: TestServer, mode: string, reason: string): Promise<voi
   await readJson<unknown>(await s.admin('/mode', { body: { mode, reason } }));
 }
 
-const isAlertType = (type: string) => type.startsWith('breaker.') || type === 'mode.changed' || type.startsWith('degraded.');
+const isAlertType = (type: string) => type.startsWith('breaker.') || type === 'mode.changed' || type.startsWith('degraded.') || type === 'order.rejected' || type === 'order.expired';
 
 describe('alerts', () => {
   test('retried until confirmed, one per event, never resent after a restart; the first start begins at the head', async () => {

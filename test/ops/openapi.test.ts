@@ -22,6 +22,7 @@ const DOCUMENTED_ROUTES = [
   'GET /admin/connectors',
   'GET /admin/signals',
   'GET /admin/signals/{id}',
+  'GET /admin/orders',
   'POST /admin/signals/{id}/retry',
   'GET /admin/deliveries',
   'GET /admin/positions',

@@ -31,7 +31,11 @@ export interface ReconcileResult {
 
 export interface LedgerStore {
   getLedger(connector: string, tradingDay: string): Promise<ConnectorLedger>;
-  /** Every instrument the connector has traded or has in flight (for cancelling open orders). */
+  /**
+   * Every instrument the connector has traded (a position, or an executed signal: a fire-and-forget
+   * connector books no fills), has in flight or has an open order of (for cancelling open orders,
+   * and a flatten's closes at a fire-and-forget connector).
+   */
   listInstruments(connector: string): Promise<string[]>;
   /** The versions of the connector's positions: read before asking the connector for its own. */
   positionVersions(connector: string): Promise<PositionVersions>;

@@ -31,12 +31,12 @@ export function pgLedger(ctx: PgContext): LedgerStore {
     listInstruments(connector) {
       return reconnecting(async () => {
         const traded = await db.selectDistinct({ instrument: t.positions.instrument }).from(t.positions).where(eq(t.positions.connector, connector));
-        const inFlight = await db
+        const signalled = await db
           .selectDistinct({ instrument: t.signals.instrument })
           .from(t.signals)
-          .where(and(eq(t.signals.connector, connector), inArray(t.signals.status, ['accepted', 'executing'])));
+          .where(and(eq(t.signals.connector, connector), inArray(t.signals.status, ['accepted', 'executing', 'executed'])));
         const open = await db.selectDistinct({ instrument: t.orders.instrument }).from(t.orders).where(and(eq(t.orders.connector, connector), eq(t.orders.open, 1)));
-        return [...new Set([...traded, ...inFlight, ...open].map((r) => r.instrument))].sort();
+        return [...new Set([...traded, ...signalled, ...open].map((r) => r.instrument))].sort();
       });
     },
 

@@ -20,13 +20,13 @@ export function sqliteLedger(ctx: SqliteContext): LedgerStore {
 
     async listInstruments(connector) {
       const traded = db.selectDistinct({ instrument: t.positions.instrument }).from(t.positions).where(eq(t.positions.connector, connector)).all();
-      const inFlight = db
+      const signalled = db
         .selectDistinct({ instrument: t.signals.instrument })
         .from(t.signals)
-        .where(and(eq(t.signals.connector, connector), inArray(t.signals.status, ['accepted', 'executing'])))
+        .where(and(eq(t.signals.connector, connector), inArray(t.signals.status, ['accepted', 'executing', 'executed'])))
         .all();
       const open = db.selectDistinct({ instrument: t.orders.instrument }).from(t.orders).where(and(eq(t.orders.connector, connector), eq(t.orders.open, 1))).all();
-      return [...new Set([...traded, ...inFlight, ...open].map((r) => r.instrument))].sort();
+      return [...new Set([...traded, ...signalled, ...open].map((r) => r.instrument))].sort();
     },
 
     async positionVersions(connector) {

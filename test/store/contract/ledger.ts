@@ -1,6 +1,6 @@
 /** The ledger: counts, instruments, reconciliation. */
 import { describe, expect, test } from 'vitest';
-import { DAY, at, reject, gateInput, finishInput, record, recordExecuting, executeFill, allEvents, NOTIONAL_FAILURE, type ContractContext } from './helpers.js';
+import { DAY, at, reject, gateInput, finishInput, order, record, recordExecuting, executeFill, allEvents, NOTIONAL_FAILURE, type ContractContext } from './helpers.js';
 
 export function ledgerContract({ s }: ContractContext): void {
   describe('reconciliation', () => {
@@ -30,6 +30,12 @@ export function ledgerContract({ s }: ContractContext): void {
       expect(await s().listInstruments('mock')).toEqual(['AAPL', 'MSFT', 'TSLA']);
       expect(await s().listInstruments('alpaca')).toEqual(['GOOG']);
       expect(await s().listInstruments('http')).toEqual([]);
+
+      // A fire-and-forget connector books no fill: its executed signals say what it traded.
+      const forwarded = await recordExecuting(s(), { instrument: 'SPY', connector: 'http' });
+      const taken = order({ client_order_id: forwarded.client_order_id, instrument: 'SPY', status: 'new', filled_quantity: 0, fill_price: null });
+      await s().finishSignal(finishInput(forwarded, null, { status: 'executed', order: taken, track_order: false }));
+      expect(await s().listInstruments('http')).toEqual(['SPY']);
     });
 
     test('reconcilePositions adopts the connector’s positions, returns the drift and logs it once', async () => {
