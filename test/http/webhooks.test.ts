@@ -34,7 +34,7 @@ describe('POST /webhooks/{source}', () => {
     expect(detail.status).toBe('executed');
     expect(detail.result).toMatchObject({ connector: 'mock', status: 'filled', filled_quantity: 1, fill_price: 100 });
     expect(detail.attempts).toEqual([expect.objectContaining({ n: 1, outcome: 'ok' })]);
-    expect((detail.events as Array<{ type: string }>).map((e) => e.type)).toEqual(['signal.accepted', 'signal.executing', 'signal.attempt', 'signal.executed']);
+    expect((detail.events as Array<{ type: string }>).map((e) => e.type)).toEqual(['signal.accepted', 'signal.executing', 'signal.attempt', 'signal.executed', 'order.filled']);
   });
 
   test('200 with the outcome when it finishes within Prefer: wait', async () => {

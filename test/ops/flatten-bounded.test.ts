@@ -22,6 +22,7 @@ test('an order that will not cancel: asked once, reported unsettled at the deadl
   expect((await h.run(await h.accept({ instrument: 'AAPL', quantity: 10 }))).status).toBe('executed');
   // The broker takes the next order and keeps it open whatever it is asked.
   h.connector.script({ kind: 'ok', status: 'new' });
+  h.connector.cancelTakesEffect = false;
   expect((await h.run(await h.accept({ instrument: 'AAPL', quantity: 5 }))).status).toBe('executed');
   expect(await h.store.openOrders('broker')).toHaveLength(1);
 

@@ -100,7 +100,7 @@ describe('POST /admin/flatten', () => {
     try {
       for (const instrument of ['SPY', 'QQQ']) expect((await sendFinal(s.url, { action: 'buy', instrument, quantity: 1, price: 10 })).status).toBe('executed');
       const answer = await flatten(s, 'relay');
-      // sluice knows no fills there: each close says 0 (and, the ledger being flat, ends no_op).
+      // sluice knows no fills there: each close says 0, and goes to the receiver as the action itself.
       expect(answer.signals.map(({ connector, instrument, quantity }) => ({ connector, instrument, quantity }))).toEqual([
         { connector: 'relay', instrument: 'QQQ', quantity: 0 },
         { connector: 'relay', instrument: 'SPY', quantity: 0 },
@@ -108,6 +108,7 @@ describe('POST /admin/flatten', () => {
       expect(answer.cancelled).toEqual([]);
       expect(answer.adopted).toEqual([]);
       for (const signal of answer.signals) expect(await finalStatus(s, signal.signal_id)).toBe('executed');
+      expect(received.filter((b) => b['action'] === 'close').map((b) => b['instrument']).sort()).toEqual(['QQQ', 'SPY']);
     } finally {
       await s.close();
       receiver.closeAllConnections();

@@ -58,6 +58,8 @@ describe('orders and streams an operator must know about', () => {
       },
     });
     const status = async () => readJson<StatusView>(await s.admin('/status'));
+    // The configured mock's in-process stream is listed too; this test is about the module's.
+    const custom = (view: StatusView) => view.streams.filter((x) => x.connector === 'custom');
     const alerted = (pattern: RegExp, what: string) => eventually(async () => receiver.texts.find((t) => pattern.test(t)), 10_000, what);
     try {
       // 1. The broker rejects an order: the signal fails, and the operator hears of it.
@@ -69,9 +71,10 @@ describe('orders and streams an operator must know about', () => {
       // 2. The stream is up: shown, and nothing is degraded.
       const up = await eventually(async () => {
         const now = await status();
-        return now.streams[0]?.connected === true ? now : undefined;
+        return custom(now)[0]?.connected === true ? now : undefined;
       }, 10_000, 'the stream up');
-      expect(up).toMatchObject({ status: 'ok', degraded: [], streams: [{ connector: 'custom', connected: true, reason: null }] });
+      expect(up).toMatchObject({ status: 'ok', degraded: [] });
+      expect(custom(up)).toMatchObject([{ connector: 'custom', connected: true, reason: null }]);
 
       // 3. Down, and staying down: degraded once it has been down for 2 × 0.1 s.
       broker.setStream('severed');
@@ -80,8 +83,8 @@ describe('orders and streams an operator must know about', () => {
         return now.degraded.some((d) => d.component === 'stream:custom') ? now : undefined;
       }, 10_000, 'stream:custom degraded');
       expect(down.status).toBe('degraded');
-      expect(down.streams).toEqual([{ connector: 'custom', connected: false, reason: 'test: severed', since: expect.any(String) }]);
-      const since = down.streams[0]?.since ?? '';
+      expect(custom(down)).toEqual([{ connector: 'custom', connected: false, reason: 'test: severed', since: expect.any(String) }]);
+      const since = custom(down)[0]?.since ?? '';
       expect(down.degraded).toEqual([
         { component: 'stream:custom', reason: `order stream down since ${since} (test: severed); open orders are polled every 0.1 s`, since: expect.any(String) },
       ]);

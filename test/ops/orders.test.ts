@@ -170,7 +170,8 @@ describe('the documented schemas', () => {
 describe('status and metrics', () => {
   test('status counts the open orders per connector; a late fill is not degraded', async () => {
     const status = await readJson<{ status: string; degraded: unknown[]; orders: unknown; streams: unknown[] }>(await s.admin('/status'));
-    expect(status).toMatchObject({ status: 'ok', degraded: [], orders: { open: 1, by_connector: { custom: 1, mock: 0 } }, streams: [] });
+    // The configured mock's in-process stream is the only one (the module here has none: it is asked).
+    expect(status).toMatchObject({ status: 'ok', degraded: [], orders: { open: 1, by_connector: { custom: 1, mock: 0 } }, streams: [{ connector: 'mock', connected: true }] });
   });
 
   test('GET /metrics exposes the open orders, the order updates, the fills and the stream reconnects', async () => {

@@ -75,11 +75,12 @@ export function ordersQueriesContract({ s }: ContractContext): void {
       expect(await s().ordersOfSignal('sig_missing')).toEqual([]);
     });
 
-    test('listInstruments includes an instrument whose only trace is an open order, until it ends', async () => {
+    test('listInstruments includes an instrument whose only trace is an order (open, or ended unfilled)', async () => {
       const { placed } = await placeOpen(s(), { instrument: 'NVDA', quantity: 10, price: 100 });
       expect(await s().listInstruments('mock')).toEqual(['NVDA']);
+      // Its signal executed: the instrument stays one the connector traded (cancels still reach it).
       await s().applyOrderUpdate(reportOf(placed, { status: 'canceled' }, 2));
-      expect(await s().listInstruments('mock')).toEqual([]);
+      expect(await s().listInstruments('mock')).toEqual(['NVDA']);
     });
 
     test('reconcilePositions skips an instrument with an open order (a buy or an exit) until the order is terminal', async () => {
