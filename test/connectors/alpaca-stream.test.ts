@@ -143,9 +143,11 @@ describe('the trade_updates stream', () => {
     const logger = recordingLogger();
     const stop = streamConnector(fake, { logger, random: () => 0.999 }).subscribe?.(rec);
     cleanup.push(() => stop?.());
-    await eventually(async () => (fake.streamStats().connections >= 5 ? true : undefined), 10_000, 'five refused attempts');
+    // The fake counts an attempt when it arrives, the connector logs its wait once refused: wait for the log.
+    const retryWaits = () => logger.lines.filter((l) => l.level === 'warn').map((l) => Number(l.obj['retry_in_ms']));
+    await eventually(async () => (retryWaits().length >= 5 ? true : undefined), 10_000, 'five refused attempts');
     expect(rec.states.every((s) => !s.connected && /503/.test(s.reason ?? ''))).toBe(true);
-    const waits = logger.lines.filter((l) => l.level === 'warn').map((l) => Number(l.obj['retry_in_ms']));
+    const waits = retryWaits();
     // Full jitter at its top: 19, 39, 79, 159, then the cap (160) for ever.
     expect(waits.slice(0, 5)).toEqual([19, 39, 79, 159, 159]);
 

@@ -108,6 +108,8 @@ export function createStreamServer(
   });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // A client that resets while it is refused (it gave up, or reconnects) is no error of the fake's.
+    socket.on('error', () => undefined);
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     if (path !== '/stream') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
