@@ -108,6 +108,9 @@ export function createStreamServer(
   });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // node:http drops its own error listener from an upgraded socket: a client killed while its
+    // refusal is being written (ECONNRESET) would otherwise crash the test process.
+    socket.on('error', () => undefined);
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     if (path !== '/stream') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
