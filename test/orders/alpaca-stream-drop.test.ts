@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { clientOrderId } from '../../src/ingest/identity.js';
 import { startFakeAlpaca, type FakeAlpaca, type FakeAlpacaOptions } from '../fakes/alpaca-server.js';
-import { sendAccepted } from '../helpers/connectors.js';
+import { sendAccepted, sleep } from '../helpers/connectors.js';
 import { eventually, startTestServer, type TestServer } from '../helpers/server.js';
 import { alpacaOrdersConfig, expectSettled, fakePositions, finalSignal, sluicePositions, warmUp } from './alpaca-helpers.js';
 
@@ -17,11 +17,11 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(fills: FakeAlpacaOptions['fills']): Promise<{ fake: FakeAlpaca; s: TestServer }> {
+async function setup(fills: FakeAlpacaOptions['fills'], execution: Record<string, unknown> = {}): Promise<{ fake: FakeAlpaca; s: TestServer }> {
   const fake = await startFakeAlpaca({ fills });
   cleanup.push(() => fake.close());
   await warmUp(fake);
-  const s = await startTestServer({ config: alpacaOrdersConfig(fake, { order_poll_seconds: 3600 }) });
+  const s = await startTestServer({ config: alpacaOrdersConfig(fake, { order_poll_seconds: 3600, ...execution }) });
   cleanup.push(() => s.close());
   await eventually(async () => (fake.streamStats().listening === 1 ? true : undefined), 10_000, 'sluice listening');
   return { fake, s };
@@ -96,5 +96,23 @@ describe('a stream that drops between the parts of fills', () => {
     for (const coid of coids) expect(booked.get(coid)).toMatchObject({ filled: 9, last: 'filled' });
     expect(fakePositions(fake)).toEqual({ DD: 9, DE: 9, DF: 9, DG: 9 });
     expect(fake.streamStats().listening).toBe(1);
+  });
+
+  test('with the position check every 200 ms meanwhile: parts the broker filled unseen are never taken for drift, and booked once', async () => {
+    const { fake, s } = await setup({ delay_ms: 300, parts: 3 }, { reconcile_interval_seconds: 0.2 });
+    const instruments = ['DH', 'DI', 'DJ', 'DK'];
+    const coids = await buyEach(s, fake, instruments);
+    await sluiceAt(s, instruments, 3, 'the first parts booked');
+    fake.refuseStream(true, 'connection');
+    fake.dropStream();
+    // The broker fills the rest while nobody listens; several position checks see it meanwhile.
+    await eventually(async () => (coids.every((c) => fake.order(c)?.status === 'filled') ? true : undefined), 10_000, 'everything filled at the fake');
+    await sleep(500);
+    expect(await sluicePositions(s.url)).not.toEqual(fakePositions(fake)); // not booked yet, and not adopted either
+    fake.refuseStream(false);
+
+    const { booked } = await expectSettled(s.url, fake, { maxFillsPerOrder: 3 });
+    for (const coid of coids) expect(booked.get(coid)).toMatchObject({ filled: 9, last: 'filled' });
+    expect(fakePositions(fake)).toEqual({ DH: 9, DI: 9, DJ: 9, DK: 9 });
   });
 });
