@@ -9,9 +9,9 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { clientOrderId } from '../../src/ingest/identity.js';
 import { startFakeAlpaca, type FakeAlpaca } from '../fakes/alpaca-server.js';
-import { queryDb, sendAccepted } from '../helpers/connectors.js';
+import { queryDb, sendAccepted, signalDetail } from '../helpers/connectors.js';
 import { eventually, killChild, spawnSluice, tempDir, writeConfig, type Child } from '../helpers/server.js';
-import { alpacaOrdersConfig, expectSettled, fakeOpen, fakePositions, finalSignal, warmUp } from './alpaca-helpers.js';
+import { alpacaOrdersConfig, allEvents, bookedOrders, expectSettled, fakeOpen, fakePositions, finalSignal, warmUp } from './alpaca-helpers.js';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -58,13 +58,19 @@ async function placeThenKill(fake: FakeAlpaca, dir: string, configPath: string):
   return { signals, filledAtKill };
 }
 
-async function expectAllBookedOnce(url: string, dir: string, fake: FakeAlpaca, signals: Array<{ coid: string; quantity: number }>): Promise<void> {
+async function expectAllBookedOnce(
+  url: string,
+  dir: string,
+  fake: FakeAlpaca,
+  signals: Array<{ coid: string; quantity: number }>,
+  positions: Record<string, number> = { KA: 16, KB: 10, KC: 4 },
+): Promise<void> {
   const { booked } = await expectSettled(url, fake, { maxFillsPerOrder: 2 });
   for (const sig of signals) {
     expect(fake.order(sig.coid)).toMatchObject({ status: 'filled', filled_qty: String(sig.quantity) });
     expect(booked.get(sig.coid)).toMatchObject({ filled: sig.quantity, last: 'filled' });
   }
-  expect(fakePositions(fake)).toEqual({ KA: 16, KB: 10, KC: 4 });
+  expect(fakePositions(fake)).toEqual(positions);
   expect(queryDb<{ n: number }>(dir, 'SELECT count(*) AS n FROM orders WHERE open = 1')).toEqual([{ n: 0 }]);
   expect(queryDb<{ n: number }>(dir, 'SELECT count(*) AS n FROM orders')).toEqual([{ n: signals.length }]);
 }
@@ -84,7 +90,7 @@ describe('kill -9 with orders open, filled during the outage (the built CLI, SQL
     await expectAllBookedOnce(second.url, dir, fake, signals);
   }, 60_000);
 
-  test('restarted with the stream refused and polling hourly: the start-up lookup alone books the outage\'s fills, once', async () => {
+  test('restarted with the stream refused and polling hourly: the start-up lookups alone book the outage\'s fills, once, before the lane decides', async () => {
     const fake = await startFakeAlpaca({ fills: { delay_ms: 1000, parts: 2 } });
     cleanup.push(() => fake.close());
     await warmUp(fake);
@@ -96,7 +102,21 @@ describe('kill -9 with orders open, filled during the outage (the built CLI, SQL
     fake.refuseStream(true, 'connection');
     const authorizedBefore = fake.streamStats().authorized;
     const second = await spawn(dir, configPath);
-    await expectAllBookedOnce(second.url, dir, fake, signals);
+    // Sent at once: KA's open orders are looked up before it is decided, so selling the 16 the
+    // broker filled meanwhile is an exit, not a short.
+    const sell = await sendAccepted(second.url, { action: 'sell', instrument: 'KA', quantity: 16, price: 100 });
+    await finalSignal(second.url, sell.signal_id);
+    const sold = await signalDetail(second.url, sell.signal_id);
+    expect(sold.status).toBe('executed');
+    expect(sold.decision).toMatchObject({ allowed: true, side: 'sell', quantity: 16, exit: true });
+    // The outage's fills booked with no stream at all: by the lookups made at start.
+    await eventually(async () => {
+      const booked = bookedOrders(await allEvents(second.url));
+      return signals.every((sig) => booked.get(sig.coid)?.filled === sig.quantity) ? true : undefined;
+    }, 15_000, "the outage's fills booked");
     expect(fake.streamStats().authorized).toBe(authorizedBefore);
+    // The sell's own fills come once the stream is back (polling is hourly).
+    fake.refuseStream(false);
+    await expectAllBookedOnce(second.url, dir, fake, [...signals, { coid: clientOrderId(sell.signal_id), quantity: 16 }], { KB: 10, KC: 4 });
   }, 60_000);
 });
