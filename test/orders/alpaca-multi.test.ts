@@ -3,12 +3,13 @@
  * (docs/execution.md#fills, docs/guarantees.md#several-instances-on-postgresql): every trade
  * update reaches both, and both apply it; the order row is the arbiter, so each fill is booked
  * once. 100 orders spread over both instances and ten instruments, each filled by the fake in
- * three parts 200 ms apart. Skipped, visibly, without SLUICE_TEST_POSTGRES_URL.
+ * three parts 200 ms apart; and a close at one instance of a buy still filling, placed by the
+ * other. Skipped, visibly, without SLUICE_TEST_POSTGRES_URL.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { clientOrderId } from '../../src/ingest/identity.js';
 import { startFakeAlpaca, type FakeAlpaca } from '../fakes/alpaca-server.js';
-import { sendAccepted } from '../helpers/connectors.js';
+import { sendAccepted, sleep } from '../helpers/connectors.js';
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from '../helpers/postgres.js';
 import { eventually, startTestServer, type TestServer } from '../helpers/server.js';
 import { alpacaOrdersConfig, expectSettled, fakePositions, finalSignal, sluicePositions, warmUp } from './alpaca-helpers.js';
@@ -66,4 +67,17 @@ suite('two PostgreSQL instances streaming one Alpaca account', () => {
     expect(fake.streamStats().listening).toBe(2);
     expect(events.filter((e) => e.type === 'order.filled')).toHaveLength(ORDERS);
   }, 120_000);
+
+  test('a buy at one instance filling in parts, a close at the other 300 ms later: flat at the broker and in the ledger, nothing open', async () => {
+    const [a, b] = instances;
+    if (a === undefined || b === undefined) throw new Error('two instances expected');
+    const buy = await sendAccepted(a.url, { action: 'buy', instrument: 'MUX', quantity: 9, price: 100 });
+    await sleep(300);
+    const close = await sendAccepted(b.url, { action: 'close', instrument: 'MUX' });
+    expect((await finalSignal(a.url, buy.signal_id)).status).toBe('executed');
+    expect((await finalSignal(b.url, close.signal_id)).status).toBe('executed');
+    await expectSettled(a.url, fake, { maxFillsPerOrder: 3 });
+    expect(fakePositions(fake)['MUX']).toBeUndefined();
+    expect((await sluicePositions(b.url))['MUX']).toBeUndefined();
+  }, 60_000);
 });
