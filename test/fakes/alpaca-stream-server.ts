@@ -108,7 +108,8 @@ export function createStreamServer(
   });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    // A client that resets while it is refused (it gave up, or reconnects) is no error of the fake's.
+    // node:http drops its own error listener from an upgraded socket: a client killed while its
+    // refusal is being written (ECONNRESET) would otherwise crash the test process.
     socket.on('error', () => undefined);
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     if (path !== '/stream') {
