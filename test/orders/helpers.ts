@@ -25,6 +25,7 @@ export interface MockOrder {
   instrument: string;
   side: 'buy' | 'sell';
   quantity: number;
+  order_type: string;
   status: string;
   filled_quantity: number;
   fill_price: number | null;
