@@ -85,9 +85,9 @@ describe('close and target after a buy that has not filled yet (mock fill_delay_
 
   test('close after the buy filled (the buy was not open any more): it sells all 10', async () => {
     const server = await start({ fill_delay_ms: 500 });
-    const { buyFilled } = await buyThen(server, 'CLOSE2', { action: 'close' }, 0, () =>
-      eventually(async () => ((await mockBook(server.url)).some((o) => o.instrument === 'CLOSE2' && o.status === 'filled') ? true : undefined), 10_000, 'the buy filled'),
-    );
+    const { buyFilled } = await buyThen(server, 'CLOSE2', { action: 'close' }, 0, async () => {
+      await eventually(async () => ((await mockBook(server.url)).some((o) => o.instrument === 'CLOSE2' && o.status === 'filled') ? true : undefined), 10_000, 'the buy filled');
+    });
     expect(buyFilled).toBe(10);
   });
 });

@@ -6,7 +6,7 @@
  * the fills they booked, and the one end-state check every test shares.
  */
 import { expect } from 'vitest';
-import { e2eConfig, readJson } from '../helpers/connectors.js';
+import { e2eConfig, readJson, sleep } from '../helpers/connectors.js';
 import { adminFetch, eventually } from '../helpers/server.js';
 
 /** The mock connector config with the given fill settings, limits off unless `policy` sets them. */
@@ -125,17 +125,32 @@ export function bookedOrders(events: readonly EventItem[]): Map<string, BookedOr
 
 export const sum = (xs: readonly number[]): number => round9(xs.reduce((a, b) => a + b, 0));
 
-/** Waits until neither the mock nor sluice's event log has an open order left. */
+/** Waits until neither the mock nor sluice's event log has an open order left; on a timeout, says what was still open. */
 export async function settled(url: string, ms = 20_000): Promise<{ orders: MockOrder[]; booked: Map<string, BookedOrder> }> {
-  return eventually(async () => {
-    const orders = await mockBook(url);
-    if (orders.some((o) => isOpen(o.status))) return undefined;
-    const booked = bookedOrders(await allEvents(url));
-    if ([...booked.values()].some((b) => isOpen(b.status))) return undefined;
-    // sluice has booked every order the mock holds, as far as the mock filled it.
-    if (orders.some((o) => booked.get(o.client_order_id)?.filled_quantity !== o.filled_quantity)) return undefined;
-    return { orders, booked };
-  }, ms, 'every order terminal at the mock and booked by sluice');
+  let last = '';
+  try {
+    return await eventually(async () => {
+      const orders = await mockBook(url);
+      // The event log is read once the mock is done (it is the larger read); polls are spaced so
+      // that reading does not slow down the work it waits for.
+      if (orders.some((o) => isOpen(o.status))) {
+        last = `${orders.filter((o) => isOpen(o.status)).length} orders open at the mock`;
+        await sleep(100);
+        return undefined;
+      }
+      const booked = bookedOrders(await allEvents(url));
+      const open = orders.filter((o) => isOpen(o.status)).map((o) => `mock ${o.client_order_id} ${o.status} ${o.filled_quantity}/${o.quantity}`);
+      const openBooked = [...booked].filter(([, b]) => isOpen(b.status)).map(([id, b]) => `sluice ${id} ${b.status} ${b.filled_quantity}/${b.quantity}`);
+      // sluice has booked every order the mock holds, as far as the mock filled it.
+      const behind = orders.filter((o) => booked.get(o.client_order_id)?.filled_quantity !== o.filled_quantity).map((o) => `behind ${o.client_order_id} mock ${o.filled_quantity} sluice ${booked.get(o.client_order_id)?.filled_quantity}`);
+      last = [...open, ...openBooked, ...behind].slice(0, 20).join('; ');
+      if (last === '') return { orders, booked };
+      await sleep(100);
+      return undefined;
+    }, ms, 'every order terminal at the mock and booked by sluice');
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${last}`);
+  }
 }
 
 /**
