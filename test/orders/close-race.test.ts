@@ -110,3 +110,22 @@ describe('in parts (mock partial_fills 2, fill_delay_ms 300): the cancel may lan
     expect([5, 10]).toContain(buyFilled);
   });
 });
+
+describe('many races at once (mock partial_fills 2, fill_delay_ms 300)', () => {
+  test('20 instruments, each a buy of 10 then a close or a target after 0–600 ms: each ends exactly where it was sent, nothing open, every fill booked once', async () => {
+    const server = await start({ fill_delay_ms: 300, partial_fills: 2 });
+    const cases = Array.from({ length: 20 }, (_, k) => ({ instrument: `RACE${k}`, delay: (k * 37) % 601, target: k % 3 === 0 ? 0 : k % 3 === 1 ? 3 : -2 }));
+    await Promise.all(
+      cases.map(async (c) => {
+        await sendAccepted(server.url, { action: 'buy', instrument: c.instrument, quantity: 10, price: 100 });
+        await sleep(c.delay);
+        const body = c.target === 0 ? { action: 'close' } : { action: 'target', target_position: c.target };
+        await sendAccepted(server.url, { instrument: c.instrument, price: 100, ...body });
+      }),
+    );
+    const mockPositions = async () => Object.fromEntries((await server.deps.store.mock.getPositions('mock')).map((p) => [p.instrument, p.quantity]));
+    await expectSettledAndBookedOnce(server.url, mockPositions);
+    const expected = Object.fromEntries(cases.filter((c) => c.target !== 0).map((c) => [c.instrument, c.target]));
+    expect(await mockPositions()).toEqual(expected);
+  });
+});

@@ -4,11 +4,13 @@
  * taken by one instance's conditional write and reported by that instance alone, and the order
  * row books each fill once whichever instance hears of it. 100 orders sent across both: per
  * order the booked fills sum to its quantity in at most three fills, positions equal the mock's,
- * nothing open. Skipped, visibly, without SLUICE_TEST_POSTGRES_URL.
+ * nothing open. Then a close or target sent to one instance while a buy sent to the other is
+ * still filling ends at exactly the position asked for. Skipped, visibly, without
+ * SLUICE_TEST_POSTGRES_URL.
  */
 import postgres from 'postgres';
 import { afterEach, describe, expect, test } from 'vitest';
-import { sendAccepted } from '../helpers/connectors.js';
+import { sendAccepted, sleep } from '../helpers/connectors.js';
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from '../helpers/postgres.js';
 import { killChild, spawnSluice, tempDir, writeConfig, type Child } from '../helpers/server.js';
 import { expectSettledAndBookedOnce, mockConfig, round9, sum } from './helpers.js';
@@ -24,7 +26,7 @@ afterEach(async () => {
 });
 
 suite('two instances on one PostgreSQL database, the mock filling in three delayed parts', () => {
-  test('100 orders across both: each fill booked once, positions equal the mock', async () => {
+  test('100 orders across both: each fill booked once, positions equal the mock; close and target across instances end where asked', async () => {
     db = await createTestDatabase();
     const config = mockConfig({ partial_fills: 3, fill_delay_ms: 200 });
     const instances: Child[] = [];
@@ -66,6 +68,21 @@ suite('two instances on one PostgreSQL database, the mock filling in three delay
       expect(await mockPositions()).toEqual(Object.fromEntries(Object.entries(expected).filter(([, q]) => q !== 0)));
       expect((await sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM orders WHERE open = 1`)[0]?.n).toBe(0);
       expect((await sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM reservations`)[0]?.n).toBe(0);
+
+      // Then close and target races across instances: a buy at one, the close or target at the
+      // other 0–300 ms later, while the buy is still filling.
+      const races = Array.from({ length: 6 }, (_, k) => ({ instrument: `XR${k}`, delay: k * 60, target: k % 2 === 0 ? 0 : 4 }));
+      await Promise.all(
+        races.map(async (r, k) => {
+          const [first, second] = k % 2 === 0 ? [a, b] : [b, a];
+          await sendAccepted(first.url, { action: 'buy', instrument: r.instrument, quantity: 9, price: 10 });
+          await sleep(r.delay);
+          await sendAccepted(second.url, { instrument: r.instrument, price: 10, ...(r.target === 0 ? { action: 'close' } : { action: 'target', target_position: r.target }) });
+        }),
+      );
+      await expectSettledAndBookedOnce(b.url, mockPositions);
+      const after = await mockPositions();
+      for (const r of races) expect([r.instrument, after[r.instrument] ?? 0]).toEqual([r.instrument, r.target]);
     } finally {
       await sql.end();
     }
