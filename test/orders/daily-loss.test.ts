@@ -2,11 +2,13 @@
  * A losing fill that arrives late still trips the daily loss limit (docs/execution.md#daily-loss,
  * docs/execution.md#fills): the sell is placed and answered with nothing filled, so nothing is
  * lost yet; when its fill arrives over the mock's stream, the booking that realizes the loss
- * switches the mode to `exit_only` (reason `daily_loss`), once.
+ * switches the mode to `exit_only` (reason `daily_loss`), once: a whole fill, one in parts (the
+ * first part at the limit switches it, the second finds it switched), and one that came due
+ * while sluice was stopped (booked at the restart).
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { clientOrderId } from '../../src/ingest/identity.js';
-import { readJson, sendFinal, statusOf } from '../helpers/connectors.js';
+import { readJson, sendFinal, sleep, statusOf } from '../helpers/connectors.js';
 import { eventually, startTestServer, type TestServer } from '../helpers/server.js';
 import { allEvents, expectSettledAndBookedOnce, ledgerOf, mockConfig } from './helpers.js';
 
@@ -86,5 +88,31 @@ describe('daily loss judged on a late fill (max_daily_loss 100)', () => {
     // The first part (−100, at the limit) switched it; the second found it switched already.
     expect(parts[0]?.seq).toBeLessThan(switches[0]?.seq ?? 0);
     expect(switches[0]?.seq).toBeLessThan(parts[1]?.seq ?? 0);
+  });
+
+  test('a losing fill that came due while sluice was stopped is judged at the restart: exit_only (daily_loss), once', async () => {
+    const config = mockConfig({}, { policy: { max_daily_loss: 100 } });
+    const first = await startTestServer({ config });
+    s = first;
+    await sendFinal(first.url, { action: 'buy', instrument: 'LOSS3', quantity: 10, price: 100 });
+    await readJson<unknown>(await first.admin('/connectors/mock/faults', { body: { fill_delay_ms: 1000 } }));
+    const sell = await sendFinal(first.url, { action: 'sell', instrument: 'LOSS3', quantity: 10, price: 70 });
+    expect(sell.result).toMatchObject({ status: 'new', filled_quantity: 0 });
+    await first.close();
+    s = null;
+    // The fill comes due while nothing runs; the mock catches up on it at the restart.
+    await sleep(1100);
+
+    const second = await startTestServer({ dir: first.dir, config });
+    s = second;
+    const status = await eventually(async () => {
+      const st = (await statusOf(second.url)) as unknown as ModeStatus;
+      return st.mode === 'exit_only' ? st : undefined;
+    }, 10_000, 'exit_only after the restart');
+    expect(status.mode_reason).toBe('daily_loss');
+    await expectSettledAndBookedOnce(second.url);
+    expect(await ledgerOf(second.url)).toMatchObject({ positions: {}, realized_pnl_today: -300 });
+    const switches = (await allEvents(second.url)).filter((e) => e.type === 'mode.changed' && e.data['to'] === 'exit_only');
+    expect(switches).toHaveLength(1);
   });
 });
