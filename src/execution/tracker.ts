@@ -5,11 +5,12 @@
  * another instance, books nothing twice). Sources, in order: the connector's stream; polling of
  * every open order by client_order_id every `order_poll_seconds` while the stream is down (always,
  * for a connector without one) and once after every reconnect; and, at start, a lookup of a
- * lane's open orders before anything else of that lane runs.
+ * lane's open orders before anything else of that lane runs. A streamed report about an order
+ * not recorded yet is kept and tried again until it is (another instance may be recording it).
  */
 import type { Connector } from '../connectors/connector.js';
 import { nextDelay } from '../domain/backoff.js';
-import type { Order } from '../domain/types.js';
+import { isTerminalOrderStatus, type Order } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { OrderRecord, OrderUpdateOutcome } from '../store/store.js';
 import type { ExecutorDeps } from './executor-deps.js';
@@ -29,6 +30,12 @@ export interface StreamStatus {
 
 /** How long a report about an order sluice has not recorded yet is kept (its placement may be committing). */
 const ORPHAN_TTL_MS = 60_000;
+/**
+ * Such a report is tried again after this long, doubling: the order may be recorded by another
+ * instance (whose `recorded` never reaches this one), so waiting for `recorded` alone would lose it.
+ */
+const ORPHAN_RETRY_MS = 250;
+/** Bounded: a stream also carries orders that are not sluice's (placed by hand, bracket legs). */
 const MAX_ORPHANS = 10_000;
 /** Safety sweep of a streaming connector's open orders, in poll periods: a message lost while connected is found. */
 const SWEEP_EVERY_POLLS = 12;
@@ -37,12 +44,23 @@ type Source = 'placement' | 'stream' | 'poll';
 
 const laneKey = (connector: string, instrument: string): string => `${connector}\u0000${instrument}`;
 
+interface Orphan {
+  connector: string;
+  order: Order;
+  until: number;
+  retryAt: number;
+  delay: number;
+}
+
+/** Reports are cumulative: one behind the report held (less filled, or open after terminal) adds nothing. */
+const isBehind = (order: Order, held: Order): boolean =>
+  order.filled_quantity < held.filled_quantity || (order.filled_quantity === held.filled_quantity && isTerminalOrderStatus(held.status) && !isTerminalOrderStatus(order.status));
+
 export class OrderTracker {
   private readonly streams = new Map<string, { connected: boolean; reason: string | null; since: Date; everConnected: boolean }>();
   private readonly unsubscribe: Array<() => void> = [];
-  private readonly orphans = new Map<string, { connector: string; order: Order; until: number }>();
-  /** Orders recorded here lately (client_order_id → until): a stream report that raced the commit is applied again at once. */
-  private readonly recent = new Map<string, number>();
+  private readonly orphans = new Map<string, Orphan>();
+  private orphanTimer: NodeJS.Timeout | null = null;
   /** Lanes whose open orders were looked up since start. */
   private readonly checked = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -75,6 +93,7 @@ export class OrderTracker {
   stop(): void {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
+    if (this.orphanTimer !== null) clearTimeout(this.orphanTimer);
     for (const stop of this.unsubscribe.splice(0)) stop();
   }
 
@@ -84,30 +103,74 @@ export class OrderTracker {
 
   /** Books what a connector reports about an order; a report about an order not recorded yet is kept a while. */
   async apply(connectorName: string, order: Order, source: Source): Promise<OrderUpdateOutcome> {
-    const at = this.deps.now();
-    const { policy } = this.deps;
-    const outcome = await this.deps.store.applyOrderUpdate({
-      connector: connectorName,
-      order,
-      now: at,
-      trading_day: tradingDay(at, policy.trading_day_tz),
-      max_daily_loss: policy.max_daily_loss,
-    });
+    const outcome = await this.book(connectorName, order);
     if (outcome.record === null) {
-      if (source !== 'stream') return outcome;
-      // Recorded while this report was being applied (its placement committed in between): now it is found.
-      if (this.recent.has(order.client_order_id)) return this.apply(connectorName, order, 'placement');
-      // Bounded: a stream also carries orders that are not sluice's (placed by hand, bracket legs).
-      if (this.orphans.size < MAX_ORPHANS) this.orphans.set(order.client_order_id, { connector: connectorName, order, until: at.getTime() + ORPHAN_TTL_MS });
+      if (source === 'stream') this.park(connectorName, order);
       return outcome;
     }
     this.observe(outcome.record, outcome, source);
     return outcome;
   }
 
+  private book(connectorName: string, order: Order): Promise<OrderUpdateOutcome> {
+    const at = this.deps.now();
+    const { policy } = this.deps;
+    return this.deps.store.applyOrderUpdate({
+      connector: connectorName,
+      order,
+      now: at,
+      trading_day: tradingDay(at, policy.trading_day_tz),
+      max_daily_loss: policy.max_daily_loss,
+    });
+  }
+
+  /** Keeps a report about an order not recorded yet (the newest one per order) and tries it again soon. */
+  private park(connector: string, order: Order): void {
+    const held = this.orphans.get(order.client_order_id);
+    if (held !== undefined && isBehind(order, held.order)) return;
+    if (held === undefined && this.orphans.size >= MAX_ORPHANS) return;
+    const now = this.deps.now().getTime();
+    this.orphans.set(order.client_order_id, { connector, order, until: now + ORPHAN_TTL_MS, retryAt: now + ORPHAN_RETRY_MS, delay: ORPHAN_RETRY_MS });
+    this.armOrphans();
+  }
+
+  private armOrphans(): void {
+    if (this.orphanTimer !== null || this.stopped || this.orphans.size === 0) return;
+    this.orphanTimer = setTimeout(() => {
+      void this.retryOrphans().finally(() => {
+        this.orphanTimer = null;
+        this.armOrphans();
+      });
+    }, ORPHAN_RETRY_MS);
+    this.orphanTimer.unref();
+  }
+
+  /** Applies the kept reports that are due; one whose order is still unknown waits twice as long, until it expires. */
+  private async retryOrphans(): Promise<void> {
+    const now = this.deps.now().getTime();
+    for (const [id, orphan] of [...this.orphans]) {
+      if (this.stopped) return;
+      if (orphan.until < now) {
+        this.orphans.delete(id);
+        continue;
+      }
+      if (orphan.retryAt > now) continue;
+      orphan.delay *= 2;
+      orphan.retryAt = now + orphan.delay;
+      try {
+        const outcome = await this.book(orphan.connector, orphan.order);
+        if (outcome.record === null) continue;
+        // A newer report parked meanwhile stays, and is applied in its turn.
+        if (this.orphans.get(id) === orphan) this.orphans.delete(id);
+        this.observe(outcome.record, outcome, 'stream');
+      } catch (err) {
+        this.failed(orphan.connector, err);
+      }
+    }
+  }
+
   /** The executor recorded an order: a report that arrived before it is applied now. */
   async recorded(order: OrderRecord): Promise<void> {
-    if (this.recent.size < MAX_ORPHANS) this.recent.set(order.client_order_id, this.deps.now().getTime() + ORPHAN_TTL_MS);
     const orphan = this.orphans.get(order.client_order_id);
     if (orphan === undefined) return;
     this.orphans.delete(order.client_order_id);
@@ -161,7 +224,6 @@ export class OrderTracker {
   private async pollRound(sweep: boolean): Promise<void> {
     const now = this.deps.now().getTime();
     for (const [id, orphan] of this.orphans) if (orphan.until < now) this.orphans.delete(id);
-    for (const [id, until] of this.recent) if (until < now) this.recent.delete(id);
     for (const connector of this.deps.connectors.values()) {
       const updates = connector.capabilities.order_updates;
       if (updates === 'none') continue;
@@ -220,16 +282,15 @@ export class OrderTracker {
   }
 
   private observe(record: OrderRecord, outcome: OrderUpdateOutcome, source: Source): void {
-    const { logger, metrics } = this.deps;
-    const fields = { signal_id: record.signal_id, connector: record.connector, client_order_id: record.client_order_id, status: record.status, filled_quantity: record.filled_quantity, source };
-    // Said even when nothing else changed: what sluice holds is short of what the broker filled.
-    if (outcome.unusable_fill) logger.error(fields, 'connector reported an unusable fill; not booked');
     if (!outcome.changed) return;
+    const { logger, metrics } = this.deps;
     metrics.orderUpdates.inc({ connector: record.connector, status: record.status });
+    const fields = { signal_id: record.signal_id, connector: record.connector, client_order_id: record.client_order_id, status: record.status, filled_quantity: record.filled_quantity, source };
     if (outcome.fill !== null) {
       metrics.fills.inc({ connector: record.connector });
       logger.info({ ...fields, fill: outcome.fill }, 'fill booked');
     } else logger.info(fields, `order ${record.status}`);
+    if (outcome.unusable_fill) logger.error(fields, 'connector reported an unusable fill; not booked');
     if (outcome.mode_changed !== null) logger.warn({ signal_id: record.signal_id, limit: this.deps.policy.max_daily_loss }, 'daily loss limit breached: switched to exit_only');
     if (record.status === 'rejected' || record.status === 'expired') logger.warn(fields, `order ${record.status}`);
   }
