@@ -282,15 +282,16 @@ export class OrderTracker {
   }
 
   private observe(record: OrderRecord, outcome: OrderUpdateOutcome, source: Source): void {
-    if (!outcome.changed) return;
     const { logger, metrics } = this.deps;
-    metrics.orderUpdates.inc({ connector: record.connector, status: record.status });
     const fields = { signal_id: record.signal_id, connector: record.connector, client_order_id: record.client_order_id, status: record.status, filled_quantity: record.filled_quantity, source };
+    // Said even when nothing else changed: what sluice holds is short of what the broker filled.
+    if (outcome.unusable_fill) logger.error(fields, 'connector reported an unusable fill; not booked');
+    if (!outcome.changed) return;
+    metrics.orderUpdates.inc({ connector: record.connector, status: record.status });
     if (outcome.fill !== null) {
       metrics.fills.inc({ connector: record.connector });
       logger.info({ ...fields, fill: outcome.fill }, 'fill booked');
     } else logger.info(fields, `order ${record.status}`);
-    if (outcome.unusable_fill) logger.error(fields, 'connector reported an unusable fill; not booked');
     if (outcome.mode_changed !== null) logger.warn({ signal_id: record.signal_id, limit: this.deps.policy.max_daily_loss }, 'daily loss limit breached: switched to exit_only');
     if (record.status === 'rejected' || record.status === 'expired') logger.warn(fields, `order ${record.status}`);
   }
