@@ -8,6 +8,7 @@
 import { roundQty } from '../../domain/ledger.js';
 import { isTerminalOrderStatus, type Order, type OrderStatus, type OrderType, type Side } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
+import type { Page } from '../contract/signals.js';
 import type { OrderRecord, OrderUpdateOutcome } from '../contract/orders.js';
 import type { TimedEvent } from './events.js';
 
@@ -182,4 +183,11 @@ export function orderCursorSeq(cursor: string | undefined): number | null {
   if (cursor === undefined) return null;
   if (!ORDER_CURSOR_PATTERN.test(cursor)) throw new RangeError(`listOrders: invalid cursor ${JSON.stringify(cursor)}`);
   return Number(cursor);
+}
+
+/** A page of `listOrders` from up to `limit + 1` rows read newest first: the extra row says another page follows. */
+export function orderPage(rows: ReadonlyArray<OrderRow & { seq: number }>, limit: number): Page<OrderRecord> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items: items.map(orderRecordFromRow), next_cursor: rows.length > limit && last !== undefined ? String(last.seq) : null };
 }

@@ -4,14 +4,15 @@
  * is the arbiter between instances: the second one to apply a report waits, then finds the
  * fill booked and books nothing. Locks are taken in one order (signal, order, position, mode).
  */
-import { and, asc, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Order } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
 import type { ModeState } from '../contract/runtime.js';
 import { mayTripDailyLoss, planDailyLoss, planFill } from '../plans/finish.js';
-import { orderCursorSeq, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
+import { orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
 import { writeMode, type Emit, type PgContext, type Tx } from './context.js';
+import { openOrderFilter, orderFilter } from '../filters.js';
 import * as t from './schema.js';
 
 /**
@@ -81,37 +82,23 @@ export function pgOrders(ctx: PgContext): OrderStore {
 
     // async: an invalid cursor rejects the promise, as on SQLite, instead of throwing at the call.
     async listOrders(query) {
-      const where: SQL[] = [];
-      if (query.status === 'open') where.push(eq(t.orders.open, 1));
-      else if (query.status === 'terminal') where.push(eq(t.orders.open, 0));
-      else if (query.status !== undefined) where.push(eq(t.orders.status, query.status));
-      if (query.connector !== undefined) where.push(eq(t.orders.connector, query.connector));
-      if (query.instrument !== undefined) where.push(eq(t.orders.instrument, query.instrument));
-      const below = orderCursorSeq(query.cursor);
-      if (below !== null) where.push(lt(t.orders.seq, below));
-      return reconnecting(async () => {
-        const rows = await db
-          .select()
-          .from(t.orders)
-          .where(and(...where))
-          .orderBy(desc(t.orders.seq))
-          .limit(query.limit + 1);
-        const items = rows.slice(0, query.limit);
-        const last = items.at(-1);
-        return { items: items.map(orderRecordFromRow), next_cursor: rows.length > query.limit && last !== undefined ? String(last.seq) : null };
-      });
+      const where = orderFilter(t.orders, query);
+      return reconnecting(async () =>
+        orderPage(
+          await db
+            .select()
+            .from(t.orders)
+            .where(where)
+            .orderBy(desc(t.orders.seq))
+            .limit(query.limit + 1),
+          query.limit,
+        ),
+      );
     },
 
     openOrders(connector, instrument) {
-      const where: SQL[] = [eq(t.orders.open, 1)];
-      if (connector !== undefined) where.push(eq(t.orders.connector, connector));
-      if (instrument !== undefined) where.push(eq(t.orders.instrument, instrument));
       return reconnecting(async () => {
-        const rows = await db
-          .select()
-          .from(t.orders)
-          .where(and(...where))
-          .orderBy(asc(t.orders.seq));
+        const rows = await db.select().from(t.orders).where(openOrderFilter(t.orders, connector, instrument)).orderBy(asc(t.orders.seq));
         return rows.map(orderRecordFromRow);
       });
     },

@@ -2,13 +2,14 @@
  * Orders on SQLite: the order row, and the one booking step (plans/orders.ts) that both a
  * placement (finish.ts) and a later report (applyOrderUpdate) go through, inside one writer job.
  */
-import { and, asc, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Order } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
 import { mayTripDailyLoss, planDailyLoss, planFill } from '../plans/finish.js';
-import { orderCursorSeq, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
+import { orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
 import { applyModePlan, ph, phs, readMode, readPnl, type SqliteContext } from './context.js';
+import { openOrderFilter, orderFilter } from '../filters.js';
 import * as t from './schema.js';
 
 export type SqliteOrderBook = ReturnType<typeof sqliteOrderBook>;
@@ -99,37 +100,18 @@ export function sqliteOrders(ctx: SqliteContext, book: SqliteOrderBook): OrderSt
     },
 
     async listOrders(query) {
-      const where: SQL[] = [];
-      if (query.status === 'open') where.push(eq(t.orders.open, 1));
-      else if (query.status === 'terminal') where.push(eq(t.orders.open, 0));
-      else if (query.status !== undefined) where.push(eq(t.orders.status, query.status));
-      if (query.connector !== undefined) where.push(eq(t.orders.connector, query.connector));
-      if (query.instrument !== undefined) where.push(eq(t.orders.instrument, query.instrument));
-      const below = orderCursorSeq(query.cursor);
-      if (below !== null) where.push(lt(t.orders.seq, below));
       const rows = db
         .select()
         .from(t.orders)
-        .where(and(...where))
+        .where(orderFilter(t.orders, query))
         .orderBy(desc(t.orders.seq))
         .limit(query.limit + 1)
         .all();
-      const items = rows.slice(0, query.limit);
-      const last = items.at(-1);
-      return { items: items.map(orderRecordFromRow), next_cursor: rows.length > query.limit && last !== undefined ? String(last.seq) : null };
+      return orderPage(rows, query.limit);
     },
 
     async openOrders(connector, instrument) {
-      const where: SQL[] = [eq(t.orders.open, 1)];
-      if (connector !== undefined) where.push(eq(t.orders.connector, connector));
-      if (instrument !== undefined) where.push(eq(t.orders.instrument, instrument));
-      return db
-        .select()
-        .from(t.orders)
-        .where(and(...where))
-        .orderBy(asc(t.orders.seq))
-        .all()
-        .map(orderRecordFromRow);
+      return db.select().from(t.orders).where(openOrderFilter(t.orders, connector, instrument)).orderBy(asc(t.orders.seq)).all().map(orderRecordFromRow);
     },
 
     async ordersOfSignal(signalId) {
