@@ -152,6 +152,7 @@ export class SignalRunner {
       lease_until: new Date(at.getTime() + execution.lease_seconds * 1000),
       trading_day: tradingDay(at, policy.trading_day_tz),
       order_rate_cap: policy.max_orders_per_minute,
+      settle_open_orders: connector !== null && settlesOpenOrders(record, connector),
       decide: (state, breaker) =>
         connector === null
           ? { decision: unknownConnectorDecision(record.connector), breaker: null }
@@ -186,8 +187,7 @@ export class SignalRunner {
    */
   private async prepareLane(record: SignalRecord, connector: Connector): Promise<boolean> {
     if (!(await this.tracker.ensureChecked(connector, record.instrument))) return false;
-    const { action } = record.signal;
-    if ((action !== 'close' && action !== 'target') || connector.capabilities.order_updates === 'none') return true;
+    if (!settlesOpenOrders(record, connector)) return true;
     if (record.source !== OPERATOR_SOURCE && (await this.deps.store.getMode()).mode === 'paused') return true;
     return this.tracker.settleOpen(connector, record.instrument, this.sleep);
   }
@@ -292,4 +292,10 @@ export class SignalRunner {
 
 function target(record: SignalRecord, connector: Connector): SettlementTarget {
   return { connector: connector.name, client_order_id: record.client_order_id };
+}
+
+/** `close` and `target` at a connector whose orders are followed are decided only with no open order in their lane. */
+function settlesOpenOrders(record: SignalRecord, connector: Connector): boolean {
+  const { action } = record.signal;
+  return (action === 'close' || action === 'target') && connector.capabilities.order_updates !== 'none';
 }

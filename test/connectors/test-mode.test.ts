@@ -52,6 +52,7 @@ async function leftExecuting(dir: string): Promise<string> {
     lease_until: now,
     trading_day: now.toISOString().slice(0, 10),
     order_rate_cap: null,
+    settle_open_orders: false,
     decide: () => ({ decision, breaker: null }),
   });
   if (gated.kind !== 'executing') throw new Error(`gate: ${gated.kind}`);

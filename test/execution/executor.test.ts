@@ -334,6 +334,7 @@ async function leftExecuting(store: Store, record: SignalRecord): Promise<void> 
     lease_until: new Date(T0.getTime() + 30_000),
     trading_day: DAY,
     order_rate_cap: null,
+    settle_open_orders: false,
     decide: () => ({ decision, breaker: null }),
   });
   if (gated.kind !== 'executing') throw new Error(`gate: ${gated.kind}`);

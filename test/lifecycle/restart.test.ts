@@ -61,6 +61,7 @@ describe('restart on the same database', () => {
         lease_until: new Date(now.getTime() + 30_000),
         trading_day: now.toISOString().slice(0, 10),
         order_rate_cap: policy.max_orders_per_minute,
+        settle_open_orders: false,
         decide: (state, breaker) => decideWithBreaker(signal, state, breaker, MOCK_CAPABILITIES, policy, { half_open_after_seconds: null }, now),
       });
       if (g.kind !== 'executing') throw new Error(`gate: ${g.kind}`);

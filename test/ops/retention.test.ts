@@ -42,6 +42,7 @@ async function rejected(store: Store, key: string, receivedAt: Date): Promise<st
     lease_until: receivedAt,
     trading_day: receivedAt.toISOString().slice(0, 10),
     order_rate_cap: null,
+    settle_open_orders: false,
     decide: () => ({
       decision: { allowed: false, failures: [{ rule: 'mode', code: 'paused', limit: 'cancel only', actual: 'cancel', message: 'paused' }], quantity: null, side: null, exit: false, trimmed: false, reserved_notional: 0, reference_price: null },
       breaker: null,

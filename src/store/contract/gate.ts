@@ -23,6 +23,12 @@ export interface GateInput {
    */
   order_rate_cap: number | null;
   /**
+   * `close` and `target` at a connector whose orders are followed: decided only while the lane
+   * has no open order (one found blocks the gate, by its signal), so that they are sized from the
+   * settled position alone.
+   */
+  settle_open_orders: boolean;
+  /**
    * Pure: evaluated inside the transaction against the state it reads. A returned breaker step
    * (a claimed half-open probe) is stored in the same transaction.
    */

@@ -72,7 +72,15 @@ export function pgGate(ctx: PgContext): GateStore {
               .orderBy(asc(t.signals.seq))
               .limit(1)
           : [];
-        const admission = planGateAdmission(row, older);
+        const [openOrder] =
+          isGateable(row) && older === undefined && input.settle_open_orders
+            ? await tx
+                .select({ signal_id: t.orders.signal_id })
+                .from(t.orders)
+                .where(and(eq(t.orders.open, 1), eq(t.orders.connector, input.connector), eq(t.orders.instrument, input.instrument)))
+                .limit(1)
+            : [];
+        const admission = planGateAdmission(row, older, openOrder);
         if (admission.kind !== 'gate') return admission;
         // Gates of one connector serialize from here to their commit (every instance), so the
         // state read next includes every reservation committed before, and ours is committed

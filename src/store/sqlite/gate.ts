@@ -24,6 +24,12 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
       .orderBy(asc(t.signals.seq))
       .limit(1)
       .prepare(),
+    openOrderInLane: db
+      .select({ signal_id: t.orders.signal_id })
+      .from(t.orders)
+      .where(and(eq(t.orders.open, 1), eq(t.orders.connector, ph('connector')), eq(t.orders.instrument, ph('instrument'))))
+      .limit(1)
+      .prepare(),
     reservedInstrument: db
       .select({ total: sum(t.reservations.notional), pending: sum(t.reservations.quantity) })
       .from(t.reservations)
@@ -82,7 +88,8 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
       return writer.run((): GateOutcome => {
         const row = ctx.q.signalById.get({ id: input.signal_id });
         const older = isGateable(row) ? q.olderInLane.get({ connector: input.connector, instrument: input.instrument, seq: row.seq }) : undefined;
-        const admission = planGateAdmission(row, older);
+        const openOrder = isGateable(row) && older === undefined && input.settle_open_orders ? q.openOrderInLane.get({ connector: input.connector, instrument: input.instrument }) : undefined;
+        const admission = planGateAdmission(row, older, openOrder);
         if (admission.kind !== 'gate') return admission;
         const plan = planGate(input, loadGateState(input), readStoredBreaker(ctx, input.connector));
         if (plan.breaker !== null) applyBreakerPlan(ctx, input.connector, plan.breaker, input.now);

@@ -118,6 +118,7 @@ export function gateInput(rec: Target, decide: Decision | ((state: StoredGateSta
     lease_until: new Date(now.getTime() + 30_000),
     trading_day: DAY,
     order_rate_cap: 1_000,
+    settle_open_orders: false,
     // Breaker steps are not what these tests are about: the decision never claims a probe.
     decide: (state) => ({ decision: typeof decide === 'function' ? decide(state) : decide, breaker: null }),
   };

@@ -1,7 +1,7 @@
 /** Orders read back: listOrders (filters, paging), openOrders, ordersOfSignal; and what open orders mean to the ledger's instruments and reconciliation. */
 import { describe, expect, test } from 'vitest';
 import type { OrderRecord, Store } from '../../../src/store/store.js';
-import { DAY, at, executeFill, must, type ContractContext } from './helpers.js';
+import { DAY, allow, at, executeFill, gateInput, must, record, type ContractContext } from './helpers.js';
 import { placeOpen, reportOf, type Placement } from './orders-helpers.js';
 
 /**
@@ -62,6 +62,18 @@ export function ordersQueriesContract({ s }: ContractContext): void {
       const open = await walk({ limit: 1, status: 'open' });
       expect(open.flat()).toEqual(newestFirst.filter((o) => o.status === 'new' || o.status === 'partially_filled'));
       await expect(s().listOrders({ limit: 2, cursor: 'not-a-cursor' })).rejects.toThrow(RangeError);
+    });
+
+    test('a gate that settles open orders first (close, target) is blocked by an open order of its lane, by its signal, until it ends', async () => {
+      const { rec: buy, placed } = await placeOpen(s(), { instrument: 'AAPL', quantity: 9, price: 10 });
+      const close = await record(s(), { instrument: 'AAPL', signal: { action: 'close' } });
+      const settling = { ...gateInput(close, allow({ side: null, quantity: null, exit: true, reserved_notional: 0 }), at(2)), settle_open_orders: true };
+      expect(await s().gateSignal(settling)).toEqual({ kind: 'blocked', by: buy.signal_id });
+      // Another lane's open order, and a gate that does not settle, are not held up by it.
+      const other = await record(s(), { instrument: 'MSFT', signal: { action: 'close' } });
+      expect((await s().gateSignal({ ...gateInput(other, allow({ side: null, quantity: null, exit: true, reserved_notional: 0 }), at(2)), settle_open_orders: true })).kind).toBe('executing');
+      await s().applyOrderUpdate(reportOf(placed, { status: 'canceled' }, 3));
+      expect((await s().gateSignal(settling)).kind).toBe('executing');
     });
 
     test('openOrders: oldest first, of one connector and instrument when given; ordersOfSignal', async () => {

@@ -24,6 +24,7 @@ function input(decision: Decision, breaker: BreakerStep | null = null, seen: Bre
     lease_until: LEASE,
     trading_day: '2026-11-23',
     order_rate_cap: null,
+    settle_open_orders: false,
     decide: (_state, b) => {
       seen.push(b);
       return { decision, breaker };
@@ -45,6 +46,10 @@ describe('planGateAdmission', () => {
   for (const c of cases) test(c.name, () => expect(planGateAdmission(c.row, c.older).kind).toBe(c.want));
 
   test('blocked names the older signal', () => expect(planGateAdmission(row('accepted'), { id: 'sig_0' })).toEqual({ kind: 'blocked', by: 'sig_0' }));
+  test('a close with an open order in its lane is blocked by that order\'s signal', () =>
+    expect(planGateAdmission(row('accepted'), undefined, { signal_id: 'sig_buy' })).toEqual({ kind: 'blocked', by: 'sig_buy' }));
+  test('an older signal comes before an open order', () => expect(planGateAdmission(row('accepted'), { id: 'sig_0' }, { signal_id: 'sig_buy' })).toEqual({ kind: 'blocked', by: 'sig_0' }));
+  test('a skipped signal ignores an open order', () => expect(planGateAdmission(row('executed'), undefined, { signal_id: 'sig_buy' }).kind).toBe('skipped'));
 });
 
 describe('planGate', () => {
