@@ -2,9 +2,9 @@
  * WHERE clauses that both dialects build the same way from their own tables' columns (drizzle's
  * operators work on either dialect's columns).
  */
-import { and, eq, lt, or, type Column, type SQL } from 'drizzle-orm';
+import { and, eq, gt, gte, lt, or, type Column, type SQL } from 'drizzle-orm';
 import type { OrderQuery } from './contract/orders.js';
-import type { SignalQuery } from './contract/signals.js';
+import type { SignalQuery, SignalWindowQuery } from './contract/signals.js';
 import { orderCursorSeq } from './plans/orders.js';
 import { parseMockOrderCursor } from './records.js';
 
@@ -15,6 +15,16 @@ export function signalFilter(c: { status: Column; source: Column; instrument: Co
     query.source === undefined ? undefined : eq(c.source, query.source),
     query.instrument === undefined ? undefined : eq(c.instrument, query.instrument),
     query.cursor === undefined ? undefined : lt(c.seq, Number(query.cursor)),
+  );
+}
+
+/** listSignalWindow: received in [from, to), of the source when given, after the cursor's seq. */
+export function signalWindowFilter(c: { received_at: Column; source: Column; seq: Column }, query: SignalWindowQuery): SQL | undefined {
+  return and(
+    gte(c.received_at, query.from.getTime()),
+    lt(c.received_at, query.to.getTime()),
+    query.source === undefined ? undefined : eq(c.source, query.source),
+    query.cursor === undefined ? undefined : gt(c.seq, Number(query.cursor)),
   );
 }
 

@@ -3,7 +3,7 @@ import { and, asc, count, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
 import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, withoutReplay } from '../plans/signals.js';
-import { signalFilter } from '../filters.js';
+import { signalFilter, signalWindowFilter } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
 import { toNumberOrNull, type Emit, type PgContext, type PgLocks, type Tx } from './context.js';
 import * as t from './schema.js';
@@ -51,6 +51,18 @@ export function pgSignals(ctx: PgContext): SignalStore {
           .from(t.signals)
           .where(signalFilter(t.signals, query))
           .orderBy(desc(t.signals.seq))
+          .limit(query.limit + 1);
+        return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
+      });
+    },
+
+    listSignalWindow(query) {
+      return reconnecting(async () => {
+        const rows = await db
+          .select()
+          .from(t.signals)
+          .where(signalWindowFilter(t.signals, query))
+          .orderBy(asc(t.signals.seq))
           .limit(query.limit + 1);
         return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
       });

@@ -3,7 +3,7 @@ import { and, asc, count, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
 import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, withoutReplay } from '../plans/signals.js';
-import { signalFilter } from '../filters.js';
+import { signalFilter, signalWindowFilter } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
 import { DURABLE, ph, phs, phSql, type SqliteContext } from './context.js';
 import * as t from './schema.js';
@@ -85,6 +85,17 @@ export function sqliteSignals(ctx: SqliteContext): SignalStore {
         .from(t.signals)
         .where(signalFilter(t.signals, query))
         .orderBy(desc(t.signals.seq))
+        .limit(query.limit + 1)
+        .all();
+      return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
+    },
+
+    async listSignalWindow(query) {
+      const rows = db
+        .select()
+        .from(t.signals)
+        .where(signalWindowFilter(t.signals, query))
+        .orderBy(asc(t.signals.seq))
         .limit(query.limit + 1)
         .all();
       return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
