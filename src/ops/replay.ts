@@ -78,8 +78,8 @@ export interface ReplayRequest extends ReplayWindow {
   maxSignals?: number;
   pageSize?: number;
   onRow?: (row: ReplayRow) => void;
-  /** Called after each page with the signals replayed so far. */
-  onProgress?: (replayed: number) => void;
+  /** Awaited after each page with the signals replayed so far (progress, or letting output drain). */
+  onPage?: (replayed: number) => void | Promise<void>;
 }
 
 export function decisionView(decision: Decision): DecisionView {
@@ -147,7 +147,7 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest): Promise<R
       req.onRow?.(row);
     }
     count += page.items.length;
-    req.onProgress?.(count);
+    await req.onPage?.(count);
     if (page.next_cursor === null) break;
     cursor = page.next_cursor;
   }
