@@ -77,7 +77,7 @@ export interface SignalWindowQuery {
   from: Date;
   to: Date;
   source?: string;
-  /** Signals after this cursor (a previous page's `next_cursor`): ascending seq. */
+  /** A previous page's `next_cursor` (opaque: it also carries the window's last seq). */
   cursor?: string;
   limit: number;
 }
