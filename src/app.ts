@@ -7,6 +7,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Deps } from './deps.js';
 import { adminRoutes } from './http/admin.js';
 import { orderRoutes } from './http/admin-orders.js';
+import { REPLAY_PATH, replayRoutes } from './http/admin-replay.js';
 import type { AppEnv } from './http/context.js';
 import { AppError, errorResponse, isAppError } from './http/errors.js';
 import { eventRoutes } from './http/events.js';
@@ -36,11 +37,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     return c.body(openapi);
   });
   app.route('/webhooks', webhookRoutes(deps));
-  const auth = adminAuth({ adminToken: deps.config.admin_token, readToken: deps.config.read_token });
+  const auth = adminAuth({ adminToken: deps.config.admin_token, readToken: deps.config.read_token, readOnlyPosts: [REPLAY_PATH] });
   app.use('/admin/*', auth);
   app.use('/metrics', auth);
   app.route('/admin', adminRoutes(deps));
   app.route('/admin', orderRoutes(deps));
+  app.route('/admin', replayRoutes(deps));
   app.route('/admin', eventRoutes(deps));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', deps.metrics.contentType);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `sluice` command (docs/configuration.md#commands): start, migrate, audit verify, sign. Exit codes: 0 ok,
+ * The `sluice` command (docs/configuration.md#commands): start, migrate, audit verify, replay, sign. Exit codes: 0 ok,
  * 1 a check failed (audit), 2 usage or configuration error.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -72,6 +72,11 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(`broken at seq ${verdict.broken_at}\n`);
       return 1;
+    }
+    case 'replay': {
+      const config = loadConfig(process.env, { configPath });
+      const { replayCommand } = await import('./cli/replay.js');
+      return replayCommand(config, options, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'sign': {
       const { signHeaders } = await import('./cli/sign.js');

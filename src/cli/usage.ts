@@ -6,13 +6,14 @@
 import { parseArgs } from 'node:util';
 import { didYouMean } from '../config/did-you-mean.js';
 
-export const COMMANDS = ['start', 'migrate', 'audit', 'sign'] as const;
+export const COMMANDS = ['start', 'migrate', 'audit', 'replay', 'sign'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const USAGE = `usage:
   sluice start [--config FILE]
   sluice migrate [--config FILE]
   sluice audit verify [--config FILE]
+  sluice replay --from TIME --to TIME [--policy FILE] [--source S] [--json] [--config FILE]
   sluice sign --scheme standard-webhooks|hmac --secret S --body FILE
   sluice --version | --help`;
 
@@ -21,13 +22,23 @@ const OPTIONS: Record<Command, Record<string, string>> = {
   start: { config: 'the path of a YAML or JSON config file' },
   migrate: { config: 'the path of a YAML or JSON config file' },
   audit: { config: 'the path of a YAML or JSON config file' },
+  replay: {
+    config: 'the path of a YAML or JSON config file',
+    from: 'the start of the window, an ISO-8601 time with a zone or a date (inclusive)',
+    to: 'the end of the window, an ISO-8601 time with a zone or a date (exclusive)',
+    policy: 'the path of a YAML or JSON file with a policy: block (the candidate)',
+    source: 'the name of the source whose signals are replayed',
+    json: '',
+  },
   sign: {
     scheme: 'standard-webhooks or hmac',
     secret: "the source's secret (whsec_<base64> for standard-webhooks)",
     body: 'the file holding the exact bytes that will be sent',
   },
 };
-const REQUIRED: Record<Command, readonly string[]> = { start: [], migrate: [], audit: [], sign: ['scheme', 'secret', 'body'] };
+const REQUIRED: Record<Command, readonly string[]> = { start: [], migrate: [], audit: [], replay: ['from', 'to'], sign: ['scheme', 'secret', 'body'] };
+/** Options that are flags: present or not, never given a value (their value is "true"). */
+const BOOLEAN_OPTIONS = new Set(['json']);
 const SIGN_SCHEMES = ['standard-webhooks', 'hmac'] as const;
 const FLAGS = ['help', 'version'];
 
@@ -37,7 +48,7 @@ export type Invocation =
   | { kind: 'run'; command: Command; sub: string | undefined; options: Record<string, string> }
   | { kind: 'usage_error'; problems: string[] };
 
-const STRING_OPTIONS = new Set(['config', 'scheme', 'secret', 'body']);
+const STRING_OPTIONS = new Set(['config', 'scheme', 'secret', 'body', 'from', 'to', 'policy', 'source']);
 
 export function parseInvocation(argv: string[]): Invocation {
   // `--secret --body x`: an option followed by another option has no value, rather than taking
@@ -52,7 +63,12 @@ export function parseInvocation(argv: string[]): Invocation {
     allowPositionals: true,
     strict: false,
     tokens: true,
-    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' }, config: { type: 'string' }, scheme: { type: 'string' }, secret: { type: 'string' }, body: { type: 'string' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      json: { type: 'boolean' },
+      ...Object.fromEntries([...STRING_OPTIONS].map((name) => [name, { type: 'string' as const }])),
+    },
   });
   const positionals = tokens.flatMap((t) => (t.kind === 'positional' ? [t.value] : []));
   const optionTokens = tokens.flatMap((t) => (t.kind === 'option' ? [t] : []));
@@ -81,6 +97,11 @@ export function parseInvocation(argv: string[]): Invocation {
       problems.push(
         `sluice ${command}: unknown option ${t.rawName}${guess === null ? '' : ` (did you mean --${guess}?)`}; ${known.length === 0 ? 'it takes none' : `it takes ${known.join(', ')}`}`,
       );
+      continue;
+    }
+    if (BOOLEAN_OPTIONS.has(t.name)) {
+      if (t.value !== undefined) problems.push(`sluice ${command}: --${t.name} takes no value, got ${JSON.stringify(t.value)}`);
+      else options[t.name] = 'true';
       continue;
     }
     if (t.value === undefined || t.value === '') {

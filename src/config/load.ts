@@ -207,7 +207,7 @@ function applyEnv(raw: unknown, env: Env, problems: string[]): unknown {
 
 const issuePath = (issue: v.BaseIssue<unknown>): string => v.getDotPath(issue) ?? '';
 const isAtOrUnder = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}.`);
-const isUnknownKeyIssue = (issue: v.BaseIssue<unknown>): boolean => issue.type === 'strict_object' && issue.expected === 'never';
+export const isUnknownKeyIssue = (issue: v.BaseIssue<unknown>): boolean => issue.type === 'strict_object' && issue.expected === 'never';
 
 /** Keys whose values are secrets: an error names the key and the value's kind, never the value. */
 const SECRET_KEYS = new Set(['secrets', 'secret', 'passphrase', 'signing_secret', 'key_id', 'secret_key', 'token', 'password', 'api_key']);
@@ -231,7 +231,7 @@ export function hidePasswordsInUrls(message: string): string {
   return message.replace(/([^\s/@:"]*):[^\s/@"]*@/g, '$1:***@');
 }
 
-function formatIssue(issue: v.BaseIssue<unknown>, expansions: readonly Expansion[]): string {
+export function formatIssue(issue: v.BaseIssue<unknown>, expansions: readonly Expansion[] = []): string {
   const path = issuePath(issue) || '(root)';
   // An empty or missing value reveals nothing.
   if (issue.input === '' || issue.input === undefined || mayShowValue(path, expansions)) return `${path}: ${issue.message}`;

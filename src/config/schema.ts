@@ -305,6 +305,8 @@ export type AuthConfig = v.InferOutput<typeof auth>;
 export type SecretConfig = v.InferOutput<typeof secret>;
 export type ConnectorConfig = v.InferOutput<typeof connector>;
 export type PolicyConfig = v.InferOutput<typeof policy>;
+/** The `policy:` block alone, for a candidate policy (config/candidate.ts). */
+export const policySchema = policy;
 export type ExecutionConfig = v.InferOutput<typeof execution>;
 export type TradingWindow = v.InferOutput<typeof tradingWindow>;
 

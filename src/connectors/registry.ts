@@ -13,7 +13,7 @@ import { createAlpacaConnector } from './alpaca.js';
 import { failure, success, type CallResult, type Connector, type OrderStreamListener } from './connector.js';
 import type { ConnectorCapabilities, Order, OrderUpdates, Position } from '../domain/types.js';
 import { createHttpConnector } from './http.js';
-import { createMockConnector, NO_FAULTS, type MockDeps } from './mock.js';
+import { createMockConnector, MOCK_CAPABILITIES, NO_FAULTS, type MockDeps } from './mock.js';
 
 export interface ConnectorDeps {
   store: Store;
@@ -61,9 +61,12 @@ function mockDeps(name: string, deps: ConnectorDeps): MockDeps {
 }
 
 async function createConnector(name: string, config: ConnectorConfig, deps: ConnectorDeps): Promise<Connector> {
+  return config.type === 'mock' ? createMockConnector(name, config, mockDeps(name, deps)) : createBrokerConnector(name, config, deps);
+}
+
+/** Every type but the mock: built without the store, and without calling the broker. */
+async function createBrokerConnector(name: string, config: Exclude<ConnectorConfig, { type: 'mock' }>, deps: Omit<ConnectorDeps, 'store'>): Promise<Connector> {
   switch (config.type) {
-    case 'mock':
-      return createMockConnector(name, config, mockDeps(name, deps));
     case 'alpaca': {
       const alpaca = createAlpacaConnector(name, config, { now: deps.now, logger: deps.logger });
       return {
@@ -83,7 +86,26 @@ async function createConnector(name: string, config: ConnectorConfig, deps: Conn
   }
 }
 
-async function loadModuleConnector(name: string, path: string, options: Record<string, unknown>, deps: ConnectorDeps): Promise<Connector> {
+/**
+ * Each configured connector's capabilities, for a replay: nothing is placed, asked or stored. A
+ * mock (and, in test mode, every connector, as live) has the mock's; the others are built as at
+ * start (a module's factory runs), read and closed at once.
+ */
+export async function connectorCapabilities(configs: Record<string, ConnectorConfig>, deps: Omit<ConnectorDeps, 'store'>, opts: { testMode: boolean }): Promise<Map<string, ConnectorCapabilities>> {
+  const out = new Map<string, ConnectorCapabilities>();
+  for (const [name, config] of Object.entries(configs)) {
+    if (config.type === 'mock' || opts.testMode) {
+      out.set(name, MOCK_CAPABILITIES);
+      continue;
+    }
+    const connector = await createBrokerConnector(name, config, deps);
+    out.set(name, connector.capabilities);
+    await connector.close?.();
+  }
+  return out;
+}
+
+async function loadModuleConnector(name: string, path: string, options: Record<string, unknown>, deps: Omit<ConnectorDeps, 'store'>): Promise<Connector> {
   const url = pathToFileURL(isAbsolute(path) ? path : resolve(process.cwd(), path)).href;
   let mod: { default?: unknown };
   try {

@@ -8,11 +8,12 @@ import type { Refusal, RefusalCode } from '../ingest/ingest.js';
 import type { AppEnv } from './context.js';
 
 /** Ingest's refusal codes are error codes too, so `ERROR_STATUS` must give each a status. */
-export type ErrorCode = RefusalCode | 'invalid_request' | 'not_found' | 'conflict' | 'too_many_streams' | 'shutting_down' | 'internal';
+export type ErrorCode = RefusalCode | 'invalid_request' | 'replay_window_too_large' | 'not_found' | 'conflict' | 'too_many_streams' | 'shutting_down' | 'internal';
 
 export const ERROR_STATUS = {
   invalid_signal: 400,
   invalid_request: 400,
+  replay_window_too_large: 400,
   missing_idempotency_key: 400,
   unauthorized: 401,
   forbidden: 403,

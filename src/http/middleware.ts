@@ -26,9 +26,11 @@ export function requestContext(opts: { logger: Logger }): MiddlewareHandler<AppE
 
 /**
  * Bearer auth for operator routes: the admin token may do anything; the read token only
- * GET (docs/http-api.md#operator-api: 401 without a valid token, 403 for a write with the read token).
+ * GET (docs/http-api.md#operator-api: 401 without a valid token, 403 for a write with the read token)
+ * and the POSTs in `readOnlyPosts`, which change nothing (`/admin/replay`): the one exception.
  */
-export function adminAuth(opts: { adminToken: string; readToken: string | null }): MiddlewareHandler<AppEnv> {
+export function adminAuth(opts: { adminToken: string; readToken: string | null; readOnlyPosts?: readonly string[] }): MiddlewareHandler<AppEnv> {
+  const readOnlyPosts = new Set(opts.readOnlyPosts ?? []);
   return async function adminAuthMiddleware(c, next) {
     const header = c.req.header('authorization');
     const token = header?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
@@ -36,7 +38,8 @@ export function adminAuth(opts: { adminToken: string; readToken: string | null }
     const admin = safeEqual(token, opts.adminToken);
     const reader = !admin && opts.readToken !== null && safeEqual(token, opts.readToken);
     if (!admin && !reader) throw new AppError('unauthorized', 'invalid bearer token');
-    if (reader && c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new AppError('forbidden', 'the read-only token cannot change anything');
+    const reads = c.req.method === 'GET' || c.req.method === 'HEAD' || (c.req.method === 'POST' && readOnlyPosts.has(c.req.path));
+    if (reader && !reads) throw new AppError('forbidden', 'the read-only token cannot change anything');
     await next();
   };
 }

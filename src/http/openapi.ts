@@ -10,6 +10,7 @@ import { nativeSignalSchema } from '../ingest/formats/native.js';
 import { flattenBody, modeBody, pageQuery, signalsQuery } from './admin.js';
 import { faultsBody, ordersQuery, pricesBody } from './admin-mock.js';
 import { orderListQuery } from './admin-orders.js';
+import { replayBody } from './admin-replay.js';
 import { eventsQuery, streamQuery } from './events.js';
 import * as s from './schemas.js';
 
@@ -135,6 +136,19 @@ export const ROUTES: Route[] = [
     query: streamQuery,
     responses: { 200: { description: 'text/event-stream; each message is an event', contentType: 'text/event-stream' }, ...AUTH_ERRORS, 503: err('too_many_streams (Retry-After): server.max_event_streams streams are open') },
   },
+  {
+    method: 'post',
+    path: '/admin/replay',
+    summary: 'What the gate would have decided for a window of recorded signals, under the current policy and a candidate; writes nothing (the read-only token may call it)',
+    auth: 'read',
+    body: replayBody,
+    responses: {
+      200: { description: 'the report: totals per policy, a row per signal', schema: s.replayResponse },
+      400: err('invalid_request (a bad window, unknown keys, a bad policy with the configuration\'s messages) or replay_window_too_large (over 31 days or 10,000 signals)'),
+      ...AUTH_ERRORS,
+      ...DB_ERRORS,
+    },
+  },
   { method: 'get', path: '/admin/audit/verify', summary: "Walk the event log's hash chain", auth: 'read', responses: { 200: { description: 'verdict', schema: s.auditResponse }, ...AUTH_ERRORS, ...DB_ERRORS } },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'read', responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, ...AUTH_ERRORS, ...DB_ERRORS } },
   { method: 'get', path: '/openapi.json', summary: 'This document', auth: 'none', responses: { 200: { description: 'OpenAPI 3.1', contentType: 'application/json' } } },
@@ -190,7 +204,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     info: { title: 'sluice', version, description: 'Always-on webhook runtime: authenticated, durable, guarded signal execution.' },
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'SLUICE_ADMIN_TOKEN (any route) or SLUICE_READ_TOKEN (GET only)' },
+        bearer: { type: 'http', scheme: 'bearer', description: 'SLUICE_ADMIN_TOKEN (any route) or SLUICE_READ_TOKEN (GET, and POST /admin/replay, which writes nothing)' },
         sourceToken: { type: 'http', scheme: 'bearer', description: "a `token` source's secret; other schemes sign the body (see README)" },
       },
     },

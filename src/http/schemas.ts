@@ -179,3 +179,52 @@ const orderSchemaMatches: Same<v.InferOutput<typeof orderView>, OrderRecord> = t
 const cancelledSchemaMatches: Same<v.InferOutput<typeof cancelledLane>, CancelledLane> = true;
 const flattenSchemaMatches: Same<Omit<v.InferOutput<typeof flattenResponse>, 'status'>, FlattenOutcome> = true;
 void [statusSchemaMatches, orderSchemaMatches, cancelledSchemaMatches, flattenSchemaMatches];
+
+const replayDecision = v.object({
+  allowed: v.boolean(),
+  side: v.nullable(v.picklist(['buy', 'sell'])),
+  quantity: v.nullable(v.number()),
+  failures: v.array(v.object({ rule: v.string(), code: v.nullable(v.string()) })),
+});
+const replayedDecision = v.object({
+  ...replayDecision.entries,
+  fill: v.picklist(['filled', 'unfilled', 'unpriced', 'none']),
+  fill_price: v.nullable(v.number()),
+});
+const replayTotals = v.object({
+  signals: v.number(),
+  allowed: v.number(),
+  rejected: v.number(),
+  rejected_by_rule: v.record(v.string(), v.number()),
+  unpriced: v.number(),
+  unfilled: v.number(),
+  differs_from_original: v.number(),
+  positions: v.array(v.object({ connector: v.string(), instrument: v.string(), quantity: v.number(), avg_price: v.number() })),
+  peak_gross_exposure: v.number(),
+  realized_pnl: v.number(),
+  realized_pnl_by_day: v.record(v.string(), v.number()),
+  daily_loss_tripped: v.nullable(v.object({ day: v.string(), at: time, signal_id: v.string(), connector: v.string(), realized_pnl_day: v.number() })),
+  final_mode: v.picklist(MODES),
+});
+/** `POST /admin/replay`: the totals per policy and a row per signal (recorded and replayed decisions). */
+export const replayResponse = v.object({
+  window: v.object({ from: time, to: time, source: v.nullable(v.string()) }),
+  start_mode: v.literal('enabled'),
+  signals: v.number(),
+  current: replayTotals,
+  candidate: v.nullable(replayTotals),
+  rows: v.array(
+    v.object({
+      signal_id: v.string(),
+      received_at: time,
+      source: v.string(),
+      connector: v.string(),
+      instrument: v.string(),
+      action: v.string(),
+      price: v.nullable(v.number()),
+      original: v.nullable(replayDecision),
+      current: replayedDecision,
+      candidate: v.nullable(replayedDecision),
+    }),
+  ),
+});

@@ -2,9 +2,9 @@
  * WHERE clauses that both dialects build the same way from their own tables' columns (drizzle's
  * operators work on either dialect's columns).
  */
-import { and, eq, lt, or, type Column, type SQL } from 'drizzle-orm';
+import { and, eq, gt, gte, lt, lte, or, sql, type Column, type SQL } from 'drizzle-orm';
 import type { OrderQuery } from './contract/orders.js';
-import type { SignalQuery } from './contract/signals.js';
+import type { SignalQuery, SignalWindowQuery } from './contract/signals.js';
 import { orderCursorSeq } from './plans/orders.js';
 import { parseMockOrderCursor } from './records.js';
 
@@ -15,6 +15,40 @@ export function signalFilter(c: { status: Column; source: Column; instrument: Co
     query.source === undefined ? undefined : eq(c.source, query.source),
     query.instrument === undefined ? undefined : eq(c.instrument, query.instrument),
     query.cursor === undefined ? undefined : lt(c.seq, Number(query.cursor)),
+  );
+}
+
+/** The signals of a replay window: received in [from, to), of the source when given. */
+export function signalWindowFilter(c: { received_at: Column; source: Column }, query: SignalWindowQuery): SQL | undefined {
+  return and(gte(c.received_at, query.from.getTime()), lt(c.received_at, query.to.getTime()), query.source === undefined ? undefined : eq(c.source, query.source));
+}
+
+/** Where a window's page starts (after this seq) and where the window ends (its last seq). */
+export interface WindowRange {
+  after: number;
+  last: number;
+}
+
+/** `after.last`: a listSignalWindow cursor carries the window's last seq, found once on the first page. */
+export const windowCursor = (range: WindowRange): string => `${range.after}.${range.last}`;
+
+export function parseWindowCursor(cursor: string | undefined): WindowRange | null {
+  const m = cursor === undefined ? null : /^(\d{1,15})\.(\d{1,15})$/.exec(cursor);
+  return m === null ? null : { after: Number(m[1]), last: Number(m[2]) };
+}
+
+/**
+ * One page of a window: its seq range, read along the primary key, then the window's own filter.
+ * The unary `+` keeps the planner off `signals_received_at_idx` here (the first page's bounds
+ * query uses it): through that index every page would sort the rest of the window again.
+ */
+export function signalWindowPageFilter(c: { received_at: Column; source: Column; seq: Column }, query: SignalWindowQuery, range: WindowRange): SQL | undefined {
+  return and(
+    gt(c.seq, range.after),
+    lte(c.seq, range.last),
+    sql`+${c.received_at} >= ${query.from.getTime()}`,
+    sql`+${c.received_at} < ${query.to.getTime()}`,
+    query.source === undefined ? undefined : eq(c.source, query.source),
   );
 }
 

@@ -28,6 +28,7 @@ const DOCUMENTED_ROUTES = [
   'GET /admin/positions',
   'GET /admin/events',
   'GET /admin/events/stream',
+  'POST /admin/replay',
   'GET /admin/audit/verify',
   'GET /metrics',
   'GET /openapi.json',
@@ -49,6 +50,7 @@ const POST_BODIES: Record<string, unknown> = {
   '/admin/mode': { mode: 'enabled', reason: 'openapi walk' },
   '/admin/flatten': { reason: 'openapi walk' },
   '/admin/connectors/{name}/faults': { failure_rate: 0 },
+  '/admin/replay': { from: '2020-01-01', to: '2020-01-02' },
 };
 
 let s: TestServer;
@@ -169,9 +171,15 @@ describe('the read-only token (SLUICE_READ_TOKEN)', () => {
     }
   });
 
-  test('every documented POST under /admin answers 403 forbidden with it, and changes nothing', async () => {
+  test('POST /admin/replay, which writes nothing, works with it', async () => {
+    const res = await call({ method: 'post', path: '/admin/replay' }, READ_TOKEN);
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as { signals: number }).signals).toBe(0);
+  });
+
+  test('every other documented POST under /admin answers 403 forbidden with it, and changes nothing', async () => {
     const before = await readJson<{ mode: string; mode_reason: string | null }>(await s.admin('/status'));
-    const posts = operations().filter((op) => op.method === 'post' && !op.path.startsWith('/webhooks/'));
+    const posts = operations().filter((op) => op.method === 'post' && !op.path.startsWith('/webhooks/') && op.path !== '/admin/replay');
     expect(posts.map((op) => op.path).sort()).toEqual(
       ['/admin/breakers/{connector}/reset', '/admin/connectors/{name}/faults', '/admin/connectors/{name}/prices', '/admin/flatten', '/admin/mode', '/admin/signals/{id}/retry'],
     );

@@ -72,6 +72,16 @@ export interface SignalQuery {
   cursor?: string;
 }
 
+/** A window of signals by `received_at` (`from` inclusive, `to` exclusive), for replay. */
+export interface SignalWindowQuery {
+  from: Date;
+  to: Date;
+  source?: string;
+  /** A previous page's `next_cursor` (opaque: it also carries the window's last seq). */
+  cursor?: string;
+  limit: number;
+}
+
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
@@ -97,6 +107,11 @@ export interface SignalStore {
   recordSignalWithNonce(input: NewSignal, nonce: SignalNonce): Promise<RecordOutcome | { kind: 'replay' }>;
   getSignal(signalId: string): Promise<SignalRecord | null>;
   listSignals(query: SignalQuery): Promise<Page<SignalRecord>>;
+  /**
+   * The signals received in the window (of one source when given), in arrival order (ascending
+   * seq), a page at a time: a month of signals is read without holding it. Read-only.
+   */
+  listSignalWindow(query: SignalWindowQuery): Promise<Page<SignalRecord>>;
   lastSignal(): Promise<SignalRecord | null>;
   queueStats(): Promise<QueueStats>;
   /** `accepted` signals received before `before`, oldest first (orphans of a dead instance). */

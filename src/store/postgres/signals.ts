@@ -1,9 +1,9 @@
 /** Signals on PostgreSQL: recording a delivery once across instances, reads, retry and retention. */
-import { and, asc, count, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, lt, lte, max, min, sql } from 'drizzle-orm';
 import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
 import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, withoutReplay } from '../plans/signals.js';
-import { signalFilter } from '../filters.js';
+import { parseWindowCursor, signalFilter, signalWindowFilter, signalWindowPageFilter, windowCursor } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
 import { toNumberOrNull, type Emit, type PgContext, type PgLocks, type Tx } from './context.js';
 import * as t from './schema.js';
@@ -53,6 +53,23 @@ export function pgSignals(ctx: PgContext): SignalStore {
           .orderBy(desc(t.signals.seq))
           .limit(query.limit + 1);
         return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
+      });
+    },
+
+    listSignalWindow(query) {
+      return reconnecting(async () => {
+        let range = parseWindowCursor(query.cursor);
+        if (range === null) {
+          // The first page: the window's seq bounds, through signals_received_at_idx.
+          const [bounds] = await db.select({ first: min(t.signals.seq), last: max(t.signals.seq) }).from(t.signals).where(signalWindowFilter(t.signals, query));
+          const first = toNumberOrNull(bounds?.first ?? null);
+          const lastSeq = toNumberOrNull(bounds?.last ?? null);
+          if (first === null || lastSeq === null) return { items: [], next_cursor: null };
+          range = { after: first - 1, last: lastSeq };
+        }
+        const rows = await db.select().from(t.signals).where(signalWindowPageFilter(t.signals, query, range)).orderBy(asc(t.signals.seq)).limit(query.limit + 1);
+        const last = range.last;
+        return pageOf(rows, query.limit, toRecord, (r) => windowCursor({ after: r.seq, last }));
       });
     },
 

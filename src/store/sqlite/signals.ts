@@ -1,9 +1,9 @@
 /** Signals on SQLite: recording (one job per delivery, durable), reads, retry and retention. */
-import { and, asc, count, desc, eq, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, lt, lte, max, min, sql } from 'drizzle-orm';
 import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
 import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, withoutReplay } from '../plans/signals.js';
-import { signalFilter } from '../filters.js';
+import { parseWindowCursor, signalFilter, signalWindowFilter, signalWindowPageFilter, windowCursor } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
 import { DURABLE, ph, phs, phSql, type SqliteContext } from './context.js';
 import * as t from './schema.js';
@@ -88,6 +88,19 @@ export function sqliteSignals(ctx: SqliteContext): SignalStore {
         .limit(query.limit + 1)
         .all();
       return pageOf(rows, query.limit, toRecord, (r) => String(r.seq));
+    },
+
+    async listSignalWindow(query) {
+      let range = parseWindowCursor(query.cursor);
+      if (range === null) {
+        // The first page: the window's seq bounds, through signals_received_at_idx.
+        const bounds = db.select({ first: min(t.signals.seq), last: max(t.signals.seq) }).from(t.signals).where(signalWindowFilter(t.signals, query)).get();
+        if (bounds?.first == null || bounds.last == null) return { items: [], next_cursor: null };
+        range = { after: bounds.first - 1, last: bounds.last };
+      }
+      const rows = db.select().from(t.signals).where(signalWindowPageFilter(t.signals, query, range)).orderBy(asc(t.signals.seq)).limit(query.limit + 1).all();
+      const last = range.last;
+      return pageOf(rows, query.limit, toRecord, (r) => windowCursor({ after: r.seq, last }));
     },
 
     async lastSignal() {

@@ -257,6 +257,40 @@ export function signalsContract({ s }: ContractContext): void {
       expect(aapl.pages).toEqual([2, 2]);
     });
 
+    test('listSignalWindow pages the window [from, to) in arrival order, of one source when given', async () => {
+      // Arrival order is seq, not received_at: d arrives last with an earlier time (a spooled delivery).
+      const before = await record(s(), { source: 'tv', received_at: at(-1) });
+      const a = await record(s(), { source: 'tv', received_at: at(0) });
+      const b = await record(s(), { source: 'internal', received_at: at(10) });
+      const c = await record(s(), { source: 'tv', received_at: at(20) });
+      const atTo = await record(s(), { source: 'tv', received_at: at(30) });
+      const d = await record(s(), { source: 'tv', received_at: at(5) });
+      await s().gateSignal(gateInput(a, allow()));
+      expect(before.signal_id).not.toBe(atTo.signal_id);
+
+      const walk = async (source: string | undefined, limit: number): Promise<{ ids: string[]; pages: number[] }> => {
+        const ids: string[] = [];
+        const pages: number[] = [];
+        let cursor: string | undefined;
+        for (let guard = 0; guard < 20; guard += 1) {
+          const page = await s().listSignalWindow({ from: at(0), to: at(30), limit, ...(source === undefined ? {} : { source }), ...(cursor === undefined ? {} : { cursor }) });
+          ids.push(...page.items.map((r) => r.signal_id));
+          pages.push(page.items.length);
+          if (page.next_cursor === null) return { ids, pages };
+          cursor = page.next_cursor;
+        }
+        throw new Error('pagination did not end');
+      };
+      const all = await walk(undefined, 2);
+      expect(all.ids).toEqual([a, b, c, d].map((r) => r.signal_id));
+      expect(all.pages).toEqual([2, 2]);
+      expect((await walk('tv', 10)).ids).toEqual([a, c, d].map((r) => r.signal_id));
+      expect((await walk('nope', 10)).ids).toEqual([]);
+      // Records come whole: the decision the gate stored is on the row.
+      const first = must((await s().listSignalWindow({ from: at(0), to: at(1), limit: 5 })).items[0], 'a signal');
+      expect(first.decision).toEqual(allow());
+    });
+
     test('lastSignal and queueStats reflect the newest signal and the queue', async () => {
       expect(await s().lastSignal()).toBeNull();
       expect(await s().queueStats()).toEqual({ accepted: 0, executing: 0, oldest_accepted_at: null });
