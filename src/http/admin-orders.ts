@@ -42,7 +42,7 @@ export function orderRoutes(deps: Pick<Deps, 'store'>): Hono<AppEnv> {
       ...(q.instrument === undefined ? {} : { instrument: q.instrument }),
       ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
     });
-    return c.json({ orders: page.items.map(orderView), next_cursor: page.next_cursor });
+    return c.json({ items: page.items.map(orderView), next_cursor: page.next_cursor });
   });
   return app;
 }

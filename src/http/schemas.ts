@@ -83,13 +83,13 @@ export const orderView = v.object({
   quantity: v.number(),
   order_type: v.picklist(ORDER_TYPES),
   limit_price: v.nullable(v.number()),
+  stop_price: v.nullable(v.number()),
   status: v.picklist(ORDER_STATUSES),
   filled_quantity: v.number(),
   avg_fill_price: v.nullable(v.number()),
   created_at: time,
   updated_at: time,
 });
-export const ordersResponse = v.object({ orders: v.array(orderView), next_cursor: v.nullable(v.string()) });
 export const signalDetail = v.object({
   ...signalView.entries,
   attempts: v.array(v.object({ n: v.number(), at: time, outcome: v.string(), error: v.nullable(v.string()) })),
@@ -97,6 +97,7 @@ export const signalDetail = v.object({
   orders: v.array(orderView),
 });
 export const page = <T extends v.GenericSchema>(item: T) => v.object({ items: v.array(item), next_cursor: v.nullable(v.string()) });
+export const ordersResponse = page(orderView);
 
 const breaker = v.object({ state: v.picklist(['closed', 'open', 'half_open']), consecutive_failures: v.number(), opened_at: v.nullable(time) });
 export const statusResponse = v.object({

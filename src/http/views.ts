@@ -42,6 +42,7 @@ export function orderView(r: OrderRecord): v.InferOutput<typeof orderViewSchema>
     quantity: r.quantity,
     order_type: r.order_type,
     limit_price: r.limit_price,
+    stop_price: r.stop_price,
     status: r.status,
     filled_quantity: r.filled_quantity,
     avg_fill_price: r.avg_fill_price,

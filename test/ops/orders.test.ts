@@ -30,7 +30,7 @@ interface OrderView {
 }
 
 interface OrdersPage {
-  orders: OrderView[];
+  items: OrderView[];
   next_cursor: string | null;
 }
 
@@ -40,7 +40,7 @@ let broker: OrderBroker;
 let sent: { filled: FinalOutcome; resting: FinalOutcome; rejected: FinalOutcome; late: FinalOutcome };
 
 const orders = async (query = ''): Promise<OrdersPage> => readJson<OrdersPage>(await s.admin(`/orders${query}`));
-const coids = (page: OrdersPage): string[] => page.orders.map((o) => o.client_order_id);
+const coids = (page: OrdersPage): string[] => page.items.map((o) => o.client_order_id);
 const coidOf = (out: FinalOutcome): string => out.result?.client_order_id ?? '';
 
 beforeAll(async () => {
@@ -62,7 +62,7 @@ beforeAll(async () => {
     late: await sendFinal(s.url, { action: 'buy', instrument: 'LATEA', quantity: 2, order_type: 'limit', limit_price: 15 }),
   };
   // The late order fills when the tracker next asks about it.
-  await eventually(async () => ((await orders('?status=filled')).orders.some((o) => o.instrument === 'LATEA') ? true : undefined), 10_000, 'the late fill');
+  await eventually(async () => ((await orders('?status=filled')).items.some((o) => o.instrument === 'LATEA') ? true : undefined), 10_000, 'the late fill');
 });
 afterAll(async () => {
   await s.close();
@@ -77,7 +77,7 @@ describe('GET /admin/orders', () => {
     const all = await orders();
     expect(coids(all)).toEqual([late, rejected, resting, filled]);
     expect(all.next_cursor).toBeNull();
-    expect(all.orders.find((o) => o.client_order_id === filled)).toEqual({
+    expect(all.items.find((o) => o.client_order_id === filled)).toEqual({
       client_order_id: filled,
       connector: 'custom',
       signal_id: sent.filled.signal_id,
@@ -87,6 +87,7 @@ describe('GET /admin/orders', () => {
       quantity: 3,
       order_type: 'market',
       limit_price: null,
+      stop_price: null,
       status: 'filled',
       filled_quantity: 3,
       avg_fill_price: 20,
@@ -112,7 +113,7 @@ describe('GET /admin/orders', () => {
     let pages = 0;
     do {
       const page: OrdersPage = await orders(`?limit=1${cursor === null ? '' : `&cursor=${cursor}`}`);
-      expect(page.orders.length).toBeLessThanOrEqual(1);
+      expect(page.items.length).toBeLessThanOrEqual(1);
       walked.push(...coids(page));
       cursor = page.next_cursor;
       pages += 1;
@@ -200,7 +201,7 @@ describe('POST /admin/mode with cancel_open_orders', () => {
     expect(logged?.data.cancelled).toContainEqual({ connector: 'custom', instrument: 'RSTA', cancelled: 1 });
     const ended = await eventually(async () => {
       const open = await orders('?status=open');
-      return open.orders.length === 0 ? orders('?status=canceled') : undefined;
+      return open.items.length === 0 ? orders('?status=canceled') : undefined;
     }, 10_000, 'the cancelled order to end');
     expect(coids(ended)).toEqual([coidOf(sent.resting)]);
     const status = await readJson<{ orders: unknown }>(await s.admin('/status'));

@@ -17,6 +17,7 @@ export interface OrderRecord {
   quantity: number;
   order_type: OrderType;
   limit_price: number | null;
+  stop_price: number | null;
   status: OrderStatus;
   /** Cumulative filled quantity booked into the ledger. */
   filled_quantity: number;

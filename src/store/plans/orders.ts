@@ -23,6 +23,7 @@ export interface OrderRow {
   quantity: number;
   order_type: OrderType;
   limit_price: number | null;
+  stop_price: number | null;
   status: OrderStatus;
   open: number;
   filled_quantity: number;
@@ -32,7 +33,7 @@ export interface OrderRow {
 }
 
 /** What the row of a new order holds before the placement's report is applied to it: nothing filled. */
-export function newOrderRow(signal: { signal_id: string; connector: string; instrument: string }, placed: Order, now: Date): OrderRow {
+export function newOrderRow(signal: { signal_id: string; connector: string; instrument: string; stop_price: number | null }, placed: Order, now: Date): OrderRow {
   return {
     client_order_id: placed.client_order_id,
     connector: signal.connector,
@@ -43,6 +44,8 @@ export function newOrderRow(signal: { signal_id: string; connector: string; inst
     quantity: placed.quantity,
     order_type: placed.order_type,
     limit_price: placed.limit_price,
+    // A connector's report carries no stop price: the signal's is the order's.
+    stop_price: signal.stop_price,
     status: 'new',
     open: 1,
     filled_quantity: 0,
@@ -167,6 +170,7 @@ export function orderRecordFromRow(row: OrderRow): OrderRecord {
     quantity: row.quantity,
     order_type: row.order_type,
     limit_price: row.limit_price,
+    stop_price: row.stop_price,
     status: row.status,
     filled_quantity: row.filled_quantity,
     avg_fill_price: row.avg_fill_price,

@@ -53,7 +53,7 @@ export function pgFinish(ctx: PgContext): FinishStore {
         if (input.order !== null && input.track_order) {
           // The order's row, then the placement's answer applied to it like any later report:
           // its fills so far booked, the reservation shrunk to the remainder or released.
-          await tx.insert(t.orders).values(newOrderRow({ signal_id: row.id, connector, instrument }, input.order, input.now)).onConflictDoNothing();
+          await tx.insert(t.orders).values(newOrderRow({ signal_id: row.id, connector, instrument, stop_price: toRecord(row).signal.stop_price ?? null }, input.order, input.now)).onConflictDoNothing();
           const orderRow = await lockedOrder(tx, input.order.client_order_id);
           if (orderRow === undefined) throw new Error(`finishSignal: the order of ${input.signal_id} vanished`);
           const applied = await applyReport(ctx, tx, emit, orderRow, input.order, input);

@@ -225,6 +225,7 @@ export const orders = pgTable(
     quantity: doublePrecision('quantity').notNull(),
     order_type: text('order_type', { enum: ['market', 'limit', 'stop', 'stop_limit'] }).notNull(),
     limit_price: doublePrecision('limit_price'),
+    stop_price: doublePrecision('stop_price'),
     status: text('status', { enum: ['new', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected'] }).notNull(),
     /** 1 while new or partially filled: what the open-order queries filter on. */
     open: integer('open').notNull(),

@@ -22,7 +22,7 @@ export function sqliteOrderBook(ctx: SqliteContext) {
     insertOrder: db
       .insert(t.orders)
       .values(
-        phs('client_order_id', 'connector', 'signal_id', 'instrument', 'order_id', 'side', 'quantity', 'order_type', 'limit_price', 'status', 'open', 'filled_quantity', 'avg_fill_price', 'created_at', 'updated_at'),
+        phs('client_order_id', 'connector', 'signal_id', 'instrument', 'order_id', 'side', 'quantity', 'order_type', 'limit_price', 'stop_price', 'status', 'open', 'filled_quantity', 'avg_fill_price', 'created_at', 'updated_at'),
       )
       .onConflictDoNothing()
       .prepare(),

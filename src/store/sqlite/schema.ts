@@ -211,6 +211,7 @@ export const orders = sqliteTable(
     quantity: real('quantity').notNull(),
     order_type: text('order_type', { enum: ['market', 'limit', 'stop', 'stop_limit'] }).notNull(),
     limit_price: real('limit_price'),
+    stop_price: real('stop_price'),
     status: text('status', { enum: ['new', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected'] }).notNull(),
     /** 1 while new or partially filled: what the open-order queries filter on. */
     open: integer('open').notNull(),

@@ -18,6 +18,7 @@ function row(o: Partial<OrderRow> = {}): OrderRow {
     quantity: 10,
     order_type: 'limit',
     limit_price: 101,
+    stop_price: null,
     status: 'new',
     open: 1,
     filled_quantity: 0,
@@ -181,9 +182,11 @@ describe('planReservation', () => {
 describe('the row, its record and its event', () => {
   test('newOrderRow: the placed order, nothing filled, open, no broker id yet', () => {
     const placed = report({ order_id: 'ord-7', status: 'filled', filled_quantity: 10, fill_price: 100 });
-    expect(newOrderRow({ signal_id: 'sig_1', connector: 'broker', instrument: 'AAPL' }, placed, NOW)).toEqual(
+    expect(newOrderRow({ signal_id: 'sig_1', connector: 'broker', instrument: 'AAPL', stop_price: null }, placed, NOW)).toEqual(
       row({ order_id: null, status: 'new', open: 1, filled_quantity: 0, avg_fill_price: null, created_at: NOW.getTime(), updated_at: NOW.getTime() }),
     );
+    // The stop price is the signal's: a connector's report carries none.
+    expect(newOrderRow({ signal_id: 'sig_1', connector: 'broker', instrument: 'AAPL', stop_price: 99 }, placed, NOW).stop_price).toBe(99);
   });
 
   test('orderEvent: order.<status> with the cumulative figures and the fill', () => {
