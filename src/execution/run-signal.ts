@@ -7,7 +7,7 @@
  */
 import type { Connector } from '../connectors/connector.js';
 import { onFailure, onRefused, onSuccess, type BreakerState, type BreakerStep } from '../domain/breaker.js';
-import { OPERATOR_SOURCE, type Decision } from '../domain/types.js';
+import { isFinalStatus, OPERATOR_SOURCE, type Decision } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { SignalRecord } from '../store/store.js';
 import { lazyChild } from '../telemetry/logger.js';
@@ -99,6 +99,11 @@ export class SignalRunner {
       } else if (older?.status === 'executing') {
         if (!this.leases.isClaimed(older.signal_id)) return 'blocked';
         await this.leases.withLease(older.signal_id, () => this.recoverExecuting(older));
+      } else if (older !== null && isFinalStatus(older.status)) {
+        // An allowed close or target, held by an open order of its lane (that older signal's):
+        // cancel the lane's open orders and wait until they are terminal, then gate again.
+        const connector = this.deps.connectors.get(record.connector);
+        if (connector === undefined || !(await this.tracker.settleOpen(connector, record.instrument, this.sleep))) return 'blocked';
       }
     }
   }
@@ -180,16 +185,12 @@ export class SignalRunner {
 
   /**
    * Before a signal is decided: its lane's open orders were looked up since start (fills may
-   * have happened while sluice was down), and for `close` and `target` they are cancelled and
-   * terminal (docs/execution.md#orders), so that the gate sizes the order from the settled
-   * position alone. Not in `paused` (only cancels pass; the gate rejects the signal). False:
-   * not now (a lookup unanswered, or stopping).
+   * have happened while sluice was down). False: not now (a lookup unanswered, or stopping).
+   * (`close` and `target` are held by the gate itself while an order of the lane is open, and
+   * settled in `process`: docs/execution.md#close-and-target-with-open-orders.)
    */
   private async prepareLane(record: SignalRecord, connector: Connector): Promise<boolean> {
-    if (!(await this.tracker.ensureChecked(connector, record.instrument))) return false;
-    if (!settlesOpenOrders(record, connector)) return true;
-    if (record.source !== OPERATOR_SOURCE && (await this.deps.store.getMode()).mode === 'paused') return true;
-    return this.tracker.settleOpen(connector, record.instrument, this.sleep);
+    return this.tracker.ensureChecked(connector, record.instrument);
   }
 
   private async execute(record: SignalRecord, connector: Connector, decision: Decision, fresh: boolean): Promise<void> {

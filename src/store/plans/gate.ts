@@ -26,22 +26,26 @@ export const isGateable = <R extends { status: SignalStatus }>(row: R | undefine
  * `row`: the signal as read (locked, in PostgreSQL); `older`: the OLDEST older signal of its
  * lane in LANE_BLOCKING_STATUSES (by seq), read only when the row is gateable (undefined
  * otherwise). Arrival order per lane comes first, so such a signal blocks this one.
- * `openOrder`: for a gate with `settle_open_orders` (close, target), an open order of the lane,
- * read in the same step: the executor cancelled and waited for the lane's open orders before the
- * gate, but an older signal's placement may have committed one since; it blocks this one, which
- * settles it and comes back (docs/execution.md#close-and-target-with-open-orders).
  */
-export function planGateAdmission<R extends { status: SignalStatus }>(
-  row: R | undefined,
-  older: { id: string } | undefined,
-  openOrder: { signal_id: string } | undefined = undefined,
-): Admission<R> {
+export function planGateAdmission<R extends { status: SignalStatus }>(row: R | undefined, older: { id: string } | undefined): Admission<R> {
   if (!isGateable(row)) return { kind: 'skipped' };
   if (older !== undefined) return { kind: 'blocked', by: older.id };
-  // close/target: an order of the lane still open (placed since the lane was settled) goes first.
-  if (openOrder !== undefined) return { kind: 'blocked', by: openOrder.signal_id };
   return { kind: 'gate', row };
 }
+
+/**
+ * A gate with `settle_open_orders` (close, target) whose decision allows it waits while an order
+ * of its lane is open: nothing is written, and it is blocked by that order's signal, which the
+ * executor then settles (cancels and waits for) before gating again. A refusal is recorded at
+ * once, so that a close the gate refuses (stale, paused, an instrument not allowed) never
+ * cancels anything. `openOrder` is read only when this returns true from `needsOpenOrder`.
+ */
+export function planSettleFirst(input: Pick<GateInput, 'settle_open_orders'>, plan: Pick<GatePlan, 'decision'>, openOrder: { signal_id: string } | undefined): { kind: 'blocked'; by: string } | null {
+  return input.settle_open_orders && plan.decision.allowed && openOrder !== undefined ? { kind: 'blocked', by: openOrder.signal_id } : null;
+}
+
+/** Whether the lane's open orders must be read for this gate (see planSettleFirst). */
+export const needsOpenOrder = (input: Pick<GateInput, 'settle_open_orders'>, plan: Pick<GatePlan, 'decision'>): boolean => input.settle_open_orders && plan.decision.allowed;
 
 export interface GatePlan {
   decision: Decision;

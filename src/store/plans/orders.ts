@@ -101,7 +101,10 @@ export function nextOrderStatus(current: OrderStatus, reported: OrderStatus, fil
 export function planOrderUpdate(row: OrderRow, reported: Order, now: Date): OrderUpdatePlan | null {
   const { fill, unusable } = fillIncrement(row, reported);
   const filled = fill === null ? row.filled_quantity : roundQty(row.filled_quantity + fill.quantity);
-  const status = nextOrderStatus(row.status, reported.status, filled);
+  // A fill that cannot be booked keeps the order open (and polled, and reserved) until a report
+  // with a usable price books it: ending it now would lose that fill for good.
+  const reportedStatus = unusable && isTerminalOrderStatus(reported.status) ? (filled > 0 ? 'partially_filled' : 'new') : reported.status;
+  const status = nextOrderStatus(row.status, reportedStatus, filled);
   const orderId = row.order_id ?? (reported.order_id === '' ? null : reported.order_id);
   if (fill === null && status === row.status && orderId === row.order_id) return null;
   const avg = fill === null ? row.avg_fill_price : positiveFinite(reported.fill_price) ? reported.fill_price : row.avg_fill_price;

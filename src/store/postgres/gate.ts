@@ -6,7 +6,7 @@
 import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
-import { isGateable, LANE_BLOCKING_STATUSES, planGate, planGateAdmission } from '../plans/gate.js';
+import { isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
 import { breakerFromState, breakerKey, MODE_KEY, modeFromState, signalRecordFromRow as toRecord } from '../records.js';
 import { applyBreakerPlan, toNumber, toNumberOrNull, type PgContext, type Tx } from './context.js';
 import * as t from './schema.js';
@@ -72,15 +72,7 @@ export function pgGate(ctx: PgContext): GateStore {
               .orderBy(asc(t.signals.seq))
               .limit(1)
           : [];
-        const [openOrder] =
-          isGateable(row) && older === undefined && input.settle_open_orders
-            ? await tx
-                .select({ signal_id: t.orders.signal_id })
-                .from(t.orders)
-                .where(and(eq(t.orders.open, 1), eq(t.orders.connector, input.connector), eq(t.orders.instrument, input.instrument)))
-                .limit(1)
-            : [];
-        const admission = planGateAdmission(row, older, openOrder);
+        const admission = planGateAdmission(row, older);
         if (admission.kind !== 'gate') return admission;
         // Gates of one connector serialize from here to their commit (every instance), so the
         // state read next includes every reservation committed before, and ours is committed
@@ -89,6 +81,15 @@ export function pgGate(ctx: PgContext): GateStore {
         const gate = await loadGateState(tx, input);
         // `decide` is pure and synchronous: evaluated against exactly the state just read.
         const plan = planGate(input, gate.state, breakerFromState(breakerKey(input.connector), gate.breaker));
+        const [openOrder] = needsOpenOrder(input, plan)
+          ? await tx
+              .select({ signal_id: t.orders.signal_id })
+              .from(t.orders)
+              .where(and(eq(t.orders.open, 1), eq(t.orders.connector, input.connector), eq(t.orders.instrument, input.instrument)))
+              .limit(1)
+          : [];
+        const settleFirst = planSettleFirst(input, plan, openOrder);
+        if (settleFirst !== null) return settleFirst;
         if (plan.breaker !== null) await applyBreakerPlan(tx, emit, input.connector, plan.breaker, input.now);
         const [updated] = await tx
           .update(t.signals)

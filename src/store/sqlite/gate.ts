@@ -6,7 +6,7 @@
 import { and, asc, eq, gte, inArray, isNotNull, lt, sql, sum } from 'drizzle-orm';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
-import { isGateable, LANE_BLOCKING_STATUSES, planGate, planGateAdmission } from '../plans/gate.js';
+import { isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
 import { signalRecordFromRow as toRecord } from '../records.js';
 import { applyBreakerPlan, ph, phs, phSql, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
 import * as t from './schema.js';
@@ -88,10 +88,12 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
       return writer.run((): GateOutcome => {
         const row = ctx.q.signalById.get({ id: input.signal_id });
         const older = isGateable(row) ? q.olderInLane.get({ connector: input.connector, instrument: input.instrument, seq: row.seq }) : undefined;
-        const openOrder = isGateable(row) && older === undefined && input.settle_open_orders ? q.openOrderInLane.get({ connector: input.connector, instrument: input.instrument }) : undefined;
-        const admission = planGateAdmission(row, older, openOrder);
+        const admission = planGateAdmission(row, older);
         if (admission.kind !== 'gate') return admission;
         const plan = planGate(input, loadGateState(input), readStoredBreaker(ctx, input.connector));
+        const openOrder = needsOpenOrder(input, plan) ? q.openOrderInLane.get({ connector: input.connector, instrument: input.instrument }) : undefined;
+        const settleFirst = planSettleFirst(input, plan, openOrder);
+        if (settleFirst !== null) return settleFirst;
         if (plan.breaker !== null) applyBreakerPlan(ctx, input.connector, plan.breaker, input.now);
         if (q.gateUpdate.run({ id: input.signal_id, ...plan.values }).changes === 0) return { kind: 'skipped' };
         if (plan.reservation !== null) q.insertReservation.run(plan.reservation);

@@ -99,10 +99,14 @@ export function ordersContract({ s }: ContractContext): void {
       expect(unusable).toMatchObject({ changed: false, fill: null, unusable_fill: true, record: { status: 'partially_filled', filled_quantity: 4 } });
       expect(await allEvents(s())).toEqual(before);
       expect(await ledger()).toEqual({ positions: [{ instrument: 'AAPL', quantity: 4, avg_price: 100 }], reserved: 600, pnl: 0 });
-      // Ending that way: the order is terminal, what was booked stays, nothing more.
+      // Ending that way does not end it: the fill would be lost; it stays open and reserved.
       const ended = await s().applyOrderUpdate(reportOf(placed, { status: 'filled', filled_quantity: 10, fill_price: null }, 4));
-      expect(ended).toMatchObject({ changed: true, fill: null, unusable_fill: true, record: { status: 'filled', filled_quantity: 4 } });
-      expect(await ledger()).toEqual({ positions: [{ instrument: 'AAPL', quantity: 4, avg_price: 100 }], reserved: 0, pnl: 0 });
+      expect(ended).toMatchObject({ changed: false, fill: null, unusable_fill: true, record: { status: 'partially_filled', filled_quantity: 4 } });
+      expect(await ledger()).toEqual({ positions: [{ instrument: 'AAPL', quantity: 4, avg_price: 100 }], reserved: 600, pnl: 0 });
+      // A usable report books the rest and ends it.
+      const priced = await s().applyOrderUpdate(reportOf(placed, { status: 'filled', filled_quantity: 10, fill_price: 100 }, 5));
+      expect(priced).toMatchObject({ changed: true, fill: { quantity: 6, price: 100 }, record: { status: 'filled', filled_quantity: 10 } });
+      expect(await ledger()).toEqual({ positions: [{ instrument: 'AAPL', quantity: 10, avg_price: 100 }], reserved: 0, pnl: 0 });
     });
 
     test('a losing fill reported later that breaches max_daily_loss switches to exit_only, once', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import type { BreakerState, BreakerStep } from '../../../src/domain/breaker.js';
 import type { StoredGateState } from '../../../src/domain/gate-state.js';
 import type { Decision, SignalStatus } from '../../../src/domain/types.js';
-import { planGate, planGateAdmission, type Admission } from '../../../src/store/plans/gate.js';
+import { needsOpenOrder, planGate, planGateAdmission, planSettleFirst, type Admission } from '../../../src/store/plans/gate.js';
 import type { GateInput } from '../../../src/store/store.js';
 
 const NOW = new Date('2026-11-23T15:00:00.000Z');
@@ -46,10 +46,22 @@ describe('planGateAdmission', () => {
   for (const c of cases) test(c.name, () => expect(planGateAdmission(c.row, c.older).kind).toBe(c.want));
 
   test('blocked names the older signal', () => expect(planGateAdmission(row('accepted'), { id: 'sig_0' })).toEqual({ kind: 'blocked', by: 'sig_0' }));
-  test('a close with an open order in its lane is blocked by that order\'s signal', () =>
-    expect(planGateAdmission(row('accepted'), undefined, { signal_id: 'sig_buy' })).toEqual({ kind: 'blocked', by: 'sig_buy' }));
-  test('an older signal comes before an open order', () => expect(planGateAdmission(row('accepted'), { id: 'sig_0' }, { signal_id: 'sig_buy' })).toEqual({ kind: 'blocked', by: 'sig_0' }));
-  test('a skipped signal ignores an open order', () => expect(planGateAdmission(row('executed'), undefined, { signal_id: 'sig_buy' }).kind).toBe('skipped'));
+});
+
+describe('planSettleFirst (close, target: decided only with no open order in the lane)', () => {
+  const open = { signal_id: 'sig_buy' };
+  const cases: Array<{ name: string; settle: boolean; decision: Decision; open: { signal_id: string } | undefined; want: { kind: 'blocked'; by: string } | null; reads: boolean }> = [
+    { name: 'an allowed close with an open order waits for it, by its signal', settle: true, decision: allow({ side: null, quantity: null, exit: true }), open, want: { kind: 'blocked', by: 'sig_buy' }, reads: true },
+    { name: 'an allowed close with nothing open is gated', settle: true, decision: allow({ side: null, quantity: null, exit: true }), open: undefined, want: null, reads: true },
+    { name: 'a refused close is recorded at once, open orders or not (nothing is cancelled for it)', settle: true, decision: refuse, open, want: null, reads: false },
+    { name: 'a gate that does not settle (buy, sell, a fire-and-forget connector) ignores open orders', settle: false, decision: allow(), open, want: null, reads: false },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      expect(planSettleFirst({ settle_open_orders: c.settle }, { decision: c.decision }, c.open)).toEqual(c.want);
+      expect(needsOpenOrder({ settle_open_orders: c.settle }, { decision: c.decision })).toBe(c.reads);
+    });
+  }
 });
 
 describe('planGate', () => {

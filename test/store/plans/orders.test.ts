@@ -96,6 +96,17 @@ describe('planOrderUpdate', () => {
     expect(planOrderUpdate(done, report({ status: 'filled', filled_quantity: 10, fill_price: 103 }), NOW)).toBeNull();
   });
 
+  test('a terminal report whose fill cannot be booked keeps the order open until a usable report books it', () => {
+    const unpriced = planOrderUpdate(row({ order_id: 'ord-1' }), report({ status: 'filled', filled_quantity: 10, fill_price: null }), NOW);
+    // Nothing booked, nothing changed but the said error: the order stays new, open and reserved.
+    expect(unpriced).toBeNull();
+    const partial = row({ status: 'partially_filled', filled_quantity: 4, avg_fill_price: 100 });
+    const ended = planOrderUpdate(partial, report({ status: 'canceled', filled_quantity: 6, fill_price: null }), NOW);
+    expect(ended).toBeNull();
+    const priced = planOrderUpdate(partial, report({ status: 'filled', filled_quantity: 10, fill_price: 100 }), NOW);
+    expect(priced).toMatchObject({ fill: { quantity: 6, price: 100 }, terminal: true, values: { status: 'filled', open: 0 } });
+  });
+
   test('a partial fill, then the rest: each books its increase, the status moves forward', () => {
     const first = planOrderUpdate(row(), report({ status: 'partially_filled', filled_quantity: 4, fill_price: 100 }), NOW);
     expect(first).toMatchObject({
@@ -117,11 +128,6 @@ describe('planOrderUpdate', () => {
 
   test('`new` with something filled is partially_filled', () => {
     expect(planOrderUpdate(row(), report({ status: 'new', filled_quantity: 3, fill_price: 99 }), NOW)?.values).toMatchObject({ status: 'partially_filled', open: 1, filled_quantity: 3 });
-  });
-
-  test('a fill without a usable price: unusable, nothing booked, the status still moves', () => {
-    const plan = planOrderUpdate(row(), report({ status: 'filled', filled_quantity: 10, fill_price: null }), NOW);
-    expect(plan).toMatchObject({ values: { status: 'filled', open: 0, filled_quantity: 0, avg_fill_price: null }, fill: null, unusable_fill: true, terminal: true });
   });
 
   test('a terminal order: a later, higher cumulative quantity is booked, the status stays', () => {
