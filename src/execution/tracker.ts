@@ -10,10 +10,11 @@
  */
 import type { Connector } from '../connectors/connector.js';
 import { nextDelay } from '../domain/backoff.js';
-import { isTerminalOrderStatus, type Order } from '../domain/types.js';
+import type { Order } from '../domain/types.js';
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { OrderRecord, OrderUpdateOutcome } from '../store/store.js';
 import type { ExecutorDeps } from './executor-deps.js';
+import { OrphanReports } from './orphans.js';
 import { guarded } from './place.js';
 
 export type TrackerDeps = Pick<ExecutorDeps, 'store' | 'connectors' | 'policy' | 'execution' | 'logger' | 'metrics' | 'now' | 'onError' | 'random'>;
@@ -28,15 +29,9 @@ export interface StreamStatus {
   since: string;
 }
 
-/** How long a report about an order sluice has not recorded yet is kept (its placement may be committing). */
-const ORPHAN_TTL_MS = 60_000;
-/**
- * Such a report is tried again after this long, doubling: the order may be recorded by another
- * instance (whose `recorded` never reaches this one), so waiting for `recorded` alone would lose it.
- */
-const ORPHAN_RETRY_MS = 250;
-/** Bounded: a stream also carries orders that are not sluice's (placed by hand, bracket legs). */
-const MAX_ORPHANS = 10_000;
+/** An open order the broker keeps not knowing is ended after this many lookups over at least this long. */
+const UNKNOWN_LOOKUPS = 3;
+const UNKNOWN_MS = 30_000;
 /** Safety sweep of a streaming connector's open orders, in poll periods: a message lost while connected is found. */
 const SWEEP_EVERY_POLLS = 12;
 
@@ -44,32 +39,36 @@ type Source = 'placement' | 'stream' | 'poll';
 
 const laneKey = (connector: string, instrument: string): string => `${connector}\u0000${instrument}`;
 
-interface Orphan {
-  connector: string;
-  order: Order;
-  until: number;
-  retryAt: number;
-  delay: number;
-}
-
-/** Reports are cumulative: one behind the report held (less filled, or open after terminal) adds nothing. */
-const isBehind = (order: Order, held: Order): boolean =>
-  order.filled_quantity < held.filled_quantity || (order.filled_quantity === held.filled_quantity && isTerminalOrderStatus(held.status) && !isTerminalOrderStatus(order.status));
-
 export class OrderTracker {
   private readonly streams = new Map<string, { connected: boolean; reason: string | null; since: Date; everConnected: boolean }>();
   private readonly unsubscribe: Array<() => void> = [];
-  private readonly orphans = new Map<string, Orphan>();
-  private orphanTimer: NodeJS.Timeout | null = null;
+  private readonly orphans: OrphanReports;
   /** Lanes whose open orders were looked up since start. */
   private readonly checked = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
+  /** Connectors being polled now, and those asked to be polled again once that poll ends. */
+  private readonly polling = new Map<string, Promise<boolean>>();
+  private readonly pollAgain = new Set<string>();
+  /** Open orders the broker said it does not know: since when, how many times. */
+  private readonly missing = new Map<string, { since: number; times: number }>();
   private polls = 0;
   /** A poll round still running: the next tick is skipped rather than piled on it. */
   private ticking = false;
   private stopped = false;
 
-  constructor(private readonly deps: TrackerDeps) {}
+  constructor(private readonly deps: TrackerDeps) {
+    this.orphans = new OrphanReports({
+      now: deps.now,
+      book: (connector, order) => this.book(connector, order),
+      booked: (record, outcome) => this.observe(record, outcome, 'stream'),
+      failed: (connector, err) => this.failed(connector, err),
+    });
+  }
+
+  /** The executor recorded an order: a report that arrived before it is applied now. */
+  recorded(order: OrderRecord): Promise<void> {
+    return this.orphans.recorded(order);
+  }
 
   /** Subscribes to every streaming connector and starts polling. */
   start(): void {
@@ -93,7 +92,7 @@ export class OrderTracker {
   stop(): void {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
-    if (this.orphanTimer !== null) clearTimeout(this.orphanTimer);
+    this.orphans.stop();
     for (const stop of this.unsubscribe.splice(0)) stop();
   }
 
@@ -105,7 +104,7 @@ export class OrderTracker {
   async apply(connectorName: string, order: Order, source: Source): Promise<OrderUpdateOutcome> {
     const outcome = await this.book(connectorName, order);
     if (outcome.record === null) {
-      if (source === 'stream') this.park(connectorName, order);
+      if (source === 'stream') this.orphans.park(connectorName, order);
       return outcome;
     }
     this.observe(outcome.record, outcome, source);
@@ -122,59 +121,6 @@ export class OrderTracker {
       trading_day: tradingDay(at, policy.trading_day_tz),
       max_daily_loss: policy.max_daily_loss,
     });
-  }
-
-  /** Keeps a report about an order not recorded yet (the newest one per order) and tries it again soon. */
-  private park(connector: string, order: Order): void {
-    const held = this.orphans.get(order.client_order_id);
-    if (held !== undefined && isBehind(order, held.order)) return;
-    if (held === undefined && this.orphans.size >= MAX_ORPHANS) return;
-    const now = this.deps.now().getTime();
-    this.orphans.set(order.client_order_id, { connector, order, until: now + ORPHAN_TTL_MS, retryAt: now + ORPHAN_RETRY_MS, delay: ORPHAN_RETRY_MS });
-    this.armOrphans();
-  }
-
-  private armOrphans(): void {
-    if (this.orphanTimer !== null || this.stopped || this.orphans.size === 0) return;
-    this.orphanTimer = setTimeout(() => {
-      void this.retryOrphans().finally(() => {
-        this.orphanTimer = null;
-        this.armOrphans();
-      });
-    }, ORPHAN_RETRY_MS);
-    this.orphanTimer.unref();
-  }
-
-  /** Applies the kept reports that are due; one whose order is still unknown waits twice as long, until it expires. */
-  private async retryOrphans(): Promise<void> {
-    const now = this.deps.now().getTime();
-    for (const [id, orphan] of [...this.orphans]) {
-      if (this.stopped) return;
-      if (orphan.until < now) {
-        this.orphans.delete(id);
-        continue;
-      }
-      if (orphan.retryAt > now) continue;
-      orphan.delay *= 2;
-      orphan.retryAt = now + orphan.delay;
-      try {
-        const outcome = await this.book(orphan.connector, orphan.order);
-        if (outcome.record === null) continue;
-        // A newer report parked meanwhile stays, and is applied in its turn.
-        if (this.orphans.get(id) === orphan) this.orphans.delete(id);
-        this.observe(outcome.record, outcome, 'stream');
-      } catch (err) {
-        this.failed(orphan.connector, err);
-      }
-    }
-  }
-
-  /** The executor recorded an order: a report that arrived before it is applied now. */
-  async recorded(order: OrderRecord): Promise<void> {
-    const orphan = this.orphans.get(order.client_order_id);
-    if (orphan === undefined) return;
-    this.orphans.delete(order.client_order_id);
-    await this.apply(orphan.connector, orphan.order, 'stream');
   }
 
   /**
@@ -222,8 +168,6 @@ export class OrderTracker {
   }
 
   private async pollRound(sweep: boolean): Promise<void> {
-    const now = this.deps.now().getTime();
-    for (const [id, orphan] of this.orphans) if (orphan.until < now) this.orphans.delete(id);
     for (const connector of this.deps.connectors.values()) {
       const updates = connector.capabilities.order_updates;
       if (updates === 'none') continue;
@@ -233,7 +177,22 @@ export class OrderTracker {
     }
   }
 
-  private async pollConnector(connector: Connector): Promise<boolean> {
+  /** One poll of a connector at a time: a call while one runs (a flapping stream) asks for one more after it. */
+  private pollConnector(connector: Connector): Promise<boolean> {
+    const running = this.polling.get(connector.name);
+    if (running !== undefined) {
+      this.pollAgain.add(connector.name);
+      return running;
+    }
+    const run = this.pollConnectorOnce(connector).finally(() => {
+      this.polling.delete(connector.name);
+      if (this.pollAgain.delete(connector.name) && !this.stopped) void this.pollConnector(connector);
+    });
+    this.polling.set(connector.name, run);
+    return run;
+  }
+
+  private async pollConnectorOnce(connector: Connector): Promise<boolean> {
     try {
       const open = await this.deps.store.openOrders(connector.name);
       const answered = await this.pollOrders(connector, open);
@@ -257,13 +216,32 @@ export class OrderTracker {
         continue;
       }
       if (found.value === null) {
-        // The broker does not know an order it took: nothing to book; an operator should look.
-        this.deps.logger.error({ connector: connector.name, client_order_id: order.client_order_id, signal_id: order.signal_id }, 'an open order is unknown to its connector');
+        await this.unknownAtBroker(connector, order);
         continue;
       }
+      this.missing.delete(order.client_order_id);
       await this.apply(connector.name, found.value, 'poll');
     }
     return answered;
+  }
+
+  /**
+   * The broker answers, and does not know an order it took (an account reset, other keys): it
+   * will never fill more. Said at each lookup; after UNKNOWN_LOOKUPS answers over UNKNOWN_MS it is
+   * ended as `expired` (alerted), what filled staying booked, so that it stops holding its
+   * reservation and its lane (a close would otherwise wait for it for ever).
+   */
+  private async unknownAtBroker(connector: Connector, order: OrderRecord): Promise<void> {
+    const now = this.deps.now().getTime();
+    const seen = this.missing.get(order.client_order_id) ?? { since: now, times: 0 };
+    seen.times += 1;
+    this.missing.set(order.client_order_id, seen);
+    this.deps.logger.error({ connector: connector.name, client_order_id: order.client_order_id, signal_id: order.signal_id, times: seen.times }, 'an open order is unknown to its connector');
+    if (seen.times < UNKNOWN_LOOKUPS || now - seen.since < UNKNOWN_MS) return;
+    this.missing.delete(order.client_order_id);
+    const { client_order_id, instrument, side, quantity, order_type, limit_price, filled_quantity, avg_fill_price } = order;
+    const ended: Order = { client_order_id, order_id: order.order_id ?? '', instrument, side, quantity, order_type, limit_price, status: 'expired', filled_quantity, fill_price: avg_fill_price };
+    await this.apply(connector.name, ended, 'poll');
   }
 
   private streamState(connector: Connector, connected: boolean, reason: string | null): void {

@@ -160,6 +160,25 @@ describe('polling', () => {
   });
 });
 
+describe('an open order the broker does not know', () => {
+  test('is said at each lookup, and ended as expired after three lookups over 30 s: its reservation released, a close no longer held by it', async () => {
+    let clock = T0.getTime();
+    const h = await harness({ execution: { order_poll_seconds: 0.05 } }, { now: () => new Date(clock) }, { orderUpdates: 'poll' });
+    await h.executor.start();
+    const buy = await openBuy(h);
+    // The account was reset: the broker answers, and has no such order.
+    h.connector.orders.delete(buy.client_order_id);
+    const lookups = () => h.connector.calls.filter((c) => c.op === 'getOrder' && c.key === buy.client_order_id).length;
+    await until(async () => lookups() >= 4, 'several lookups answered "not found"');
+    expect(await orderOf(h, buy)).toMatchObject({ status: 'new' });
+    expect((await ledger(h)).reserved).toBe(1000);
+    clock += 31_000;
+    await until(async () => (await orderOf(h, buy)).status === 'expired', 'the order ended as expired');
+    expect(await ledger(h)).toEqual({ positions: [], reserved: 0 });
+    expect((await h.run(await h.accept({ instrument: 'AAPL', action: 'close', price: 100 }))).status).toBe('executed');
+  });
+});
+
 describe('before a lane’s first signal since start', () => {
   test('ensureChecked is false while the lookups fail, true once they answer, and asks only once', async () => {
     const h = await harness({ execution: { order_poll_seconds: 3600 } }, {}, { orderUpdates: 'poll' });
