@@ -100,10 +100,12 @@ export class SignalRunner {
         if (!this.leases.isClaimed(older.signal_id)) return 'blocked';
         await this.leases.withLease(older.signal_id, () => this.recoverExecuting(older));
       } else if (older !== null && isFinalStatus(older.status)) {
-        // An allowed close or target, held by an open order of its lane (that older signal's):
-        // cancel the lane's open orders and wait until they are terminal, then gate again.
+        // Blocked by a signal that is final by now: it was the older one finishing meanwhile (any
+        // signal just gates again), or, for an allowed close or target, the signal of an open
+        // order of its lane: cancel the lane's open orders and wait until they are terminal,
+        // then gate again. Only a close or target ever cancels here.
         const connector = this.deps.connectors.get(record.connector);
-        if (connector === undefined || !(await this.tracker.settleOpen(connector, record.instrument, this.sleep))) return 'blocked';
+        if (connector !== undefined && settlesOpenOrders(record, connector) && !(await this.tracker.settleOpen(connector, record.instrument, this.sleep))) return 'blocked';
       }
     }
   }

@@ -381,6 +381,39 @@ function countGates(store: Store, signalId: string): { n: number } {
 }
 
 describe('arrival order across instances', () => {
+  test('a buy blocked by an older lane-mate that finishes (its order still open) before the block is looked at gates again and cancels nothing', async () => {
+    const h = await harness({}, { singleInstance: false });
+    const older = await h.accept({ instrument: 'AAPL' });
+    await leftExecuting(h.store, older);
+    const newer = await h.accept({ instrument: 'AAPL' });
+    // The other instance finishes the older signal, its order open at the broker, right when
+    // this one reads why it was blocked.
+    const getSignal = h.store.getSignal.bind(h.store);
+    let finished = false;
+    h.store.getSignal = async (id) => {
+      if (id === older.signal_id && !finished) {
+        finished = true;
+        await h.store.finishSignal({
+          signal_id: older.signal_id,
+          status: 'executed',
+          result: { connector: 'broker', client_order_id: older.client_order_id, order_id: 'elsewhere-1', status: 'new', filled_quantity: 0, fill_price: null },
+          order: { client_order_id: older.client_order_id, order_id: 'elsewhere-1', instrument: 'AAPL', side: 'buy', quantity: 10, order_type: 'market', limit_price: null, status: 'new', filled_quantity: 0, fill_price: null },
+          track_order: true,
+          now: T0,
+          trading_day: DAY,
+          max_daily_loss: null,
+        });
+      }
+      return getSignal(id);
+    };
+    await h.executor.start();
+    expect((await h.executor.waitForFinal(newer.signal_id, 10_000))?.status).toBe('executed');
+    expect(finished).toBe(true);
+    // Only a close or a target cancels its lane's open orders; the older buy's order is left alone.
+    expect(h.connector.calls.filter((c) => c.op === 'cancel')).toEqual([]);
+    expect((await h.store.openOrders('broker', 'AAPL')).map((o) => o.client_order_id)).toEqual([older.client_order_id]);
+  });
+
   test('a signal whose older lane-mate executes at a live instance waits, its lane paused (no spin, no worker held), and runs once that one is finished', async () => {
     const h = await harness({ execution: { concurrency: 1 } }, { singleInstance: false });
     const older = await h.accept({ instrument: 'AAPL' });
@@ -413,6 +446,8 @@ describe('arrival order across instances', () => {
     });
     expect((await h.executor.waitForFinal(newer.signal_id, 10_000))?.status).toBe('executed');
     expect(h.connector.calls.filter((c) => c.key === older.client_order_id)).toEqual([]);
+    // The older one finished while the newer was blocked by it: the newer (a buy) just gates again, cancelling nothing.
+    expect(h.connector.calls.filter((c) => c.op === 'cancel')).toEqual([]);
     expect(await positions(h.store)).toEqual([
       { instrument: 'AAPL', quantity: 20 },
       { instrument: 'MSFT', quantity: 10 },
