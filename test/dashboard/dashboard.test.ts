@@ -5,6 +5,7 @@
  * (every write disabled) and a refused token. Screenshots of each view at 1280 and 375 px are
  * written to test-output/dashboard/.
  */
+// Page-side code is passed as strings: the tests compile without the DOM library.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_TOKEN, eventually, startTestServer, type TestServer } from '../helpers/server.js';
@@ -49,7 +50,7 @@ async function screenshots(page: Page, prefix: string): Promise<string[]> {
     for (const view of VIEWS) {
       await show(page, view);
       paths.push(await screenshot(page, `${prefix}-${view}-${width}`));
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       expect(overflow, `${view} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0);
     }
   }
@@ -150,7 +151,7 @@ if (!HAS_CHROMIUM) {
       }, 10_000, 'flat positions');
       await show(page, 'positions');
       await page.locator('[data-connector="mock"]').waitFor();
-      await page.waitForFunction(() => [...document.querySelectorAll('[data-position]')].every((n) => n.textContent === '0'));
+      await page.waitForFunction("[...document.querySelectorAll('[data-position]')].every((n) => n.textContent === '0')");
 
       const paths = await screenshots(page, 'admin');
       console.log(`dashboard screenshots (${paths.length + 1}) in ${OUTPUT}`);
@@ -170,7 +171,7 @@ if (!HAS_CHROMIUM) {
       await page.locator('#link', { hasText: 'live' }).waitFor();
       await page.locator('#readonly-note').waitFor();
       await page.locator('#mode').waitFor();
-      const writes = await page.evaluate(() => [...document.querySelectorAll('[data-write]')].map((n) => ({ id: n.id || n.textContent, disabled: (n as HTMLButtonElement).disabled })));
+      const writes = await page.evaluate<Array<{ id: string; disabled: boolean }>>("[...document.querySelectorAll('[data-write]')].map((n) => ({ id: n.id || n.textContent, disabled: n.disabled }))");
       expect(writes.length).toBeGreaterThanOrEqual(5); // reason, three modes, a breaker reset, flatten
       expect(writes.filter((w) => !w.disabled)).toEqual([]);
 
