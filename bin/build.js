@@ -10,6 +10,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyAssets } from './assets.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -51,6 +52,7 @@ export function buildIfStale() {
     process.stderr.write('sluice: the TypeScript build failed (see above)\n');
     return false;
   }
+  copyAssets();
   return true;
 }
 

@@ -10,6 +10,7 @@ import { orderRoutes } from './http/admin-orders.js';
 import { REPLAY_PATH, replayRoutes } from './http/admin-replay.js';
 import type { AppEnv } from './http/context.js';
 import { AppError, errorResponse, isAppError } from './http/errors.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import { eventRoutes } from './http/events.js';
 import { healthRoutes } from './http/health.js';
 import { buildOpenApi } from './http/openapi.js';
@@ -37,6 +38,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     return c.body(openapi);
   });
   app.route('/webhooks', webhookRoutes(deps));
+  // The page and its assets need no token: every call the page makes carries the operator's.
+  app.route('/', dashboardRoutes({ logger: deps.logger }));
   const auth = adminAuth({ adminToken: deps.config.admin_token, readToken: deps.config.read_token, readOnlyPosts: [REPLAY_PATH] });
   app.use('/admin/*', auth);
   app.use('/metrics', auth);

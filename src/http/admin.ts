@@ -68,7 +68,8 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
     settleOpen: (connector, instrument, sleep) => deps.executor.tracker.settleOpen(connector, instrument, sleep),
   };
 
-  app.get('/status', async (c) => c.json(await getStatus()));
+  // `role` tells a client (the dashboard) which token it holds, so it can disable what it may not do.
+  app.get('/status', async (c) => c.json({ ...(await getStatus()), role: c.get('role') }));
 
   app.post('/mode', async (c) => {
     const body = await parseJsonBody(c.req.raw, modeBody);
@@ -78,7 +79,7 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
       const cancelled = await cancelOpenOrders(cancelDeps);
       await deps.store.appendEvent({ type: 'orders.cancelled', data: { reason: body.reason, actor: 'operator', cancelled } });
     }
-    return c.json(await getStatus());
+    return c.json({ ...(await getStatus()), role: c.get('role') });
   });
 
   app.post('/flatten', async (c) => {

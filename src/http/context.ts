@@ -5,5 +5,7 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     logger: Logger;
+    /** Set by adminAuth: which operator token the request carries. */
+    role: 'admin' | 'read';
   };
 }

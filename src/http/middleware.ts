@@ -40,6 +40,7 @@ export function adminAuth(opts: { adminToken: string; readToken: string | null; 
     if (!admin && !reader) throw new AppError('unauthorized', 'invalid bearer token');
     const reads = c.req.method === 'GET' || c.req.method === 'HEAD' || (c.req.method === 'POST' && readOnlyPosts.has(c.req.path));
     if (reader && !reads) throw new AppError('forbidden', 'the read-only token cannot change anything');
+    c.set('role', admin ? 'admin' : 'read');
     await next();
   };
 }

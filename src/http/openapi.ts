@@ -152,6 +152,14 @@ export const ROUTES: Route[] = [
   { method: 'get', path: '/admin/audit/verify', summary: "Walk the event log's hash chain", auth: 'read', responses: { 200: { description: 'verdict', schema: s.auditResponse }, ...AUTH_ERRORS, ...DB_ERRORS } },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'read', responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, ...AUTH_ERRORS, ...DB_ERRORS } },
   { method: 'get', path: '/openapi.json', summary: 'This document', auth: 'none', responses: { 200: { description: 'OpenAPI 3.1', contentType: 'application/json' } } },
+  // Its assets (`/assets/{version}/{file}`) are left out: their path changes with every build, and the page names them.
+  {
+    method: 'get',
+    path: '/',
+    summary: 'The operator dashboard (an HTML page; it needs no token, every call it makes does)',
+    auth: 'none',
+    responses: { 200: { description: 'the page', contentType: 'text/html' }, 404: err('the dashboard files are not installed') },
+  },
 ];
 
 function jsonSchema(schema: Schema): Record<string, unknown> {

@@ -117,6 +117,8 @@ export const statusResponse = v.object({
   streams: v.array(v.object({ connector: v.string(), connected: v.boolean(), reason: v.nullable(v.string()), since: time })),
   version: v.string(),
   uptime_seconds: v.number(),
+  /** Which token the caller holds (the read token may not write): added by the route, not the reader. */
+  role: v.picklist(['admin', 'read']),
 });
 export const connectorView = v.object({ name: v.string(), type: v.string(), mocked: v.boolean(), capabilities: json, breaker });
 export const deliveryView = v.object({
@@ -175,7 +177,7 @@ export const healthResponse = v.object({ status: v.string() });
 
 /** The schema above and the type `statusReader` reads must be the same shape: a compile-time check. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const statusSchemaMatches: Same<v.InferOutput<typeof statusResponse>, StatusView> = true;
+const statusSchemaMatches: Same<Omit<v.InferOutput<typeof statusResponse>, 'role'>, StatusView> = true;
 const orderSchemaMatches: Same<v.InferOutput<typeof orderView>, OrderRecord> = true;
 const cancelledSchemaMatches: Same<v.InferOutput<typeof cancelledLane>, CancelledLane> = true;
 const flattenSchemaMatches: Same<Omit<v.InferOutput<typeof flattenResponse>, 'status'>, FlattenOutcome> = true;

@@ -79,11 +79,18 @@ describe('admin API', () => {
 
   test('GET /admin/status has every documented field', async () => {
     const status = (await (await s.admin('/status')).json()) as Record<string, unknown>;
-    for (const field of ['status', 'mode', 'mode_reason', 'mode_changed_at', 'read_at', 'test_mode', 'degraded', 'breakers', 'last_signal', 'recent_errors', 'queue', 'spool', 'orders', 'streams', 'version', 'uptime_seconds']) {
+    for (const field of ['status', 'mode', 'mode_reason', 'mode_changed_at', 'read_at', 'test_mode', 'degraded', 'breakers', 'last_signal', 'recent_errors', 'queue', 'spool', 'orders', 'streams', 'version', 'uptime_seconds', 'role']) {
       expect(status).toHaveProperty(field);
     }
+    expect(status.role).toBe('admin');
     expect(status.queue).toEqual({ accepted: expect.any(Number), executing: expect.any(Number), oldest_accepted_age_seconds: expect.any(Number) });
     expect(status.breakers).toHaveProperty('mock');
+  });
+
+  test("GET /admin/status names the caller's role: admin for the admin token, read for the read token", async () => {
+    expect(((await (await s.admin('/status')).json()) as { role: string }).role).toBe('admin');
+    const read = await fetch(`${s.url}/admin/status`, { headers: { authorization: 'Bearer read-token' } });
+    expect(((await read.json()) as { role: string }).role).toBe('read');
   });
 
   test('POST /admin/mode validates its body', async () => {

@@ -32,6 +32,7 @@ const DOCUMENTED_ROUTES = [
   'GET /admin/audit/verify',
   'GET /metrics',
   'GET /openapi.json',
+  'GET /',
 ] as const;
 
 type OpenApiDoc = {
