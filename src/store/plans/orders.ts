@@ -6,31 +6,14 @@
  * follows the unfilled remainder and goes with the order's end.
  */
 import { roundQty } from '../../domain/ledger.js';
-import { isTerminalOrderStatus, type Order, type OrderStatus, type OrderType, type Side } from '../../domain/types.js';
+import { isTerminalOrderStatus, type Order, type OrderStatus, type Side } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
 import type { Page } from '../contract/signals.js';
 import type { OrderRecord, OrderUpdateOutcome } from '../contract/orders.js';
 import type { TimedEvent } from './events.js';
 
-/** An order row as both dialects store it (times in ms). */
-export interface OrderRow {
-  client_order_id: string;
-  connector: string;
-  signal_id: string;
-  instrument: string;
-  order_id: string | null;
-  side: Side;
-  quantity: number;
-  order_type: OrderType;
-  limit_price: number | null;
-  stop_price: number | null;
-  status: OrderStatus;
-  open: number;
-  filled_quantity: number;
-  avg_fill_price: number | null;
-  created_at: number;
-  updated_at: number;
-}
+/** An order row as both dialects store it: the record's fields, times in ms, and `open` (1 while not terminal). */
+export type OrderRow = Omit<OrderRecord, 'created_at' | 'updated_at'> & { open: number; created_at: number; updated_at: number };
 
 /** What the row of a new order holds before the placement's report is applied to it: nothing filled. */
 export function newOrderRow(signal: { signal_id: string; connector: string; instrument: string; stop_price: number | null }, placed: Order, now: Date): OrderRow {
