@@ -23,6 +23,7 @@ function renderPositions(body) {
         {},
         `gross exposure ${num(c.gross_exposure)}, reserved ${num(c.reserved_exposure)}, realized PnL today `,
         h('strong', { class: c.realized_pnl_today < 0 ? 'loss' : '' }, num(c.realized_pnl_today)),
+        c.max_daily_loss === null ? ' (no daily loss limit)' : ` of a daily loss limit of ${num(c.max_daily_loss)}`,
       ),
       table(
         ['instrument', 'quantity', 'avg price'],

@@ -137,6 +137,8 @@ export function adminRoutes(deps: Deps): Hono<AppEnv> {
         gross_exposure: ledger.gross_exposure,
         reserved_exposure: ledger.reserved_exposure,
         realized_pnl_today: ledger.realized_pnl_today,
+        // The limit today's realized PnL is judged against (per connector), null when none.
+        max_daily_loss: deps.config.policy.max_daily_loss,
       };
     }
     return c.json({ connectors: out });

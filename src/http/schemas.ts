@@ -152,6 +152,7 @@ export const positionsResponse = v.object({
       gross_exposure: v.number(),
       reserved_exposure: v.number(),
       realized_pnl_today: v.number(),
+      max_daily_loss: v.nullable(v.number()),
     }),
   ),
 });

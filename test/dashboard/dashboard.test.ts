@@ -151,6 +151,8 @@ if (!HAS_CHROMIUM) {
       }, 10_000, 'flat positions');
       await show(page, 'positions');
       await page.locator('[data-connector="mock"]').waitFor();
+      // Today's PnL is shown against the daily loss limit (none configured here).
+      await page.locator('[data-connector="mock"]', { hasText: 'no daily loss limit' }).waitFor();
       await page.waitForFunction("[...document.querySelectorAll('[data-position]')].every((n) => n.textContent === '0')");
 
       const paths = await screenshots(page, 'admin');
