@@ -46,6 +46,10 @@ export class ScriptedConnector implements Connector {
   listener: OrderStreamListener | null = null;
   /** Whether `cancel` ends the instrument's open orders at once (false: they stay open until the test ends them). */
   cancelTakesEffect = true;
+  /** How long each lookup takes (a slow broker), and how many run at once (now, and at most). */
+  lookupDelayMs = 0;
+  lookupsInFlight = 0;
+  maxLookupsInFlight = 0;
   readonly calls: Call[] = [];
   /** The broker's book, by client_order_id. */
   readonly orders = new Map<string, Order>();
@@ -152,11 +156,18 @@ export class ScriptedConnector implements Connector {
 
   async getOrder(clientOrderId: string): Promise<CallResult<Order | null>> {
     this.calls.push({ op: 'getOrder', key: clientOrderId });
-    if (this.lookupsDown > 0) {
-      this.lookupsDown -= 1;
-      return failure('connection refused', { retryable: true, ambiguous: false });
+    this.lookupsInFlight += 1;
+    this.maxLookupsInFlight = Math.max(this.maxLookupsInFlight, this.lookupsInFlight);
+    try {
+      if (this.lookupDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.lookupDelayMs));
+      if (this.lookupsDown > 0) {
+        this.lookupsDown -= 1;
+        return failure('connection refused', { retryable: true, ambiguous: false });
+      }
+      return success(this.orders.get(clientOrderId) ?? null);
+    } finally {
+      this.lookupsInFlight -= 1;
     }
-    return success(this.orders.get(clientOrderId) ?? null);
   }
 
   async cancel(instrument: string): Promise<CallResult<{ cancelled: number }>> {

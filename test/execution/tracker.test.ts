@@ -160,6 +160,26 @@ describe('polling', () => {
   });
 });
 
+describe('a flapping stream', () => {
+  test('ten reconnects during a slow poll: one poll of the connector at a time, and one more after it', async () => {
+    const h = await harness({ execution: { order_poll_seconds: 3600 } }, {}, { stream: true });
+    await h.executor.start();
+    h.connector.streamState(true);
+    for (const instrument of ['A1', 'A2', 'A3', 'A4', 'A5']) await openBuy(h, instrument);
+    h.connector.lookupDelayMs = 30;
+    const before = h.connector.calls.filter((c) => c.op === 'getOrder').length;
+    for (let i = 0; i < 10; i += 1) {
+      h.connector.streamState(false);
+      h.connector.streamState(true);
+    }
+    await until(async () => h.connector.calls.filter((c) => c.op === 'getOrder').length - before >= 10 && h.connector.lookupsInFlight === 0, 'the polls after the reconnects');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(h.connector.maxLookupsInFlight).toBe(1);
+    // The poll running at the first reconnect, then one more for all the reconnects during it.
+    expect(h.connector.calls.filter((c) => c.op === 'getOrder').length - before).toBe(10);
+  });
+});
+
 describe('an open order the broker does not know', () => {
   test('is said at each lookup, and ended as expired after three lookups over 30 s: its reservation released, a close no longer held by it', async () => {
     let clock = T0.getTime();
