@@ -48,12 +48,13 @@ export function pgFinish(ctx: PgContext): FinishStore {
         const [updated] = await tx.update(t.signals).set(plan.values).where(eq(t.signals.id, input.signal_id)).returning();
         if (updated === undefined) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
         emit(plan.event);
+        const record = toRecord(updated);
         const { connector, instrument } = row;
         let booked: { realized: number; mode_changed: ModeState | null; order: OrderRecord | null };
         if (input.order !== null && input.track_order) {
           // The order's row, then the placement's answer applied to it like any later report:
           // its fills so far booked, the reservation shrunk to the remainder or released.
-          await tx.insert(t.orders).values(newOrderRow({ signal_id: row.id, connector, instrument, stop_price: toRecord(row).signal.stop_price ?? null }, input.order, input.now)).onConflictDoNothing();
+          await tx.insert(t.orders).values(newOrderRow({ signal_id: row.id, connector, instrument, stop_price: record.signal.stop_price ?? null }, input.order, input.now)).onConflictDoNothing();
           const orderRow = await lockedOrder(tx, input.order.client_order_id);
           if (orderRow === undefined) throw new Error(`finishSignal: the order of ${input.signal_id} vanished`);
           const applied = await applyReport(ctx, tx, emit, orderRow, input.order, input);
@@ -68,7 +69,7 @@ export function pgFinish(ctx: PgContext): FinishStore {
           await tx.delete(t.reservations).where(eq(t.reservations.signal_id, input.signal_id));
           booked = { realized: result?.fill ?? 0, mode_changed: result === null ? null : await judgeDailyLoss(ctx, tx, emit, result, input), order: null };
         }
-        return { record: toRecord(updated), realized_pnl_today: await readPnl(tx, connector, input.trading_day), realized_pnl_fill: booked.realized, mode_changed: booked.mode_changed, order: booked.order };
+        return { record, realized_pnl_today: await readPnl(tx, connector, input.trading_day), realized_pnl_fill: booked.realized, mode_changed: booked.mode_changed, order: booked.order };
       });
     },
   };

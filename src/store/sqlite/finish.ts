@@ -57,12 +57,14 @@ export function sqliteFinish(ctx: SqliteContext, book: SqliteOrderBook): FinishS
         const plan = planFinish(input);
         if (q.finishUpdate.run({ id: input.signal_id, ...plan.values }).changes === 0) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
         ctx.append(plan.event);
+        // Read in this same job: the updated record is that row with these values (parsed once).
+        const record = toRecord({ ...row, ...plan.values });
         const { connector, instrument } = row;
         let booked: { realized: number; mode_changed: ModeState | null; order: OrderRecord | null } = { realized: 0, mode_changed: null, order: null };
         if (input.order !== null && input.track_order) {
           // The order's row, then the placement's answer applied to it like any later report:
           // its fills so far booked, the reservation shrunk to the remainder or released.
-          book.q.insertOrder.run({ ...newOrderRow({ signal_id: row.id, connector, instrument, stop_price: toRecord(row).signal.stop_price ?? null }, input.order, input.now) });
+          book.q.insertOrder.run({ ...newOrderRow({ signal_id: row.id, connector, instrument, stop_price: record.signal.stop_price ?? null }, input.order, input.now) });
           const orderRow = book.row(input.order.client_order_id);
           if (orderRow === undefined) throw new Error(`finishSignal: the order of ${input.signal_id} vanished`);
           const applied = book.applyReport(orderRow, input.order, input);
@@ -75,9 +77,8 @@ export function sqliteFinish(ctx: SqliteContext, book: SqliteOrderBook): FinishS
           book.q.deleteReservation.run({ signal_id: input.signal_id });
           booked = { realized, mode_changed: fill === null ? null : book.judgeDailyLoss(connector, realized, input), order: null };
         }
-        // Read in this same job: the updated record is that row with these values.
         return {
-          record: toRecord({ ...row, ...plan.values }),
+          record,
           realized_pnl_today: readPnl(ctx, connector, input.trading_day),
           realized_pnl_fill: booked.realized,
           mode_changed: booked.mode_changed,
