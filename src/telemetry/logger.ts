@@ -1,11 +1,11 @@
 /**
- * pino JSON logs. Secrets are redacted by key wherever they appear in a logged object, and the
- * destination is asynchronous so logging never blocks the signal path; `flush()` on shutdown.
+ * pino JSON logs. Secrets are redacted by key in every logged object (and one level down), and
+ * the destination is asynchronous so logging never blocks the signal path; `flush()` on shutdown.
  */
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
 
-/** Keys whose values are secrets, at any of the first levels of a logged object. */
-const SECRET_KEYS = [
+/** Keys whose values are secrets, at the top level of a logged object and one level down. */
+const SECRET_KEYS: ReadonlySet<string> = new Set([
   'authorization',
   'x-api-key',
   'secret',
@@ -21,28 +21,62 @@ const SECRET_KEYS = [
   'x-signature',
   'stripe-signature',
   'x-hub-signature-256',
-];
+]);
+const CENSOR = '[redacted]';
 
-/** Top level and one level down: secrets are kept out by construction; this is the second line. */
-export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
-  const key = /^[a-z_]+$/.test(k) ? k : `["${k}"]`;
-  const dot = key.startsWith('[') ? '' : '.';
-  return [key, `*${dot}${key}`];
-});
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Error);
+
+function hasSecretKey(o: Record<string, unknown>): boolean {
+  for (const k in o) if (SECRET_KEYS.has(k.toLowerCase())) return true;
+  return false;
+}
 
 /**
- * A child logger made on first use. pino applies redaction to a child's bindings when it is
- * created, which is measurable per request; most requests never log at the configured level.
+ * A logged object with every secret key's value (top level and one level down) replaced by
+ * "[redacted]"; the object itself when it holds none, which is nearly always, so the common
+ * case allocates nothing. Secrets are kept out of logs by construction; this is the second
+ * line. (pino's path-based `redact` did the same at about 20 µs per line with these wildcards,
+ * more than the rest of the line: measured in the benchmark notes, docs/configuration.md#benchmark.)
  */
+export function redactSecrets(o: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const k in o) {
+    const v = o[k];
+    if (SECRET_KEYS.has(k.toLowerCase())) {
+      out ??= { ...o };
+      out[k] = CENSOR;
+    } else if (isPlainObject(v) && hasSecretKey(v)) {
+      const inner: Record<string, unknown> = {};
+      for (const ik in v) inner[ik] = SECRET_KEYS.has(ik.toLowerCase()) ? CENSOR : v[ik];
+      out ??= { ...o };
+      out[k] = inner;
+    }
+  }
+  return out ?? o;
+}
+
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 const noop = (): void => undefined;
+type LogFn = (...args: unknown[]) => void;
 
+/**
+ * A logger whose lines carry `bindings`. A level method merges them into the line's object
+ * instead of making a pino child, whose creation costs more than the line; a call below the
+ * level costs nothing. Anything else (`child`, `flush`, …) goes to a child made on first use.
+ */
 export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
   let child: Logger | null = null;
   return new Proxy(parent, {
     get(_target, prop) {
-      // A call below the level logs nothing, so it needs no child either.
-      if (typeof prop === 'string' && LEVELS.has(prop) && !parent.isLevelEnabled(prop)) return noop;
+      if (typeof prop === 'string' && LEVELS.has(prop)) {
+        if (!parent.isLevelEnabled(prop)) return noop;
+        const method = Reflect.get(parent, prop, parent) as LogFn;
+        return (first?: unknown, ...rest: unknown[]): void => {
+          if (first instanceof Error) method.call(parent, { ...bindings, err: first }, ...(rest.length > 0 ? rest : [first.message]));
+          else if (isPlainObject(first)) method.call(parent, { ...bindings, ...first }, ...rest);
+          else method.call(parent, bindings, first, ...rest);
+        };
+      }
       child ??= parent.child(bindings);
       const value: unknown = Reflect.get(child, prop, child);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(child) : value;
@@ -51,18 +85,23 @@ export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Lo
 }
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       base: { service: 'sluice' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }), log: redactSecrets },
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
+  // pino formats a child's bindings with no formatter at all: redact them on the way in.
+  // Children inherit this method (pino makes them with Object.create), grandchildren too.
+  const pinoChild = logger.child;
+  logger.child = function child<L extends string = never>(this: Logger, bindings: Record<string, unknown>, options?: ChildLoggerOptions<L>) {
+    return Reflect.apply(pinoChild, this, [redactSecrets(bindings), options]) as Logger<L>;
+  };
+  return logger;
 }
-
 
 /**
  * Flushes what is buffered for the destination, waiting at most `timeoutMs`, then makes the
