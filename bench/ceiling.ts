@@ -6,11 +6,10 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
 const app = new Hono();
+app.get('/', (c) => c.text('ok'));
 app.post('/webhooks/:source', async (c) => {
   const body = (await c.req.json()) as { id?: string };
   return c.json({ signal_id: `sig_${body.id ?? ''}`, status: 'accepted', idempotency_key: body.id ?? null }, 202);
 });
-const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: Number(process.argv[2] ?? 0) }, (info) => {
-  process.stdout.write(`${JSON.stringify({ msg: 'ceiling ready', url: `http://127.0.0.1:${info.port}` })}\n`);
-});
+const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: Number(process.argv[2] ?? 0) });
 process.once('SIGTERM', () => server.close(() => process.exit(0)));
