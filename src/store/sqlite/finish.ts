@@ -64,8 +64,9 @@ export function sqliteFinish(ctx: SqliteContext, book: SqliteOrderBook): FinishS
         if (input.order !== null && input.track_order) {
           // The order's row, then the placement's answer applied to it like any later report:
           // its fills so far booked, the reservation shrunk to the remainder or released.
-          book.q.insertOrder.run({ ...newOrderRow({ signal_id: row.id, connector, instrument, stop_price: record.signal.stop_price ?? null }, input.order, input.now) });
-          const orderRow = book.row(input.order.client_order_id);
+          const fresh = newOrderRow({ signal_id: row.id, connector, instrument, stop_price: record.signal.stop_price ?? null }, input.order, input.now);
+          // Inserted: the row is what was written. Not: a retried signal's order row exists.
+          const orderRow = book.q.insertOrder.run(fresh).changes === 1 ? fresh : book.row(input.order.client_order_id);
           if (orderRow === undefined) throw new Error(`finishSignal: the order of ${input.signal_id} vanished`);
           const applied = book.applyReport(orderRow, input.order, input);
           booked = { realized: applied.fill?.realized_pnl ?? 0, mode_changed: applied.mode_changed, order: applied.record };

@@ -8,7 +8,7 @@ import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
 import { mayTripDailyLoss, planDailyLoss, planFill } from '../plans/finish.js';
 import { orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
-import { applyModePlan, ph, phs, readMode, readPnl, type SqliteContext } from './context.js';
+import { applyModePlan, ph, phs, phSql, readMode, readPnl, type SqliteContext } from './context.js';
 import { openOrderFilter, orderFilter } from '../filters.js';
 import * as t from './schema.js';
 
@@ -25,6 +25,18 @@ export function sqliteOrderBook(ctx: SqliteContext) {
         phs('client_order_id', 'connector', 'signal_id', 'instrument', 'order_id', 'side', 'quantity', 'order_type', 'limit_price', 'stop_price', 'status', 'open', 'filled_quantity', 'avg_fill_price', 'created_at', 'updated_at'),
       )
       .onConflictDoNothing()
+      .prepare(),
+    updateOrder: db
+      .update(t.orders)
+      .set({
+        order_id: phSql('order_id'),
+        status: phSql('status'),
+        open: phSql('open'),
+        filled_quantity: phSql('filled_quantity'),
+        avg_fill_price: phSql('avg_fill_price'),
+        updated_at: phSql('updated_at'),
+      })
+      .where(eq(t.orders.client_order_id, ph('client_order_id')))
       .prepare(),
     reservation: db.select().from(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare(),
     updateReservation: db
@@ -68,7 +80,7 @@ export function sqliteOrderBook(ctx: SqliteContext) {
     const plan = planOrderUpdate(row, reported, input.now);
     if (plan === null) return unchangedOutcome(row, reported);
     const realized = plan.fill === null ? 0 : bookFill(row.connector, row.instrument, plan.fill, input);
-    db.update(t.orders).set(plan.values).where(eq(t.orders.client_order_id, row.client_order_id)).run();
+    q.updateOrder.run({ client_order_id: row.client_order_id, ...plan.values });
     const reservation = q.reservation.get({ signal_id: row.signal_id });
     if (reservation !== undefined) {
       const next = planReservation(reservation, row, plan.values.filled_quantity, plan.terminal);
