@@ -35,7 +35,7 @@ export interface PlaceDeps {
 
 /** One span per attempt (`connector.place`, `connector.lookup`, `connector.cancel`); null when not traced. */
 function attemptSpan(deps: PlaceDeps, call: 'place' | 'lookup' | 'cancel', connector: Connector, n: number): TraceSpan | null {
-  return startSpan(`connector.${call}`, deps.trace, { 'sluice.connector': connector.name, 'sluice.attempt': n });
+  return deps.trace === null ? null : startSpan(`connector.${call}`, deps.trace, { 'sluice.connector': connector.name, 'sluice.attempt': n });
 }
 
 /** Ends an attempt's span: its outcome, the breaker after it, and the backoff before the next one as an event. */
