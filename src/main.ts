@@ -21,6 +21,7 @@ import { clientAddress, createIpAllowlist } from './ingest/client-ip.js';
 import { REFUSED_DELIVERIES_KEPT, type IngestSource } from './ingest/ingest.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createLogger, flushLogs } from './telemetry/logger.js';
+import { startTracing, stopTracing } from './telemetry/tracing.js';
 import { postAlert, startAlerts } from './ops/alerts.js';
 import { startRetention } from './ops/retention.js';
 import { Spool } from './ingest/spool.js';
@@ -70,6 +71,9 @@ export function httpServerLimits(server: ServerConfig): {
   };
 }
 
+/** How long the shutdown waits for pending spans to reach the collector. */
+const TRACES_FLUSH_MS = 2_000;
+
 export interface Running {
   deps: Deps;
   url: string;
@@ -99,12 +103,15 @@ export async function startSluice(opts: { env: Env; configPath?: string; logger?
       );
     }
   }
+  // Before the app is built: the webhook routes add their span middleware only when tracing is on.
+  await startTracing({ env: opts.env, logger, version: VERSION });
   const store = await openStoreForServing(config.database.url, { logger, connectTimeoutMs: config.database.connect_timeout_seconds * 1000, clock: now });
   try {
     return await startOnStore(config, store, logger, now, lifecycle);
   } catch (err) {
     // A start that fails after the database opened (a connector's setup, the port) closes it.
     await store.close().catch(() => undefined);
+    await stopTracing(TRACES_FLUSH_MS);
     throw err;
   }
 }
@@ -289,6 +296,8 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       spool?.close();
       await store.close();
       unguard();
+      // The spans of what just finished go out; a collector that hangs cannot hold the exit.
+      await stopTracing(TRACES_FLUSH_MS);
       logger.info('stopped');
       // Bounded: stdout may be a closed pipe, and exiting must not wait on it.
       await flushLogs(logger, 2_000);

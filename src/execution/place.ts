@@ -10,6 +10,8 @@
 import type { CallResult, Connector, OrderRequest } from '../connectors/connector.js';
 import type { Order } from '../domain/types.js';
 import { nextDelay } from '../domain/backoff.js';
+import type { BreakerState } from '../domain/breaker.js';
+import { startSpan, type TraceSpan } from '../telemetry/tracing.js';
 
 export interface PlaceDeps {
   now: () => Date;
@@ -21,12 +23,27 @@ export interface PlaceDeps {
   sleep: (ms: number) => Promise<void>;
   recordAttempt: (n: number, outcome: string, error: string | null) => Promise<void>;
   onError: (message: string) => void;
-  /** The breaker's inputs: a transient failure, a success, and a permanent refusal (neither). */
-  onTransientFailure: (reason: string) => Promise<void>;
-  onSuccess: () => Promise<void>;
-  onRefused: () => Promise<void>;
+  /** The breaker's inputs: a transient failure, a success, and a permanent refusal (neither); each answers the state after it. */
+  onTransientFailure: (reason: string) => Promise<BreakerState['state']>;
+  onSuccess: () => Promise<BreakerState['state']>;
+  onRefused: () => Promise<BreakerState['state']>;
   /** True once the executor stops: after a failure, what is unfinished is left for recovery. */
   stopping: () => boolean;
+  /** The signal's stored traceparent (null: not traced): each attempt is a span under it. */
+  trace: string | null;
+}
+
+/** One span per attempt (`connector.place`, `connector.lookup`, `connector.cancel`); null when not traced. */
+function attemptSpan(deps: PlaceDeps, call: 'place' | 'lookup' | 'cancel', connector: Connector, n: number): TraceSpan | null {
+  return deps.trace === null ? null : startSpan(`connector.${call}`, deps.trace, { 'sluice.connector': connector.name, 'sluice.attempt': n });
+}
+
+/** Ends an attempt's span: its outcome, the breaker after it, and the backoff before the next one as an event. */
+function endAttempt(span: TraceSpan | null, outcome: string, breaker: BreakerState['state'], error?: string, backoffMs?: number): void {
+  if (span === null) return;
+  if (error !== undefined) span.fail(error);
+  if (backoffMs !== undefined) span.event('retry.backoff', { 'sluice.backoff_ms': backoffMs });
+  span.end({ 'sluice.attempt.outcome': outcome, 'sluice.breaker.state': breaker });
 }
 
 /**
@@ -58,21 +75,24 @@ export async function cancelWithRetries(deps: PlaceDeps, connector: Connector, i
   let lastReason = 'no attempt made';
   const lastAttempt = deps.firstAttempt + deps.maxAttempts - 1;
   for (let n = deps.firstAttempt; n <= lastAttempt; n += 1) {
+    const span = attemptSpan(deps, 'cancel', connector, n);
     const res = await guarded(() => connector.cancel(instrument));
     if (res.ok) {
       await deps.recordAttempt(n, 'ok', null);
-      await deps.onSuccess();
+      endAttempt(span, 'ok', await deps.onSuccess());
       return { ok: true, cancelled: res.value.cancelled };
     }
     lastReason = res.reason;
     deps.onError(res.reason);
     await deps.recordAttempt(n, res.retryable ? 'retryable' : 'permanent', res.reason);
     if (!res.retryable) {
-      await deps.onRefused();
+      endAttempt(span, 'permanent', await deps.onRefused(), res.reason);
       return { ok: false, reason: res.reason, interrupted: false };
     }
-    await deps.onTransientFailure(res.reason);
-    if (n < lastAttempt) await deps.sleep(nextDelay(n - deps.firstAttempt + 1, deps.backoff, deps.random, res.retry_after_ms));
+    const breaker = await deps.onTransientFailure(res.reason);
+    const delay = n < lastAttempt ? nextDelay(n - deps.firstAttempt + 1, deps.backoff, deps.random, res.retry_after_ms) : undefined;
+    endAttempt(span, 'retryable', breaker, res.reason, delay);
+    if (delay !== undefined) await deps.sleep(delay);
     if (deps.stopping()) return { ok: false, reason: `stopped after: ${res.reason}`, interrupted: true };
   }
   return { ok: false, reason: `gave up after ${deps.maxAttempts} attempts: ${lastReason}`, interrupted: false };
@@ -96,10 +116,12 @@ export async function placeWithRetries(
   const lastAttempt = deps.firstAttempt + deps.maxAttempts - 1;
 
   for (let n = deps.firstAttempt; n <= lastAttempt; n += 1) {
+    const span = attemptSpan(deps, 'place', connector, n);
     if (mustLookup) {
       const found = await guarded(() => connector.getOrder(request.client_order_id));
+      span?.event('order.lookup', { 'sluice.lookup.result': !found.ok ? 'failed' : found.value === null ? 'not_found' : 'found' });
       if (found.ok && found.value !== null) {
-        await deps.onSuccess();
+        endAttempt(span, 'adopted', await deps.onSuccess());
         return { ok: true, order: found.value, adopted: true, attempt: { n, outcome: 'adopted' } };
       }
       if (found.ok) unresolved = false;
@@ -108,22 +130,25 @@ export async function placeWithRetries(
     }
     const res = await guarded(() => connector.place(request));
     if (res.ok) {
-      await deps.onSuccess();
+      endAttempt(span, 'ok', await deps.onSuccess());
       return { ok: true, order: res.value, adopted: false, attempt: { n, outcome: 'ok' } };
     }
     lastReason = res.reason;
     deps.onError(res.reason);
-    await deps.recordAttempt(n, res.retryable ? (res.ambiguous ? 'ambiguous' : 'retryable') : 'permanent', res.reason);
+    const outcome = res.retryable ? (res.ambiguous ? 'ambiguous' : 'retryable') : 'permanent';
+    await deps.recordAttempt(n, outcome, res.reason);
     if (!res.retryable) {
-      await deps.onRefused();
+      endAttempt(span, outcome, await deps.onRefused(), res.reason);
       // Refused after an earlier call may have landed (its order may be why): only a lookup can tell.
       if (unresolved && canLookup) return resolveByLookup(deps, connector, request, n + 1, res.reason);
       return { ok: false, reason: res.reason, interrupted: false };
     }
-    await deps.onTransientFailure(res.reason);
+    const breaker = await deps.onTransientFailure(res.reason);
     if (res.ambiguous) unresolved = true;
     mustLookup = unresolved && canLookup;
-    if (n < lastAttempt) await deps.sleep(nextDelay(n - deps.firstAttempt + 1, deps.backoff, deps.random, res.retry_after_ms));
+    const delay = n < lastAttempt ? nextDelay(n - deps.firstAttempt + 1, deps.backoff, deps.random, res.retry_after_ms) : undefined;
+    endAttempt(span, outcome, breaker, res.reason, delay);
+    if (delay !== undefined) await deps.sleep(delay);
     if (deps.stopping()) return { ok: false, reason: `stopped after: ${res.reason}`, interrupted: true };
   }
   const gaveUp = `gave up after ${deps.maxAttempts} attempts: ${lastReason}`;
@@ -140,15 +165,23 @@ export async function placeWithRetries(
  */
 async function resolveByLookup(deps: PlaceDeps, connector: Connector, request: OrderRequest, firstN: number, failure: string): Promise<PlaceOutcome> {
   for (let n = firstN; ; n += 1) {
+    const span = attemptSpan(deps, 'lookup', connector, n);
     const found = await guarded(() => connector.getOrder(request.client_order_id));
     if (found.ok) {
-      if (found.value === null) return { ok: false, reason: `${failure} (the order was not found at the connector)`, interrupted: false };
-      await deps.onSuccess();
+      if (found.value === null) {
+        span?.end({ 'sluice.attempt.outcome': 'not_found' });
+        return { ok: false, reason: `${failure} (the order was not found at the connector)`, interrupted: false };
+      }
+      endAttempt(span, 'adopted', await deps.onSuccess());
       return { ok: true, order: found.value, adopted: true, attempt: { n, outcome: 'adopted' } };
     }
     deps.onError(`order lookup failed: ${found.reason}`);
     await deps.recordAttempt(n, 'lookup_failed', found.reason);
-    await deps.sleep(nextDelay(n - firstN + 1, deps.backoff, deps.random, found.retry_after_ms));
+    const delay = nextDelay(n - firstN + 1, deps.backoff, deps.random, found.retry_after_ms);
+    span?.event('retry.backoff', { 'sluice.backoff_ms': delay });
+    span?.fail(found.reason);
+    span?.end({ 'sluice.attempt.outcome': 'lookup_failed' });
+    await deps.sleep(delay);
     if (deps.stopping()) return { ok: false, reason: `stopped while the order could not be looked up: ${failure}`, interrupted: true };
   }
 }

@@ -11,6 +11,7 @@ import { isFinalStatus, OPERATOR_SOURCE, type Decision } from '../domain/types.j
 import { tradingDay } from '../guardrails/trading-time.js';
 import type { SignalRecord } from '../store/store.js';
 import { lazyChild } from '../telemetry/logger.js';
+import { gateAttributes, traced, traceIdOf } from '../telemetry/tracing.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import { decideWithBreaker } from './gate.js';
 import type { LaneOutcome } from './lanes.js';
@@ -122,7 +123,7 @@ export class SignalRunner {
       this.deps.logger.error({ signal_id: record.signal_id }, error);
       return this.finish(record, errorSettlement({ connector: record.connector, client_order_id: record.client_order_id }, error));
     }
-    const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id });
+    const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id, trace_id: traceIdOf(record.trace_parent) ?? undefined });
     if (record.signal.action === 'cancel' && record.decision !== null) {
       // A cancel is safe to repeat: send it again and finish with its real outcome.
       log.warn('recovering an executing cancel: sending it again');
@@ -150,7 +151,7 @@ export class SignalRunner {
     const connector = this.deps.connectors.get(record.connector) ?? null;
     if (connector !== null && !(await this.prepareLane(record, connector))) return WAIT;
     const at = now();
-    const gated = await store.gateSignal({
+    const gated = await traced('gate', record.trace_parent, () => store.gateSignal({
       signal_id: record.signal_id,
       connector: record.connector,
       instrument: record.instrument,
@@ -164,10 +165,10 @@ export class SignalRunner {
         connector === null
           ? { decision: unknownConnectorDecision(record.connector), breaker: null }
           : decideWithBreaker(record.signal, state, breaker, connector.capabilities, policy, execution.breaker, at, { operator: record.source === OPERATOR_SOURCE, signalId: record.signal_id }),
-    });
+    }), (g) => gateAttributes(g.kind, g.kind === 'executing' || g.kind === 'rejected' ? g.decision : null));
     if (gated.kind === 'blocked') return gated.by;
     if (gated.kind === 'skipped') return null;
-    const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id });
+    const log = lazyChild(this.deps.logger, { signal_id: record.signal_id, request_id: record.request_id, trace_id: traceIdOf(record.trace_parent) ?? undefined });
     this.deps.metrics.signals.inc({ status: gated.kind });
     if (gated.kind === 'rejected') {
       for (const failure of gated.decision.failures) this.deps.metrics.rejections.inc({ rule: failure.rule });
@@ -240,7 +241,7 @@ export class SignalRunner {
       max_daily_loss: policy.max_daily_loss,
     });
     const { status, result } = settlement;
-    logger.info({ signal_id: record.signal_id, request_id: record.request_id, status, result }, `signal ${status}`);
+    logger.info({ signal_id: record.signal_id, request_id: record.request_id, trace_id: traceIdOf(record.trace_parent) ?? undefined, status, result }, `signal ${status}`);
     this.deps.metrics.signals.inc({ status });
     this.observeFinal(finished.record);
     if (finished.mode_changed !== null) {
@@ -269,11 +270,12 @@ export class SignalRunner {
       onSuccess: () => this.reportBreaker(record.connector, (s) => onSuccess(s, now(), record.signal_id), 'connector answered'),
       onRefused: () => this.reportBreaker(record.connector, (s) => onRefused(s, now(), record.signal_id), 'connector refused'),
       stopping: () => this.stopped,
+      trace: record.trace_parent,
     };
   }
 
-  /** Applies a breaker step to the stored breaker state, which every instance shares. */
-  private async reportBreaker(connector: string, step: (s: BreakerState) => BreakerStep, reason: string): Promise<void> {
+  /** Applies a breaker step to the stored breaker state, which every instance shares; answers the state after it. */
+  private async reportBreaker(connector: string, step: (s: BreakerState) => BreakerStep, reason: string): Promise<BreakerState['state']> {
     const seen: { transition: BreakerStep['transition'] } = { transition: null };
     const next = await this.deps.store.updateBreaker(
       connector,
@@ -286,6 +288,7 @@ export class SignalRunner {
       reason,
     );
     if (seen.transition !== null) this.deps.logger.warn({ connector, breaker: next, reason }, `breaker ${seen.transition}`);
+    return next.state;
   }
 
   private observeFinal(record: SignalRecord): void {

@@ -16,6 +16,7 @@ import type { OrderRecord, OrderUpdateOutcome } from '../store/store.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import { OrphanReports } from './orphans.js';
 import { guarded } from './place.js';
+import { traceLinked, tracingActive } from '../telemetry/tracing.js';
 
 export type TrackerDeps = Pick<ExecutorDeps, 'store' | 'connectors' | 'policy' | 'execution' | 'logger' | 'metrics' | 'now' | 'onError' | 'random'>;
 
@@ -269,6 +270,11 @@ export class OrderTracker {
     if (outcome.fill !== null) {
       metrics.fills.inc({ connector: record.connector });
       logger.info({ ...fields, fill: outcome.fill }, 'fill booked');
+      if (tracingActive()) {
+        const { quantity, price } = outcome.fill;
+        const attributes = { 'sluice.signal_id': record.signal_id, 'sluice.connector': record.connector, 'sluice.client_order_id': record.client_order_id, 'sluice.order.status': record.status, 'sluice.fill.quantity': quantity, 'sluice.fill.price': price, 'sluice.fill.source': source };
+        traceLinked('order.fill', async () => (await this.deps.store.getSignal(record.signal_id))?.trace_parent ?? null, attributes);
+      }
     } else logger.info(fields, `order ${record.status}`);
     if (outcome.mode_changed !== null) logger.warn({ signal_id: record.signal_id, limit: this.deps.policy.max_daily_loss }, 'daily loss limit breached: switched to exit_only');
     if (record.status === 'rejected' || record.status === 'expired') logger.warn(fields, `order ${record.status}`);

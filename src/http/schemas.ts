@@ -62,6 +62,8 @@ export const signalView = v.object({
   signal: json,
   decision: v.nullable(decisionView),
   result: v.nullable(resultView),
+  /** The delivery's OpenTelemetry trace id (32 hex digits); null when tracing was off when it was received. */
+  trace_id: v.nullable(v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/))),
 });
 export const eventView = v.object({
   seq: v.number(),

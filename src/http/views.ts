@@ -1,6 +1,7 @@
 /** Wire shapes of stored records (docs/http-api.md#operator-api): one function per shape, typed by the documented schema. */
 import type * as v from 'valibot';
 import type { OrderRecord, SignalRecord } from '../store/store.js';
+import { traceIdOf } from '../telemetry/tracing.js';
 import type { orderView as orderViewSchema, signalView as signalViewSchema } from './schemas.js';
 
 export function signalView(r: SignalRecord): v.InferOutput<typeof signalViewSchema> {
@@ -28,6 +29,7 @@ export function signalView(r: SignalRecord): v.InferOutput<typeof signalViewSche
             forwarded: r.decision.forwarded === true,
           },
     result: r.result,
+    trace_id: traceIdOf(r.trace_parent),
   };
 }
 

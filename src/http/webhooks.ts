@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Deps } from '../deps.js';
+import { endDeliverySpan, startDeliverySpan, tracingActive } from '../telemetry/tracing.js';
 import { ingestDelivery, REFUSED_DELIVERIES_KEPT, type IngestDeps, type IngestResult } from '../ingest/ingest.js';
 import { readBodyLimited } from './body.js';
 import type { AppEnv } from './context.js';
@@ -52,11 +53,29 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     },
   };
 
+  // Tracing off: no middleware at all (docs/configuration.md#tracing).
+  if (tracingActive()) {
+    app.use('/:source', async (c, next) => {
+      const span = c.req.method === 'POST' ? startDeliverySpan(c.req.raw, '/webhooks/{source}', { 'sluice.source': c.req.param('source'), 'sluice.request_id': c.get('requestId') }) : null;
+      if (span === null) return next();
+      c.set('trace', span);
+      try {
+        await next();
+      } catch (err) {
+        endDeliverySpan(span, 500, err);
+        throw err;
+      }
+      // A handler's throw was answered by onError already (c.error): its status is the answer's.
+      endDeliverySpan(span, c.res.status, c.error);
+    });
+  }
+
   app.post('/:source', async (c) => {
     const started = performance.now();
     const sourceName = c.req.param('source');
     const label = deps.sources.has(sourceName) ? sourceName : '(unknown)';
-    const observe = (outcome: string, unknownFields = 0) => {
+    const observe = (outcome: string, unknownFields = 0, signalId?: string) => {
+      c.get('trace')?.set({ 'sluice.outcome': outcome, ...(signalId === undefined ? {} : { 'sluice.signal_id': signalId }) });
       metrics.deliveries.inc({ source: label, outcome });
       metrics.ingestSeconds.observe({ outcome }, (performance.now() - started) / 1000);
       if (unknownFields > 0) metrics.unknownFields.inc({ source: label }, unknownFields);
@@ -84,6 +103,7 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
         readBody: () => readBodyLimited(c.req.raw, deps.config.server.body_limit_bytes),
         remoteAddress,
         requestId: c.get('requestId'),
+        trace: c.get('trace'),
         waitMs: wait.ms ?? deps.config.execution.wait_ms,
       });
     } catch (err) {
@@ -93,13 +113,13 @@ export function webhookRoutes(deps: Deps): Hono<AppEnv> {
     }
     switch (result.kind) {
       case 'accepted':
-        observe('accepted', result.unknown_fields);
+        observe('accepted', result.unknown_fields, result.record.signal_id);
         return c.json({ signal_id: result.record.signal_id, status: 'accepted', idempotency_key: result.record.idempotency_key }, 202);
       case 'final':
-        observe('accepted', result.unknown_fields);
+        observe('accepted', result.unknown_fields, result.record.signal_id);
         return c.json({ signal_id: result.record.signal_id, status: result.record.status, decision: signalView(result.record).decision, result: result.record.result }, 200);
       case 'duplicate':
-        observe('duplicate');
+        observe('duplicate', 0, result.record.signal_id);
         c.header('Idempotent-Replayed', 'true');
         return c.json({ signal_id: result.record.signal_id, status: 'duplicate', original_status: result.record.status }, 200);
       case 'deferred':

@@ -19,6 +19,7 @@ import type { RateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
 import { isDataError } from '../store/errors.js';
 import { lazyChild } from '../telemetry/logger.js';
+import { traced, type TraceSpan } from '../telemetry/tracing.js';
 
 export interface IngestSource {
   name: string;
@@ -65,6 +66,8 @@ export interface DeliveryInput {
   requestId: string;
   /** How long the caller will wait for the outcome (Prefer: wait=N or execution.wait_ms). */
   waitMs: number;
+  /** The delivery's span while tracing is on: verify and record are its children, and the signal keeps its context. */
+  trace?: TraceSpan | undefined;
 }
 
 export type RefusalCode =
@@ -109,7 +112,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Promise<IngestResult> {
   const source = deps.sources.get(input.source);
   if (source === undefined) return { kind: 'refused', code: 'unknown_source', message: `no source named "${input.source}"` };
-  const log = lazyChild(deps.logger, { request_id: input.requestId, source: source.name });
+  const log = lazyChild(deps.logger, { request_id: input.requestId, source: source.name, trace_id: input.trace?.traceId });
   const now = deps.now();
   const refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues: ValidationIssue[] = [], excerpt = ''): Refusal => {
     log.warn({ reason, issues }, 'delivery refused');
@@ -151,7 +154,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   // a replay, so it answers 503 rather than spool something it could not check.
   let auth: AuthOutcome;
   try {
-    auth = await source.verifier.verify({ source: source.name, headers: input.headers, rawBody, body, now });
+    auth = await traced('verify', input.trace, () => source.verifier.verify({ source: source.name, headers: input.headers, rawBody, body, now }), (a) => ({ 'sluice.auth.ok': a.ok }));
   } catch (err) {
     // Verifiers answer bad input with a value: a throw is the store failing under them.
     deps.database.failed(err);
@@ -211,6 +214,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     signal,
     request_id: input.requestId,
     received_at: now,
+    trace_parent: input.trace?.traceparent ?? null,
     ...(auth.replayable_body === true ? { replay_window_ms: source.config.body_hash_window_seconds * 1000 } : {}),
   };
   // While the spool holds deliveries, a new one goes in behind them, so that replay records
@@ -222,7 +226,8 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   }
   let outcome: RecordOutcome | { kind: 'replay' };
   try {
-    outcome = auth.nonce === undefined ? await deps.store.recordSignal(newSignal) : await deps.store.recordSignalWithNonce(newSignal, auth.nonce);
+    const nonce = auth.nonce;
+    outcome = await traced('record', input.trace, () => (nonce === undefined ? deps.store.recordSignal(newSignal) : deps.store.recordSignalWithNonce(newSignal, nonce)), (o) => ({ 'sluice.record.outcome': o.kind }));
   } catch (err) {
     // A bad value is a bug to surface; anything else means the database is unavailable.
     if (isDataError(err)) throw err;

@@ -40,6 +40,9 @@ const spoolLineSchema = v.object({
     v.check((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO time'),
     v.transform((s) => new Date(s)),
   ),
+  // The delivery's span context, so that a spooled signal's execution continues its trace; a
+  // malformed one is dropped (null), never a reason to quarantine the delivery.
+  trace_parent: v.optional(v.fallback(v.nullable(v.pipe(v.string(), v.regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/))), null)),
 });
 
 type ParsedLine = { ok: true; input: NewSignal } | { ok: false; reason: string };

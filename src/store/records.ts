@@ -33,6 +33,7 @@ export interface SignalRow {
   signal: string;
   decision: string | null;
   result: string | null;
+  trace_parent: string | null;
 }
 
 export function signalRecordFromRow(row: SignalRow): SignalRecord {
@@ -52,6 +53,7 @@ export function signalRecordFromRow(row: SignalRow): SignalRecord {
     signal: checkSignal(row.signal, at('signal')),
     decision: row.decision === null ? null : checkDecision(row.decision, at('decision')),
     result: row.result === null ? null : checkResult(row.result, at('result')),
+    trace_parent: row.trace_parent,
   };
 }
 

@@ -41,6 +41,7 @@ function record(signal: Partial<Signal> = {}): SignalRecord {
     signal: { action: 'buy', instrument: 'AAPL', quantity: 10, order_type: 'market', time_in_force: 'day', meta: {}, ...signal },
     decision: null,
     result: null,
+    trace_parent: null,
   };
 }
 

@@ -38,6 +38,20 @@ describe('parseSpoolLine', () => {
     expect(parseSpoolLine(line)).toEqual({ ok: true, input: input(1) });
   });
 
+  const TRACE_PARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const traced: Array<{ name: string; trace_parent: unknown; read: string | null | undefined }> = [
+    { name: 'a traceparent is kept', trace_parent: TRACE_PARENT, read: TRACE_PARENT },
+    { name: 'none (tracing off) reads as null', trace_parent: null, read: null },
+    { name: 'a line from before tracing has none', trace_parent: undefined, read: undefined },
+    { name: 'a malformed one is dropped, the delivery kept', trace_parent: '00-zz-1', read: null },
+    { name: 'a non-string is dropped, the delivery kept', trace_parent: 42, read: null },
+  ];
+  test.each(traced)('trace context: $name', ({ trace_parent, read }) => {
+    const parsed = parseSpoolLine(JSON.stringify({ ...input(1), delivery_id: 'dlv_1', received_at: at.toISOString(), trace_parent }));
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) expect(parsed.input.trace_parent).toBe(read);
+  });
+
   const bad: Array<{ name: string; line: string; reason: RegExp }> = [
     { name: 'a torn line', line: '{"signal_id":"sig_1","sou', reason: /^not JSON/ },
     { name: 'a missing field', line: JSON.stringify({ ...input(1), delivery_id: 'dlv_1', received_at: at.toISOString(), source: undefined }), reason: /^source: / },

@@ -21,6 +21,7 @@ const row = (o: Partial<SignalRow> = {}): SignalRow => ({
   signal: SIGNAL,
   decision: DECISION,
   result: RESULT,
+  trace_parent: null,
   ...o,
 });
 

@@ -206,5 +206,6 @@ function fakeRecord(signalId: string): Parameters<typeof finishInput>[0] {
     signal: newSignal().signal,
     decision: null,
     result: null,
+    trace_parent: null,
   };
 }

@@ -29,6 +29,8 @@ export interface SignalRecord {
   signal: Signal;
   decision: Decision | null;
   result: ExecutionResult | null;
+  /** The delivery's span context (W3C traceparent) when tracing was on, else null (docs/configuration.md#tracing). */
+  trace_parent: string | null;
 }
 
 export interface NewSignal {
@@ -51,6 +53,8 @@ export interface NewSignal {
    * whatever the key.
    */
   replay_window_ms?: number;
+  /** The delivery span's W3C traceparent, kept with the signal so that execution continues its trace. */
+  trace_parent?: string | null;
 }
 
 export type RecordOutcome =

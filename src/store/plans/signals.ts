@@ -22,6 +22,7 @@ export function newSignalRow(input: NewSignal) {
     request_id: input.request_id,
     received_at: at,
     updated_at: at,
+    trace_parent: input.trace_parent ?? null,
   };
 }
 

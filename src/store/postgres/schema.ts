@@ -40,6 +40,8 @@ export const signals = pgTable(
     order_side: text('order_side'),
     lease_owner: text('lease_owner'),
     lease_until: bigint('lease_until', { mode: 'number' }),
+    /** The delivery's span context (W3C traceparent) when tracing was on: what the executor and the tracker continue. */
+    trace_parent: text('trace_parent'),
   },
   (t) => [
     uniqueIndex('signals_id_uq').on(t.id),

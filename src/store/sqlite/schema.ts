@@ -31,6 +31,8 @@ export const signals = sqliteTable(
     order_side: text('order_side'),
     lease_owner: text('lease_owner'),
     lease_until: integer('lease_until'),
+    /** The delivery's span context (W3C traceparent) when tracing was on: what the executor and the tracker continue. */
+    trace_parent: text('trace_parent'),
   },
   (t) => [
     uniqueIndex('signals_id_uq').on(t.id),

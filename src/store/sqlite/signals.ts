@@ -19,7 +19,7 @@ export function sqliteSignals(ctx: SqliteContext): SignalStore {
     // Writes on the hot path, prepared once.
     insertSignal: db
       .insert(t.signals)
-      .values({ ...phs('id', 'source', 'idempotency_key', 'dedupe_key', 'key_kind', 'fingerprint', 'connector', 'instrument', 'client_order_id', 'signal', 'request_id', 'received_at', 'updated_at'), status: 'accepted' })
+      .values({ ...phs('id', 'source', 'idempotency_key', 'dedupe_key', 'key_kind', 'fingerprint', 'connector', 'instrument', 'client_order_id', 'signal', 'request_id', 'received_at', 'updated_at', 'trace_parent'), status: 'accepted' })
       .returning()
       .prepare(),
     rekey: db.update(t.signals).set({ dedupe_key: phSql('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare(),

@@ -25,9 +25,21 @@ export function signalsContract({ s }: ContractContext): void {
         signal: input.signal,
         decision: null,
         result: null,
+        trace_parent: null,
       };
       expect(outcome.record).toEqual(expected);
       expect(await s().getSignal(input.signal_id)).toEqual(expected);
+    });
+
+    test("the delivery's trace context (W3C traceparent) is kept with the signal; none is null", async () => {
+      const traceParent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const traced = newSignal({ trace_parent: traceParent });
+      expect((await s().recordSignal(traced)).record.trace_parent).toBe(traceParent);
+      expect((await s().getSignal(traced.signal_id))?.trace_parent).toBe(traceParent);
+      expect((await s().listSignals({ limit: 10 })).items.find((r) => r.signal_id === traced.signal_id)?.trace_parent).toBe(traceParent);
+      const plain = newSignal();
+      await s().recordSignal(plain);
+      expect((await s().getSignal(plain.signal_id))?.trace_parent).toBeNull();
     });
 
     test('the same key with the same fingerprint is a duplicate of the first signal', async () => {
