@@ -123,6 +123,8 @@ export async function packageSluice(out) {
       main,
       output: blob,
       disableExperimentalSEAWarning: true,
+      // No useCodeCache: it starts ~0.1 s sooner, but on Node 20 the main script compiled from it
+      // has no dynamic import(), which module connectors need (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
       assets: { 'manifest.json': manifest, ...Object.fromEntries(assets) },
     };
     writeFileSync(join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
@@ -141,7 +143,7 @@ export async function packageSluice(out) {
     chmodSync(staged, 0o755);
     renameSync(staged, out);
     const size = statSync(out).size;
-    process.stdout.write(`${relative(process.cwd(), out) || out}: sluice ${version}, ${(size / 1024 / 1024).toFixed(1)} MiB, built in ${((Date.now() - started) / 1000).toFixed(1)} s (Node.js ${process.version}, linux-x64)\n`);
+    process.stdout.write(`${out.startsWith(`${process.cwd()}/`) ? relative(process.cwd(), out) : out}: sluice ${version}, ${(size / 1024 / 1024).toFixed(1)} MiB, built in ${((Date.now() - started) / 1000).toFixed(1)} s (Node.js ${process.version}, linux-x64)\n`);
     return { path: out, size };
   } finally {
     rmSync(work, { recursive: true, force: true });

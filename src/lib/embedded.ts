@@ -104,9 +104,12 @@ function intact(root: string, m: Manifest): boolean {
   }
 }
 
-function fill(dir: string, m: Manifest): void {
+/** Reads one asset's bytes (assetBytes in the executable). */
+export type AssetReader = (name: string) => Uint8Array;
+
+function fill(dir: string, m: Manifest, read: AssetReader): void {
   for (const [name, sha] of Object.entries(m.assets)) {
-    const bytes = assetBytes(name);
+    const bytes = read(name);
     if (sha256(bytes) !== sha) throw new Error(`the executable's asset ${name} does not match its manifest: the file is damaged`);
     const path = join(dir, name);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -117,13 +120,13 @@ function fill(dir: string, m: Manifest): void {
 const isNameTaken = (err: unknown): boolean => ['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 /** Extracts every asset into the folder the manifest names (see the header) and returns it. */
-export function extractAssets(m: Manifest, base: string = tmpdir()): string {
+export function extractAssets(m: Manifest, read: AssetReader, base: string = tmpdir()): string {
   const root = join(base, extractionName(m));
   if (intact(root, m)) return root;
   const staging = `${root}.${process.pid}.${randomBytes(4).toString('hex')}`;
   mkdirSync(staging, { mode: 0o700 });
   try {
-    fill(staging, m);
+    fill(staging, m, read);
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
@@ -162,7 +165,7 @@ export function extractAssets(m: Manifest, base: string = tmpdir()): string {
 let extracted: string | undefined;
 /** Path of an extracted asset or folder of assets (`drizzle/sqlite`); extracts on first use. */
 export function extractedPath(name: string): string {
-  extracted ??= extractAssets(packagedManifest());
+  extracted ??= extractAssets(packagedManifest(), assetBytes);
   return join(extracted, name);
 }
 
