@@ -8,8 +8,8 @@
  *      manifest.json naming each with its sha256 and the version (src/lib/embedded.ts reads them);
  *   3. `node --experimental-sea-config` writes the blob; a copy of this Node.js binary gets it
  *      injected by postject.
- * The result runs on Linux x86_64 (the machine kind of the Node.js that runs this) without
- * Node.js or node_modules. It reads src/, never dist/: `npm run build` (which empties dist/,
+ * The result runs without Node.js or node_modules on Linux of the architecture of the Node.js
+ * that runs this script (x86_64 where it is tested). It reads src/, never dist/: `npm run build` (which empties dist/,
  * dist/sluice included) and this do not depend on each other; package after building.
  *
  *   node bin/package.js [--out PATH]     (default dist/sluice)
@@ -41,9 +41,10 @@ function filesUnder(dir) {
     .sort();
 }
 
-/** What this Node.js must be for the result to work: Linux x86_64, SEA-capable, able to load the addon. */
+/** What this Node.js must be for the result to work: Linux, SEA-capable, able to load the addon. */
 function checkToolchain() {
-  if (process.platform !== 'linux' || process.arch !== 'x64') fail(`the single executable is built for Linux x86_64; this Node.js is ${process.platform}/${process.arch}`);
+  // Other systems need more steps (macOS: signing; Windows: another fuse handling): not done here.
+  if (process.platform !== 'linux') fail(`the single executable is built on and for Linux; this Node.js is ${process.platform}/${process.arch}`);
   if (!readFileSync(process.execPath).includes(FUSE)) {
     fail(`${process.execPath} (Node.js ${process.version}) has no single-executable support (no ${FUSE} in it): build with an official Node.js binary`);
   }
@@ -143,7 +144,7 @@ export async function packageSluice(out) {
     chmodSync(staged, 0o755);
     renameSync(staged, out);
     const size = statSync(out).size;
-    process.stdout.write(`${out.startsWith(`${process.cwd()}/`) ? relative(process.cwd(), out) : out}: sluice ${version}, ${(size / 1024 / 1024).toFixed(1)} MiB, built in ${((Date.now() - started) / 1000).toFixed(1)} s (Node.js ${process.version}, linux-x64)\n`);
+    process.stdout.write(`${out.startsWith(`${process.cwd()}/`) ? relative(process.cwd(), out) : out}: sluice ${version}, ${(size / 1024 / 1024).toFixed(1)} MiB, built in ${((Date.now() - started) / 1000).toFixed(1)} s (Node.js ${process.version}, linux-${process.arch})\n`);
     return { path: out, size };
   } finally {
     rmSync(work, { recursive: true, force: true });
