@@ -3,9 +3,10 @@
  * file alone, copied into an empty directory and run with a PATH where no `node` exists, does
  * what `sluice` does: --version, migrate (SQLite; PostgreSQL when SLUICE_TEST_POSTGRES_URL is
  * set), start with the default config (a signal executed by the mock, the dashboard and one of
- * its assets), a start with a config file whose connector is an ES module beside it and whose
- * source checks Standard Webhooks signatures made by `sluice sign`, and `audit verify`. Its
- * assets are extracted once into a private folder under TMPDIR, reused, and repaired when damaged.
+ * its assets), audit verify and replay, and a start with a config file whose connector is an ES
+ * module beside it and whose source checks Standard Webhooks signatures made by `sluice sign`.
+ * Its assets are extracted once into a private folder under TMPDIR, reused, and repaired when
+ * damaged.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -134,7 +135,7 @@ describe('dist/sluice, alone, without Node.js', () => {
     expect(readdirSync(join(dir, 'tmp'))).toEqual([folder]);
   });
 
-  test('start with the default config: a signal from the default source is executed by the mock; the dashboard and its assets are served; audit verify is ok', async () => {
+  test('start with the default config: a signal from the default source is executed by the mock; the dashboard and its assets are served; audit verify is ok and replay finds the signal', async () => {
     const { url, proc, exited } = await start();
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     const res = await fetch(`${url}/webhooks/default`, {
@@ -162,6 +163,12 @@ describe('dist/sluice, alone, without Node.js', () => {
     const audit = run(['audit', 'verify']);
     expect(audit.code).toBe(0);
     expect(audit.stdout).toMatch(/^ok \d+ entries, head [0-9a-f]+\n$/);
+    const day = 24 * 3600 * 1000;
+    const replay = run(['replay', '--from', new Date(Date.now() - day).toISOString(), '--to', new Date(Date.now() + day).toISOString(), '--json']);
+    expect(replay.code).toBe(0);
+    const report = JSON.parse(replay.stdout) as { signals: number; rows: Array<{ signal_id: string; current: { allowed: boolean } }> };
+    expect(report.signals).toBe(1);
+    expect(report.rows[0]).toMatchObject({ signal_id, current: { allowed: true } });
   }, 60_000);
 
   test('a config file with a module connector beside the file and a standard-webhooks source: `sluice sign` headers are accepted and the module places the order', async () => {
