@@ -165,7 +165,13 @@ export function extractAssets(m: Manifest, read: AssetReader, base: string = tmp
 let extracted: string | undefined;
 /** Path of an extracted asset or folder of assets (`drizzle/sqlite`); extracts on first use. */
 export function extractedPath(name: string): string {
-  extracted ??= extractAssets(packagedManifest(), assetBytes);
+  if (extracted === undefined) {
+    try {
+      extracted = extractAssets(packagedManifest(), assetBytes);
+    } catch (err) {
+      throw new Error(`cannot write the executable's SQLite addon and migrations under ${tmpdir()} (${(err as Error).message}): set TMPDIR to a writable directory`);
+    }
+  }
   return join(extracted, name);
 }
 
@@ -175,7 +181,13 @@ export function loadAddon(name: string): object {
   let exports = addons.get(name);
   if (exports === undefined) {
     const module: { exports: object } = { exports: {} };
-    process.dlopen(module, extractedPath(name));
+    const path = extractedPath(name);
+    try {
+      process.dlopen(module, path);
+    } catch (err) {
+      // A file system mounted noexec refuses to map the shared object.
+      throw new Error(`cannot load ${path} (${(err as Error).message}): if ${tmpdir()} is mounted noexec, set TMPDIR to a directory that is not`);
+    }
     exports = module.exports;
     addons.set(name, exports);
   }

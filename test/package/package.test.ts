@@ -135,6 +135,13 @@ describe('dist/sluice, alone, without Node.js', () => {
     expect(readdirSync(join(dir, 'tmp'))).toEqual([folder]);
   });
 
+  test('a TMPDIR it cannot write to is named, with the fix', () => {
+    const refused = run(['migrate'], { TMPDIR: join(dir, 'missing') });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`cannot write the executable's SQLite addon and migrations under ${join(dir, 'missing')}`);
+    expect(refused.stderr).toContain('set TMPDIR to a writable directory');
+  });
+
   test('start with the default config: a signal from the default source is executed by the mock; the dashboard and its assets are served; audit verify is ok and replay finds the signal', async () => {
     const { url, proc, exited } = await start();
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
