@@ -38,8 +38,7 @@ export function buildState() {
  * Empties dist/ before a build, so that a removed source leaves no compiled file behind; keeps
  * dist/sluice, the single executable (`npm run package`), which the TypeScript build does not make.
  */
-export function cleanDist() {
-  const dist = join(ROOT, 'dist');
+export function cleanDist(dist = join(ROOT, 'dist')) {
   if (!existsSync(dist)) return;
   for (const entry of readdirSync(dist)) if (entry !== 'sluice') rmSync(join(dist, entry), { recursive: true, force: true });
 }
