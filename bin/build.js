@@ -34,6 +34,15 @@ export function buildState() {
   return INPUTS.some((p) => existsSync(p) && newest(p) > built) ? 'stale' : 'fresh';
 }
 
+/**
+ * Empties dist/ before a build, so that a removed source leaves no compiled file behind; keeps
+ * dist/sluice, the single executable (`npm run package`), which the TypeScript build does not make.
+ */
+export function cleanDist(dist = join(ROOT, 'dist')) {
+  if (!existsSync(dist)) return;
+  for (const entry of readdirSync(dist)) if (entry !== 'sluice') rmSync(join(dist, entry), { recursive: true, force: true });
+}
+
 /** Builds when stale; returns false (with the reason on stderr) when it cannot. */
 export function buildIfStale() {
   if (buildState() !== 'stale') return true;
@@ -46,7 +55,7 @@ export function buildIfStale() {
   }
   process.stderr.write('sluice: building dist/ from src/ (it is missing or older than the sources)…\n');
   // As `npm run build`: a removed source must not leave its compiled file behind.
-  rmSync(join(ROOT, 'dist'), { recursive: true, force: true });
+  cleanDist();
   const result = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) {
     process.stderr.write('sluice: the TypeScript build failed (see above)\n');
@@ -57,5 +66,7 @@ export function buildIfStale() {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  process.exitCode = buildIfStale() ? 0 : 1;
+  // `--clean`: the first step of `npm run build`.
+  if (process.argv[2] === '--clean') cleanDist();
+  else process.exitCode = buildIfStale() ? 0 : 1;
 }

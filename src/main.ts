@@ -33,9 +33,11 @@ import { startStreamWatch } from './ops/streams.js';
 import { RecentErrors } from './telemetry/recent-errors.js';
 import { openStoreForServing } from './store/open.js';
 import { guardPostgresDriverDefect } from './store/postgres/driver-guard.js';
+import { isPackaged, packagedManifest } from './lib/embedded.js';
 import type { SignalRecord, Store } from './store/store.js';
 
-export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** package.json's version; the single executable carries it in its manifest (lib/embedded.ts). */
+export const VERSION = isPackaged() ? packagedManifest().version : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** A secret that could never verify stops the start, naming the source (never the secret). */
 function sourceVerifier(name: string, auth: AuthConfig, nonces: NonceStore): Verifier {

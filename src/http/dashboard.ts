@@ -1,8 +1,9 @@
 /**
  * The operator dashboard (docs/http-api.md#dashboard): `GET /` serves one HTML page and
  * `GET /assets/<version>/<file>` its stylesheet and ES modules, all from `src/dashboard/` (copied
- * to `dist/dashboard/` by the build), read once when the app is built. The page needs no token;
- * every call it makes is an ordinary admin API call with the operator's bearer token.
+ * to `dist/dashboard/` by the build; in the single executable, its `dashboard/` assets), read
+ * once when the app is built. The page needs no token; every call it makes is an ordinary admin
+ * API call with the operator's bearer token.
  *
  * `<version>` is the first 8 hex of a sha256 over every asset, so the assets are cached forever
  * (`immutable`) and the page, never cached, always names the current ones. A directory rather
@@ -14,6 +15,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
+import { assetBytes, assetsUnder, isPackaged } from '../lib/embedded.js';
 import type { AppEnv } from './context.js';
 import { AppError } from './errors.js';
 
@@ -42,18 +44,25 @@ export interface DashboardFiles {
 
 /** Reads the page and its assets from `dir`; the page's `{{version}}` becomes the assets' version. */
 export function loadDashboard(dir: string = DASHBOARD_DIR): DashboardFiles {
-  const names = readdirSync(dir)
-    .filter((name) => TYPES[extname(name)] !== undefined)
-    .sort();
+  return dashboardFrom(readdirSync(dir), (name) => readFileSync(join(dir, name)));
+}
+
+/** The page and its assets out of the single executable's `dashboard/` assets (lib/embedded.ts). */
+export function loadPackagedDashboard(): DashboardFiles {
+  return dashboardFrom(assetsUnder('dashboard'), (name) => assetBytes(`dashboard/${name}`));
+}
+
+function dashboardFrom(files: readonly string[], read: (name: string) => Buffer): DashboardFiles {
+  const names = files.filter((name) => TYPES[extname(name)] !== undefined).sort();
   const hash = createHash('sha256');
   const assets = new Map<string, { body: Uint8Array<ArrayBuffer>; type: string }>();
   for (const name of names) {
-    const body = readFileSync(join(dir, name));
+    const body = read(name);
     hash.update(name).update('\0').update(body).update('\0');
     assets.set(name, { body: Uint8Array.from(body), type: TYPES[extname(name)] ?? 'application/octet-stream' });
   }
   const version = hash.digest('hex').slice(0, 8);
-  const html = readFileSync(join(dir, 'index.html'), 'utf8').replaceAll('{{version}}', version);
+  const html = read('index.html').toString('utf8').replaceAll('{{version}}', version);
   return { version, html, assets };
 }
 
@@ -61,7 +70,7 @@ export function dashboardRoutes(opts: { logger: Logger; dir?: string }): Hono<Ap
   const app = new Hono<AppEnv>();
   let files: DashboardFiles | null = null;
   try {
-    files = loadDashboard(opts.dir);
+    files = opts.dir === undefined && isPackaged() ? loadPackagedDashboard() : loadDashboard(opts.dir);
   } catch (err) {
     // A dist/ built without its assets still serves the API; `/` says what is missing.
     opts.logger.warn({ err, dir: opts.dir ?? DASHBOARD_DIR }, 'the dashboard files cannot be read: GET / answers 404');

@@ -4,11 +4,11 @@
  */
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/load.js';
 import { describeDbError } from './errors.js';
 import { createPostgresStore } from './postgres/store.js';
+import { openDatabase } from './sqlite/database.js';
 import { createSqliteStore, sqlitePathFromUrl } from './sqlite/store.js';
 import type { Store } from './store.js';
 
@@ -50,7 +50,7 @@ export function lockSqliteFile(path: string): { lockPath: string; release: () =>
   // The same file reached through another path (a symlink, ./x vs x) must find the same lock.
   const real = existsSync(path) ? realpathSync(path) : join(realpathSync(dirname(path)), basename(path));
   const lockPath = `${real}.lock`;
-  const lock = new Database(lockPath, { timeout: 0 });
+  const lock = openDatabase(lockPath, { timeout: 0 });
   try {
     // Nothing is ever written to it: no journal file beside it either.
     lock.pragma('journal_mode = MEMORY');

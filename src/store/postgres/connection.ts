@@ -7,8 +7,12 @@ import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { extractedPath, isPackaged } from '../../lib/embedded.js';
 
-export const POSTGRES_MIGRATIONS = fileURLToPath(new URL('../../../drizzle/postgres', import.meta.url));
+/** The PostgreSQL migrations folder: drizzle/postgres/ in a checkout, extracted from the single executable's assets. */
+export function postgresMigrationsFolder(): string {
+  return isPackaged() ? extractedPath('drizzle/postgres') : fileURLToPath(new URL('../../../drizzle/postgres', import.meta.url));
+}
 
 /** Error codes of a connection the server dropped (restart, failover, pg_terminate_backend). */
 const DROPPED_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', '57P01', '57P02']);
@@ -59,7 +63,7 @@ export async function applyMigrations(url: string, schema: string | undefined, a
   try {
     await admin`select pg_advisory_lock(hashtextextended(${`sluice:${schema ?? 'public'}:migrate`}, 0))`;
     if (schema !== undefined) await admin.unsafe(`create schema if not exists "${schema}"`);
-    await migrate(drizzle(admin), { migrationsFolder: POSTGRES_MIGRATIONS, ...(schema === undefined ? {} : { migrationsSchema: schema }) });
+    await migrate(drizzle(admin), { migrationsFolder: postgresMigrationsFolder(), ...(schema === undefined ? {} : { migrationsSchema: schema }) });
   } finally {
     await admin.end({ timeout: 5 });
   }

@@ -54,7 +54,7 @@ import * as t from './schema.js';
 import { pgSignals } from './signals.js';
 import { createTransact } from './transact.js';
 
-export { POSTGRES_MIGRATIONS } from './connection.js';
+export { postgresMigrationsFolder } from './connection.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:pass@host:port/db`. */

@@ -7,11 +7,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { Store } from '../store.js';
+import { openDatabase, sqliteMigrationsFolder } from './database.js';
 import { prepareShared, type SqliteContext, type SqliteDb } from './context.js';
 import { sqliteDeliveries } from './deliveries.js';
 import { createSqliteEventLog, sqliteEvents } from './events.js';
@@ -24,8 +24,6 @@ import { sqliteRuntime } from './runtime.js';
 import * as t from './schema.js';
 import { sqliteSignals } from './signals.js';
 import { GroupCommitWriter } from './writer.js';
-
-export const SQLITE_MIGRATIONS = fileURLToPath(new URL('../../../drizzle/sqlite', import.meta.url));
 
 export interface SqliteStoreOptions {
   /** Filesystem path of the database file. */
@@ -47,12 +45,12 @@ export function sqlitePathFromUrl(url: string): string {
 /** Opens the database and applies pending migrations (synchronously, before anything runs). */
 export function openSqlite(opts: SqliteStoreOptions): { sqlite: Database.Database; db: SqliteDb } {
   if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-  const sqlite = new Database(opts.path);
+  const sqlite = openDatabase(opts.path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzle(sqlite, { schema: t });
-  migrate(db, { migrationsFolder: SQLITE_MIGRATIONS });
+  migrate(db, { migrationsFolder: sqliteMigrationsFolder() });
   return { sqlite, db };
 }
 
