@@ -1,5 +1,6 @@
 /**
- * The configuration schema (docs/configuration.md#config-file), in valibot. Defaults live here and only here. Every
+ * The configuration schema (docs/configuration.md#config-file), in valibot. Defaults live here and only here (and
+ * in config/sinks.ts, the `sinks:` section, kept apart for size). Every
  * message says what was expected and what was found, so that a start error can name the key:
  * `policy.max_order_notional: expected a positive number, got "ten"`.
  */
@@ -7,6 +8,7 @@ import { isIP } from 'node:net';
 import * as v from 'valibot';
 import { MODES } from '../domain/types.js';
 import { bool, expected, limit, nonEmptyString, nonNegativeInt, obj, positiveInt, positiveNumber, rate, show } from './primitives.js';
+import { sinksSchema } from './sinks.js';
 
 const timeOfDay = v.pipe(v.string(expected('a time "HH:MM"')), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, expected('a time "HH:MM"')));
 const timeZone = v.pipe(
@@ -264,6 +266,7 @@ export const configSchema = obj({
     }),
     {},
   ),
+  sinks: v.optional(sinksSchema, []),
 });
 
 export type FileConfig = v.InferOutput<typeof configSchema>;

@@ -47,6 +47,8 @@ export interface EventConsumerDeps {
 export interface EventConsumer {
   /** The seq of the last entry confirmed or passed over (null until the stored offset was read). */
   position: () => number | null;
+  /** Ends a retry's backoff now (the receiver is known to be back); new events never do. */
+  retryNow: () => void;
   /** Stops after the delivery in flight (a retry's backoff is cut short); nothing is handed over afterwards. */
   stop: () => Promise<void>;
 }
@@ -75,8 +77,8 @@ export function startEventConsumer(deps: EventConsumerDeps): EventConsumer {
   let stopped = false;
   let dirty = true;
   let cursor: number | null = null;
-  // A new event wakes the idle wait; only stop() cuts a retry's backoff short, so new events
-  // never make the retries hammer a failing receiver.
+  // A new event wakes the idle wait; only stop() and retryNow() cut a retry's backoff short, so
+  // new events never make the retries hammer a failing receiver.
   const idle = waiter();
   const backoff = waiter();
   const unsubscribe = deps.store.subscribe((e) => {
@@ -158,6 +160,7 @@ export function startEventConsumer(deps: EventConsumerDeps): EventConsumer {
 
   return {
     position: () => cursor,
+    retryNow: () => backoff.cut(),
     async stop() {
       stopped = true;
       unsubscribe();
