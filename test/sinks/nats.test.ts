@@ -3,14 +3,16 @@
  * docs/guarantees.md#event-sinks), sluice in this process: every log entry arrives once, in
  * order, at `<prefix>.<type>`, as `GET /admin/events` shows it, with `Nats-Msg-Id` = its hash;
  * the stream is created with the documented limits, or used as it is when it exists; another
- * publisher on the same stream neither breaks the order nor fails a delivery. Each test has a
- * stream and prefix of its own and deletes the stream at the end.
+ * publisher on the same stream neither breaks the order nor fails a delivery; two instances on
+ * one PostgreSQL database both publish every entry, and the stream keeps one copy of each. Each
+ * test has a stream and prefix of its own and deletes the stream at the end.
  */
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import { afterEach, describe, expect, test } from 'vitest';
 import { NATS_MISSING, NATS_URL, deleteStream, readStream, streamInfo, uniqueStream } from '../helpers/nats.js';
+import { POSTGRES_URL, createTestDatabase } from '../helpers/postgres.js';
 import { eventually, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { eventsAfter, opsConfig, readJson, sendFinal } from '../ops/helpers.js';
 import { expectExactly, fillLog, natsSink, sinkLag, sinkMessages } from './helpers.js';
@@ -122,5 +124,28 @@ describe.skipIf(NATS_MISSING !== null)(`the NATS sink${NATS_MISSING === null ? '
       await other;
       await nc.close();
     }
+  });
+});
+
+const pgMissing = POSTGRES_URL === undefined || POSTGRES_URL === '' ? 'SLUICE_TEST_POSTGRES_URL is not set' : null;
+const twoMissing = NATS_MISSING ?? pgMissing;
+
+describe.skipIf(twoMissing !== null)(`the NATS sink of two instances on one PostgreSQL database${twoMissing === null ? '' : ` (skipped: ${twoMissing})`}`, () => {
+  test('each instance publishes every entry under the same ids: the stream holds each once, in order', async () => {
+    const db = await createTestDatabase('sluice_nats');
+    cleanups.push(() => db.drop());
+    const { stream, prefix } = uniqueStream();
+    cleanups.push(() => deleteStream(NATS_URL, stream));
+    const config = sinkConfig(stream, prefix);
+    const a = await startTestServer({ env: { DATABASE_URL: db.url }, config });
+    cleanups.push(() => a.close());
+    const b = await startTestServer({ env: { DATABASE_URL: db.url }, config });
+    cleanups.push(() => b.close());
+    for (let i = 0; i < 6; i += 1) expect((await sendFinal(i % 2 === 0 ? a : b, { instrument: `PG${i}` })).status).toBe('executed');
+    const events = await eventsAfter(a, 0);
+    await eventually(async () => ((await lag(a, `nats:${stream}`)) === 0 && (await lag(b, `nats:${stream}`)) === 0 ? true : undefined), 20_000, 'both instances caught up');
+    const messages = (await readStream(NATS_URL, stream)).filter((m) => m.subject.startsWith(`${prefix}.`));
+    expect(messages).toHaveLength(events.length);
+    expectExactly(messages, events, prefix);
   });
 });
