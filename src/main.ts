@@ -24,6 +24,7 @@ import { createLogger, flushLogs } from './telemetry/logger.js';
 import { startTracing, stopTracing } from './telemetry/tracing.js';
 import { postAlert, startAlerts } from './ops/alerts.js';
 import { startRetention } from './ops/retention.js';
+import { createSinks } from './ops/sinks.js';
 import { Spool } from './ingest/spool.js';
 import { DatabaseHealth } from './ops/database-health.js';
 import { DegradedState } from './ops/degraded.js';
@@ -220,7 +221,8 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     if (!database.down) replaySpool().catch((err: unknown) => database.failed(err));
   });
   const deps: Deps = { config, logger, store, connectors, sources, executor, submitAccepted, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
-  metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0 });
+  const sinks = createSinks(config.sinks, { store, logger, degraded, now });
+  metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0, sinks: sinks.list });
   const app = createApp(deps);
   const limits = httpServerLimits(config.server);
   const server = await new Promise<Server>((resolve, reject) => {
@@ -273,6 +275,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     config.alerts.webhook_url === null
       ? null
       : startAlerts({ store, logger, webhookUrl: config.alerts.webhook_url, backoff: config.alerts.backoff, timeoutMs: config.alerts.timeout_ms });
+  sinks.start();
   logger.info({ url, version: VERSION, database: store.dialect, test_mode: config.test_mode, sources: [...sources.keys()] }, 'sluice ready');
 
   let stopping: Promise<void> | null = null;
@@ -286,6 +289,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       database.stop();
       retention.stop();
       const alertsStopped = alerts?.stop();
+      const sinksStopped = sinks.stop();
       logger.info({ reason }, 'shutting down: intake stopped');
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -293,7 +297,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
       if (!finished) logger.warn('in-flight signals did not finish before the deadline; they are recovered at the next start');
       await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
       server.closeAllConnections();
-      await Promise.race([alertsStopped, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+      await Promise.race([Promise.all([alertsStopped, sinksStopped]), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
       for (const connector of connectors.values()) await connector.close?.();
       spool?.close();
       await store.close();

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type FileConfig, type SourceConfig } from './schema.js';
+import { sinkProblems } from './sinks.js';
 import { findUnknownKeys, formatUnknownKey } from './unknown-keys.js';
 
 export type Env = Record<string, string | undefined>;
@@ -118,6 +119,8 @@ export function loadConfig(env: Env, opts: { configPath?: string | undefined } =
       }
     }
   }
+
+  problems.push(...sinkProblems(file.sinks));
 
   let adminToken = env.SLUICE_ADMIN_TOKEN;
   if (adminToken === undefined || adminToken === '') {

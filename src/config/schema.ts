@@ -1,44 +1,14 @@
 /**
- * The configuration schema (docs/configuration.md#config-file), in valibot. Defaults live here and only here. Every
+ * The configuration schema (docs/configuration.md#config-file), in valibot. Defaults live here and only here (and
+ * in config/sinks.ts, the `sinks:` section, kept apart for size). Every
  * message says what was expected and what was found, so that a start error can name the key:
  * `policy.max_order_notional: expected a positive number, got "ten"`.
  */
 import { isIP } from 'node:net';
 import * as v from 'valibot';
 import { MODES } from '../domain/types.js';
-
-const show = (input: unknown): string => {
-  if (input === undefined) return 'nothing';
-  const text = JSON.stringify(input);
-  return text === undefined ? String(input) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-};
-const expected = (what: string) => (issue: { input: unknown }) => `expected ${what}, got ${show(issue.input)}`;
-
-const positiveNumber = v.pipe(
-  v.number(expected('a positive number')),
-  v.finite(expected('a positive number')),
-  v.gtValue(0, expected('a positive number')),
-);
-const positiveInt = v.pipe(
-  v.number(expected('a positive integer')),
-  v.integer(expected('a positive integer')),
-  v.gtValue(0, expected('a positive integer')),
-);
-const nonNegativeInt = v.pipe(
-  v.number(expected('an integer ≥ 0')),
-  v.integer(expected('an integer ≥ 0')),
-  v.minValue(0, expected('an integer ≥ 0')),
-);
-const rate = v.pipe(
-  v.number(expected('a number from 0 to 1')),
-  v.minValue(0, expected('a number from 0 to 1')),
-  v.maxValue(1, expected('a number from 0 to 1')),
-);
-const nonEmptyString = v.pipe(v.string(expected('a non-empty string')), v.minLength(1, expected('a non-empty string')));
-const bool = v.boolean(expected('true or false'));
-/** A limit: a positive number, or null for no limit. */
-const limit = v.nullable(positiveNumber);
-const obj = <T extends v.ObjectEntries>(entries: T) => v.strictObject(entries, expected('an object'));
+import { bool, expected, limit, nonEmptyString, nonNegativeInt, obj, positiveInt, positiveNumber, rate, show } from './primitives.js';
+import { sinksSchema } from './sinks.js';
 
 const timeOfDay = v.pipe(v.string(expected('a time "HH:MM"')), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, expected('a time "HH:MM"')));
 const timeZone = v.pipe(
@@ -296,6 +266,7 @@ export const configSchema = obj({
     }),
     {},
   ),
+  sinks: v.optional(sinksSchema, []),
 });
 
 export type FileConfig = v.InferOutput<typeof configSchema>;

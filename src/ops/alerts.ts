@@ -8,8 +8,8 @@
  */
 import type { Logger } from 'pino';
 import { callJson } from '../connectors/http-client.js';
-import { nextDelay } from '../domain/backoff.js';
-import type { EventRecord, Store } from '../store/store.js';
+import type { EventRecord } from '../store/store.js';
+import { startEventConsumer, type EventConsumerDeps } from './event-consumer.js';
 
 const CURSOR = 'alerts';
 
@@ -56,106 +56,35 @@ export function postAlert(deps: Pick<AlertDeps, 'webhookUrl' | 'timeoutMs'>, e: 
 }
 
 export interface AlertDeps {
-  store: Pick<Store, 'subscribe' | 'getCursor' | 'setCursor' | 'lastEventSeq' | 'listEvents'>;
+  store: EventConsumerDeps['store'];
   logger: Logger;
   webhookUrl: string;
   backoff: { base_ms: number; cap_ms: number };
   timeoutMs: number;
   random?: () => number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
+/**
+ * The alert sender: the shared event consumer (ops/event-consumer.ts) over the alert events,
+ * one alert per delivery, so that its offset is stored after each confirmed alert.
+ */
 export function startAlerts(deps: AlertDeps): { stop: () => Promise<void> } {
-  const random = deps.random ?? Math.random;
-  let stopped = false;
-  let wake: (() => void) | null = null;
-  let dirty = true;
-  const unsubscribe = deps.store.subscribe((e) => {
-    if (!isAlertEvent(e)) return;
-    dirty = true;
-    wake?.();
-  });
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).finally(() => {
-      wake = null;
-    });
-
-  let cancelBackoff: (() => void) | null = null;
-  const backoff = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      cancelBackoff = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).finally(() => {
-      cancelBackoff = null;
-    });
-
-  async function deliver(e: EventRecord): Promise<void> {
-    for (let attempt = 1; !stopped; attempt += 1) {
+  return startEventConsumer({
+    cursor: CURSOR,
+    label: 'alert',
+    store: deps.store,
+    logger: deps.logger,
+    // The first time alerts are configured, start at the head: history is not news.
+    startAt: 'head',
+    select: isAlertEvent,
+    batch: 1,
+    backoff: deps.backoff,
+    random: deps.random,
+    async deliver([e]) {
+      if (e === undefined) return { confirmed: 0 };
       const res = await postAlert(deps, e);
-      if (res.ok) return;
-      deps.logger.warn({ seq: e.seq, attempt, reason: res.reason }, 'alert delivery failed; retrying');
-      // A backoff only stop() cuts short: new events must not make the retries hammer the receiver.
-      await backoff(nextDelay(attempt, deps.backoff, random, res.retry_after_ms));
-    }
-  }
-
-  const done = (async () => {
-    let cursor: number | null = null;
-    while (!stopped) {
-      if (cursor === null) {
-        try {
-          // The first time alerts are configured, start at the head: history is not news.
-          cursor = (await deps.store.getCursor(CURSOR)) ?? (await deps.store.lastEventSeq());
-          await deps.store.setCursor(CURSOR, cursor);
-        } catch (err) {
-          deps.logger.error({ err }, 'alerts could not read their offset; retrying');
-          cursor = null;
-          await pause(deps.backoff.base_ms);
-          continue;
-        }
-      }
-      if (!dirty) await pause(30_000);
-      if (stopped) break;
-      dirty = false;
-      try {
-        const from: number = cursor;
-        const page = await deps.store.listEvents(from, 200);
-        if (page.length === 200) dirty = true;
-        for (const e of page) {
-          if (isAlertEvent(e)) {
-            await deliver(e);
-            if (stopped) return;
-          }
-          // Confirmed (or not an alert): never sent again, even after a restart.
-          cursor = e.seq;
-          if (isAlertEvent(e)) await deps.store.setCursor(CURSOR, cursor);
-        }
-        const last = page[page.length - 1];
-        if (last !== undefined && !isAlertEvent(last)) await deps.store.setCursor(CURSOR, cursor);
-      } catch (err) {
-        deps.logger.error({ err }, 'alert loop failed; retrying');
-        dirty = true;
-        await pause(deps.backoff.base_ms);
-      }
-    }
-  })();
-
-  return {
-    async stop() {
-      stopped = true;
-      unsubscribe();
-      wake?.();
-      cancelBackoff?.();
-      await done;
+      if (res.ok) return { confirmed: 1 };
+      return { confirmed: 0, failure: { reason: res.reason, retry_after_ms: res.retry_after_ms } };
     },
-  };
+  });
 }

@@ -13,6 +13,8 @@ export interface MetricsSources {
   connectors: () => string[];
   degraded: () => Array<{ component: string }>;
   spoolPending: () => number;
+  /** Each event sink and the seq it confirmed up to (null until it read its offset). */
+  sinks: () => Array<{ name: string; position: number | null }>;
   now: () => Date;
 }
 
@@ -175,6 +177,21 @@ export function createMetrics() {
     collect() {
       const s = needSources();
       if (s !== null) this.set(s.spoolPending());
+    },
+  });
+
+  new Gauge({
+    name: 'sluice_sink_lag_events',
+    help: 'Event log entries a sink has not had confirmed yet (the newest seq minus its offset), by sink.',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    async collect() {
+      const s = needSources();
+      if (s === null) return;
+      const sinks = s.sinks();
+      if (sinks.length === 0) return;
+      const head = await s.store.lastEventSeq();
+      for (const sink of sinks) this.set({ sink: sink.name }, Math.max(0, head - (sink.position ?? 0)));
     },
   });
 
