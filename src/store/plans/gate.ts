@@ -19,6 +19,18 @@ export type Admission<R> = { kind: 'skipped' } | { kind: 'blocked'; by: string }
  */
 export const LANE_BLOCKING_STATUSES = ['accepted', 'executing'] as const satisfies readonly SignalStatus[];
 
+/**
+ * The oldest of the lane's older blocking signals, given the oldest of each blocking status.
+ * The dialects read one candidate per status, each the first row of its own index range: one
+ * query over both statuses cannot use the index order and sorts every older signal of the lane,
+ * which made each gate cost as much as the lane's backlog.
+ */
+export function oldestInLane<T extends { seq: number }>(candidates: ReadonlyArray<T | undefined>): T | undefined {
+  let oldest: T | undefined;
+  for (const c of candidates) if (c !== undefined && (oldest === undefined || c.seq < oldest.seq)) oldest = c;
+  return oldest;
+}
+
 /** Only an accepted signal is gated; the dialect reads its lane only then. */
 export const isGateable = <R extends { status: SignalStatus }>(row: R | undefined): row is R => row !== undefined && row.status === 'accepted';
 

@@ -4,6 +4,7 @@
  * conditional updates; expired ones are split between claimers with SKIP LOCKED.
  */
 import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
 import { isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
@@ -61,17 +62,17 @@ export function pgGate(ctx: PgContext): GateStore {
         // The signal row first: a second gate of the same signal (another worker or instance)
         // waits here, then finds it no longer accepted.
         const [row] = await tx.select().from(t.signals).where(eq(t.signals.id, input.signal_id)).for('update');
-        // Arrival order per lane: the oldest older signal of the lane accepted or executing goes first.
-        const [older] = isGateable(row)
-          ? await tx
-              .select({ id: t.signals.id })
-              .from(t.signals)
-              .where(
-                and(inArray(t.signals.status, [...LANE_BLOCKING_STATUSES]), eq(t.signals.connector, input.connector), eq(t.signals.instrument, input.instrument), lt(t.signals.seq, row.seq)),
-              )
-              .orderBy(asc(t.signals.seq))
-              .limit(1)
-          : [];
+        // Arrival order per lane: the oldest older signal of the lane accepted or executing goes
+        // first. One index range per status, each read oldest-first (see oldestInLane).
+        const olderIn = (status: (typeof LANE_BLOCKING_STATUSES)[number]) =>
+          tx
+            .select({ id: t.signals.id, seq: t.signals.seq })
+            .from(t.signals)
+            .where(and(eq(t.signals.status, status), eq(t.signals.connector, input.connector), eq(t.signals.instrument, input.instrument), lt(t.signals.seq, row?.seq ?? 0)))
+            .orderBy(asc(t.signals.seq))
+            .limit(1);
+        const [first, second, ...others] = LANE_BLOCKING_STATUSES;
+        const [older] = isGateable(row) ? await unionAll(olderIn(first), olderIn(second), ...others.map(olderIn)).orderBy(asc(t.signals.seq)).limit(1) : [];
         const admission = planGateAdmission(row, older);
         if (admission.kind !== 'gate') return admission;
         // Gates of one connector serialize from here to their commit (every instance), so the

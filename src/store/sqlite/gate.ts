@@ -6,7 +6,7 @@
 import { and, asc, eq, gte, inArray, isNotNull, lt, sql, sum } from 'drizzle-orm';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
-import { isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
+import { isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, oldestInLane, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
 import { signalRecordFromRow as toRecord } from '../records.js';
 import { applyBreakerPlan, ph, phs, phSql, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
 import * as t from './schema.js';
@@ -15,12 +15,11 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
   const { db, writer } = ctx;
   const q = {
     // The OLDEST older blocking signal of the lane: `blocked.by` names the one that goes next.
+    // The oldest older signal of the lane in one status (see oldestInLane).
     olderInLane: db
-      .select({ id: t.signals.id })
+      .select({ id: t.signals.id, seq: t.signals.seq })
       .from(t.signals)
-      .where(
-        and(inArray(t.signals.status, [...LANE_BLOCKING_STATUSES]), eq(t.signals.connector, ph('connector')), eq(t.signals.instrument, ph('instrument')), lt(t.signals.seq, ph('seq'))),
-      )
+      .where(and(eq(t.signals.status, ph('status')), eq(t.signals.connector, ph('connector')), eq(t.signals.instrument, ph('instrument')), lt(t.signals.seq, ph('seq'))))
       .orderBy(asc(t.signals.seq))
       .limit(1)
       .prepare(),
@@ -87,7 +86,9 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
     gateSignal(input) {
       return writer.run((): GateOutcome => {
         const row = ctx.q.signalById.get({ id: input.signal_id });
-        const older = isGateable(row) ? q.olderInLane.get({ connector: input.connector, instrument: input.instrument, seq: row.seq }) : undefined;
+        const older = isGateable(row)
+          ? oldestInLane(LANE_BLOCKING_STATUSES.map((status) => q.olderInLane.get({ status, connector: input.connector, instrument: input.instrument, seq: row.seq })))
+          : undefined;
         const admission = planGateAdmission(row, older);
         if (admission.kind !== 'gate') return admission;
         const plan = planGate(input, loadGateState(input), readStoredBreaker(ctx, input.connector));

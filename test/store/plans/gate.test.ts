@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import type { BreakerState, BreakerStep } from '../../../src/domain/breaker.js';
 import type { StoredGateState } from '../../../src/domain/gate-state.js';
 import type { Decision, SignalStatus } from '../../../src/domain/types.js';
-import { needsOpenOrder, planGate, planGateAdmission, planSettleFirst, type Admission } from '../../../src/store/plans/gate.js';
+import { needsOpenOrder, oldestInLane, planGate, planGateAdmission, planSettleFirst, type Admission } from '../../../src/store/plans/gate.js';
 import type { GateInput } from '../../../src/store/store.js';
 
 const NOW = new Date('2026-11-23T15:00:00.000Z');
@@ -31,6 +31,20 @@ function input(decision: Decision, breaker: BreakerStep | null = null, seen: Bre
     },
   };
 }
+
+describe('oldestInLane (one candidate per blocking status)', () => {
+  const a = { id: 'a', seq: 5 };
+  const e = { id: 'e', seq: 3 };
+  test.each([
+    ['none', [undefined, undefined], undefined],
+    ['only accepted', [a, undefined], a],
+    ['only executing', [undefined, e], e],
+    ['the smaller seq wins, whichever status', [a, e], e],
+    ['the smaller seq wins, in either order', [e, a], e],
+  ])('%s', (_name, candidates, expected) => {
+    expect(oldestInLane(candidates)).toBe(expected);
+  });
+});
 
 describe('planGateAdmission', () => {
   const row = (status: SignalStatus) => ({ status, id: 'sig_2' });
