@@ -36,6 +36,21 @@ export function subjectFor(prefix: string, type: string): string {
   return `${prefix}.${tokens.join('.')}`;
 }
 
+/**
+ * Whether a stream with these subject filters takes every `<prefix>.<type>`: one filter is the
+ * prefix's first tokens (each the same or `*`, possibly none) then `>`. A stream that takes only some types is not
+ * enough: the first entry of another type would stall the sink.
+ */
+export function streamTakes(subjects: readonly string[], prefix: string): boolean {
+  const want = prefix.split('.');
+  return subjects.some((subject) => {
+    const tokens = subject.split('.');
+    const last = tokens.length - 1;
+    // `>` after at most the prefix's tokens, each before it the prefix's own or `*`.
+    return tokens[last] === '>' && last <= want.length && tokens.slice(0, last).every((t, i) => t === want[i] || t === '*');
+  });
+}
+
 /** The payload: the entry exactly as `GET /admin/events` shows it. */
 export function entryPayload(e: EventRecord): string {
   return JSON.stringify({ seq: e.seq, at: e.at, type: e.type, signal_id: e.signal_id, data: e.data, prev_hash: e.prev_hash, hash: e.hash });
@@ -234,7 +249,12 @@ export class NatsSink {
     const name = this.config.stream;
     try {
       const info = await jsm.streams.info(name);
-      this.deps.logger.info({ sink: name, subjects: info.config.subjects }, 'publishing to the existing NATS stream');
+      const subjects = info.config.subjects ?? [];
+      // Else every publish fails as "no responders", which the client words "jetstream is not enabled".
+      if (!streamTakes(subjects, this.config.subject_prefix)) {
+        throw new Error(`does not take ${this.config.subject_prefix}.> (its subjects: ${subjects.join(', ') || 'none'}): add ${this.config.subject_prefix}.> to them, or set subject_prefix to one they take`);
+      }
+      this.deps.logger.info({ sink: name, subjects }, 'publishing to the existing NATS stream');
       return;
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;

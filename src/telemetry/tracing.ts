@@ -10,6 +10,7 @@
 import type { Context, Span, SpanContext, TextMapGetter, Tracer } from '@opentelemetry/api';
 import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config/load.js';
 import type { Decision } from '../domain/types.js';
 
 export type SpanAttributes = Record<string, string | number | boolean>;
@@ -50,6 +51,24 @@ export function tracingWanted(env: Record<string, string | undefined>): boolean 
   return value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== '' || value('OTEL_EXPORTER_OTLP_ENDPOINT') !== '';
 }
 
+/**
+ * What is wrong with the endpoints when tracing is wanted: the SDK drops a value it cannot parse
+ * and exports to its default, http://localhost:4318, whoever listens there. Never echoes the value
+ * (a URL may carry a token).
+ */
+export function tracingProblems(env: Record<string, string | undefined>): string[] {
+  if (!tracingWanted(env)) return [];
+  const problems: string[] = [];
+  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] as const) {
+    const raw = (env[name] ?? '').trim();
+    if (raw === '') continue;
+    const protocol = URL.canParse(raw) ? new URL(raw).protocol : null;
+    if (protocol === 'http:' || protocol === 'https:') continue;
+    problems.push(`${name}: expected an http:// or https:// URL (e.g. http://collector:4318), got another value (not shown: it may hold a credential)`);
+  }
+  return problems;
+}
+
 /** The trace id of a stored traceparent; null for none (tracing was off) or a malformed one. */
 export function traceIdOf(traceparent: string | null | undefined): string | null {
   return traceparent == null ? null : (TRACEPARENT.exec(traceparent)?.[1] ?? null);
@@ -80,12 +99,14 @@ const EXPORT_WARN_INTERVAL_MS = 60_000;
 
 /**
  * Loads the SDK and starts exporting when the environment asks for it (`tracingWanted`);
- * returns whether tracing is on. The exporter, the batch processor and the sampler read their
+ * returns whether tracing is on. An endpoint that is not an http(s) URL is a `ConfigError`. The exporter, the batch processor and the sampler read their
  * `OTEL_*` variables from the process environment themselves.
  */
 export async function startTracing(opts: { env: Record<string, string | undefined>; logger: Logger; version: string }): Promise<boolean> {
   if (sdk !== null) return true;
   if (!tracingWanted(opts.env)) return false;
+  const problems = tracingProblems(opts.env);
+  if (problems.length > 0) throw new ConfigError(problems);
   const [api, core, base, otlp, resources, semconv] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/core'),

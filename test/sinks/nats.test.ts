@@ -83,6 +83,35 @@ describe.skipIf(NATS_MISSING !== null)(`the NATS sink${NATS_MISSING === null ? '
     });
   });
 
+  test('an existing stream that does not take <prefix>.>: degraded saying so, nothing published; once the stream is fixed, the sink catches up', async () => {
+    const { stream, prefix } = uniqueStream();
+    cleanups.push(() => deleteStream(NATS_URL, stream));
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: stream, subjects: [`${prefix}-other.>`] });
+      const s = await start(stream, prefix);
+      const component = `sink:nats:${stream}`;
+      const reason = await eventually(async () => {
+        const status = await readJson<{ degraded: Array<{ component: string; reason: string }> }>(await s.admin('/status'));
+        return status.degraded.find((d) => d.component === component)?.reason;
+      }, 10_000, 'the sink degraded');
+      expect(reason).toContain(`stream ${stream}: does not take ${prefix}.>`);
+      expect(reason).toContain(`${prefix}-other.>`);
+      expect((await streamInfo(NATS_URL, stream))?.state.messages).toBe(0);
+      // Fixed by the operator: the sink catches up on its own.
+      await jsm.streams.update(stream, { subjects: [`${prefix}-other.>`, `${prefix}.>`] });
+      await eventually(async () => {
+        const status = await readJson<{ degraded: Array<{ component: string }> }>(await s.admin('/status'));
+        return status.degraded.length === 0 && (await lag(s, `nats:${stream}`)) === 0 ? true : undefined;
+      }, 20_000, 'caught up, not degraded');
+      const events = await eventsAfter(s, 0);
+      expectExactly(await sluiceMessages(stream, prefix, events.length), events, prefix);
+    } finally {
+      await nc.close();
+    }
+  });
+
   test('another publisher writing to the same stream meanwhile: still every entry once, in order, and no delivery fails', async () => {
     const { stream, prefix } = uniqueStream();
     cleanups.push(() => deleteStream(NATS_URL, stream));

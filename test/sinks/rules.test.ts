@@ -1,10 +1,11 @@
 /**
  * The sink's pure rules: the subject of an entry (src/ops/nats-sink.ts `subjectFor`), its payload
- * (`entryPayload`: the `GET /admin/events` shape, nothing more) and when a sink is degraded
- * (src/ops/sinks.ts `sinkTrouble`).
+ * (`entryPayload`: the `GET /admin/events` shape, nothing more), whether an existing stream takes
+ * every subject under the prefix (`streamTakes`) and when a sink is degraded (src/ops/sinks.ts
+ * `sinkTrouble`).
  */
 import { describe, expect, test } from 'vitest';
-import { entryPayload, subjectFor } from '../../src/ops/nats-sink.js';
+import { entryPayload, streamTakes, subjectFor } from '../../src/ops/nats-sink.js';
 import { sinkTrouble } from '../../src/ops/sinks.js';
 import type { EventRecord } from '../../src/store/store.js';
 
@@ -24,6 +25,26 @@ describe('subjectFor', () => {
 test('entryPayload is the entry as GET /admin/events shows it, in that key order', () => {
   const e = { seq: 7, at: '2026-01-02T03:04:05.678Z', type: 'mode.changed', signal_id: null, data: { to: 'paused' }, prev_hash: 'a'.repeat(64), hash: 'b'.repeat(64), extra: 1 } as EventRecord;
   expect(entryPayload(e)).toBe(`{"seq":7,"at":"2026-01-02T03:04:05.678Z","type":"mode.changed","signal_id":null,"data":{"to":"paused"},"prev_hash":"${'a'.repeat(64)}","hash":"${'b'.repeat(64)}"}`);
+});
+
+describe('streamTakes: an existing stream takes every <prefix>.<type>', () => {
+  test.each([
+    [['sluice.>'], 'sluice', true],
+    [['>'], 'sluice', true],
+    [['*.>'], 'sluice', true],
+    [['a.*.>'], 'a.b', true],
+    [['other.>', 'sluice.>'], 'sluice', true],
+    [['sluice-other.>'], 'sluice', false],
+    [['sluice'], 'sluice', false],
+    [['sluice.*'], 'sluice', false],
+    [['sluice.signal.>'], 'sluice', false],
+    [['sluice.>'], 'sluice.x', true],
+    [['a.>'], 'a', true],
+    [['a.b.>'], 'a', false],
+    [[], 'sluice', false],
+  ])('%j, prefix %s → %s', (subjects, prefix, takes) => {
+    expect(streamTakes(subjects, prefix)).toBe(takes);
+  });
 });
 
 describe('sinkTrouble', () => {

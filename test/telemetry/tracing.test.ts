@@ -1,7 +1,9 @@
 /** The pure parts of telemetry/tracing.ts, and what its hooks do while tracing is off: table tests, no SDK. */
 import { describe, expect, test } from 'vitest';
 import type { Decision } from '../../src/domain/types.js';
-import { gateAttributes, rateLimited, startLinkedSpan, startSpan, traced, traceIdOf, tracingActive, tracingWanted } from '../../src/telemetry/tracing.js';
+import pino from 'pino';
+import { ConfigError } from '../../src/config/load.js';
+import { gateAttributes, rateLimited, startLinkedSpan, startSpan, startTracing, traced, traceIdOf, tracingActive, tracingProblems, tracingWanted } from '../../src/telemetry/tracing.js';
 
 const ENDPOINT = 'http://127.0.0.1:4318';
 
@@ -19,6 +21,39 @@ describe('tracingWanted', () => {
   ];
   test.each(cases)('$name → $on', ({ env, on }) => {
     expect(tracingWanted(env)).toBe(on);
+  });
+});
+
+describe('tracingProblems: an endpoint the SDK would not use is a start error, never a silent default', () => {
+  const cases: Array<{ name: string; env: Record<string, string>; problems: string[] }> = [
+    { name: 'nothing set', env: {}, problems: [] },
+    { name: 'an http endpoint', env: { OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT }, problems: [] },
+    { name: 'an https traces endpoint', env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://otlp.example.com/v1/traces' }, problems: [] },
+    { name: 'tracing disabled: not checked', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'nonsense', OTEL_SDK_DISABLED: 'true' }, problems: [] },
+    {
+      name: 'not a URL (the SDK would export to localhost:4318)',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' },
+      problems: ['OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL (e.g. http://collector:4318), got another value (not shown: it may hold a credential)'],
+    },
+    {
+      name: 'no scheme at all',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url SECRET' },
+      problems: ['OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL (e.g. http://collector:4318), got another value (not shown: it may hold a credential)'],
+    },
+    {
+      name: 'another scheme, credentials never echoed',
+      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://user:SECRET@collector:4317' },
+      problems: ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: expected an http:// or https:// URL (e.g. http://collector:4318), got another value (not shown: it may hold a credential)'],
+    },
+  ];
+  test.each(cases)('$name', ({ env, problems }) => {
+    expect(tracingProblems(env)).toEqual(problems);
+  });
+
+  test('startTracing refuses such an endpoint with a ConfigError, without loading the SDK', async () => {
+    const logger = pino({ level: 'silent' });
+    await expect(startTracing({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'nonsense' }, logger, version: 't' })).rejects.toBeInstanceOf(ConfigError);
+    expect(tracingActive()).toBe(false);
   });
 });
 
