@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import type { NewSignal } from '../store/store.js';
+import { TRACEPARENT } from '../telemetry/tracing.js';
 import { parseNativeSignal } from './formats/native.js';
 
 /** One spooled delivery: the store input exactly as ingest built it (dates as ISO strings). */
@@ -42,7 +43,7 @@ const spoolLineSchema = v.object({
   ),
   // The delivery's span context, so that a spooled signal's execution continues its trace; a
   // malformed one is dropped (null), never a reason to quarantine the delivery.
-  trace_parent: v.optional(v.fallback(v.nullable(v.pipe(v.string(), v.regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/))), null)),
+  trace_parent: v.optional(v.fallback(v.nullable(v.pipe(v.string(), v.regex(TRACEPARENT))), null)),
 });
 
 type ParsedLine = { ok: true; input: NewSignal } | { ok: false; reason: string };

@@ -42,7 +42,8 @@ interface Sdk {
 /** The one variable every hook checks: null while tracing is off. */
 let sdk: Sdk | null = null;
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/** A W3C traceparent as sluice writes and stores it (version 00); group 1 is the trace id. */
+export const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** Whether the environment asks for traces: an OTLP endpoint, and the SDK not disabled. */
 export function tracingWanted(env: Record<string, string | undefined>): boolean {
