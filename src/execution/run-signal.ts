@@ -179,7 +179,8 @@ export class SignalRunner {
     }
     const { decision } = gated;
     if (connector === null) return null; // unreachable: an unknown connector is always rejected
-    log.info({ side: decision.side, quantity: decision.quantity, exit: decision.exit }, 'signal executing');
+    // At debug: the outcome's line (info) carries the decision too; two lines per signal by default.
+    log.debug({ side: decision.side, quantity: decision.quantity, exit: decision.exit }, 'signal executing');
     // Untouched since it was received: it has no attempts yet (an operator's retry touches it).
     const fresh = record.updated_at === record.received_at;
     await this.leases.withLease(record.signal_id, () => this.execute(gated.record, connector, decision, fresh));
@@ -241,7 +242,11 @@ export class SignalRunner {
       max_daily_loss: policy.max_daily_loss,
     });
     const { status, result } = settlement;
-    logger.info({ signal_id: record.signal_id, request_id: record.request_id, trace_id: traceIdOf(record.trace_parent) ?? undefined, status, result }, `signal ${status}`);
+    const decided = record.decision;
+    logger.info(
+      { signal_id: record.signal_id, request_id: record.request_id, trace_id: traceIdOf(record.trace_parent) ?? undefined, status, side: decided?.side, quantity: decided?.quantity, result },
+      `signal ${status}`,
+    );
     this.deps.metrics.signals.inc({ status });
     this.observeFinal(finished.record);
     if (finished.mode_changed !== null) {
