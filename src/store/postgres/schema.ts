@@ -193,7 +193,12 @@ export const mockOrders = pgTable(
     expires_at: bigint('expires_at', { mode: 'number' }),
     updated_at: bigint('updated_at', { mode: 'number' }).notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.connector, t.client_order_id] }), index('mock_orders_created_idx').on(t.connector, t.created_at)],
+  (t) => [
+    primaryKey({ columns: [t.connector, t.client_order_id] }),
+    index('mock_orders_created_idx').on(t.connector, t.created_at),
+    // The open orders (due fills, resting orders, the next due time) without reading the filled ones.
+    index('mock_orders_open_idx').on(t.connector, t.status, t.created_at),
+  ],
 );
 
 /** … and its positions. */

@@ -1,0 +1,1 @@
+CREATE INDEX `mock_orders_open_idx` ON `mock_orders` (`connector`,`status`,`created_at`);
