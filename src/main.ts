@@ -221,7 +221,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
     if (!database.down) replaySpool().catch((err: unknown) => database.failed(err));
   });
   const deps: Deps = { config, logger, store, connectors, sources, executor, submitAccepted, recentErrors, degraded, metrics, spool, database, lifecycle, now, version: VERSION };
-  const sinks = createSinks(config.sinks, { store, logger, degraded, now });
+  const sinks = await createSinks(config.sinks, { store, logger, degraded, now });
   metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0, sinks: sinks.list });
   const app = createApp(deps);
   const limits = httpServerLimits(config.server);

@@ -9,7 +9,6 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import { createAlpacaConnector } from './alpaca.js';
 import { failure, success, type CallResult, type Connector, type OrderStreamListener } from './connector.js';
 import type { ConnectorCapabilities, Order, OrderUpdates, Position } from '../domain/types.js';
 import { createHttpConnector } from './http.js';
@@ -68,6 +67,8 @@ async function createConnector(name: string, config: ConnectorConfig, deps: Conn
 async function createBrokerConnector(name: string, config: Exclude<ConnectorConfig, { type: 'mock' }>, deps: Omit<ConnectorDeps, 'store'>): Promise<Connector> {
   switch (config.type) {
     case 'alpaca': {
+      // Loaded only when configured: its stream client (ws) is not needed by anyone else.
+      const { createAlpacaConnector } = await import('./alpaca.js');
       const alpaca = createAlpacaConnector(name, config, { now: deps.now, logger: deps.logger });
       return {
         ...alpaca,

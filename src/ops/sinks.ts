@@ -11,7 +11,7 @@ import { sinkName, type SinkConfig } from '../config/sinks.js';
 import type { Store } from '../store/store.js';
 import type { DegradedState } from './degraded.js';
 import { startEventConsumer, type EventConsumer } from './event-consumer.js';
-import { NatsSink, type LinkState } from './nats-sink.js';
+import type { LinkState, NatsSink } from './nats-sink.js';
 
 /** Entries in flight per publish (pipelined; ordered by the publisher). */
 const BATCH = 128;
@@ -57,19 +57,26 @@ interface Running {
   failing: Failing | null;
 }
 
-/** Builds the sinks of `configs`; nothing connects or reads before `start()`. */
-export function createSinks(configs: readonly SinkConfig[], deps: SinksDeps): Sinks {
+/**
+ * Builds the sinks of `configs`; nothing connects or reads before `start()`. The NATS client is
+ * loaded only when a sink is configured (a tenth of a start without one).
+ */
+export async function createSinks(configs: readonly SinkConfig[], deps: SinksDeps): Promise<Sinks> {
   const clock = () => deps.now().getTime();
-  const running: Running[] = configs.map((config) => {
-    const r: Running = {
-      name: sinkName(config),
-      config,
-      sink: new NatsSink(config, { logger: deps.logger, clock, onConnected: () => r.consumer?.retryNow() }),
-      consumer: null,
-      failing: null,
-    };
-    return r;
-  });
+  const running: Running[] = [];
+  if (configs.length > 0) {
+    const { NatsSink } = await import('./nats-sink.js');
+    for (const config of configs) {
+      const r: Running = {
+        name: sinkName(config),
+        config,
+        sink: new NatsSink(config, { logger: deps.logger, clock, onConnected: () => r.consumer?.retryNow() }),
+        consumer: null,
+        failing: null,
+      };
+      running.push(r);
+    }
+  }
   let watch: ReturnType<typeof setInterval> | null = null;
 
   const check = (): void => {

@@ -7,7 +7,6 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/load.js';
 import { describeDbError } from './errors.js';
-import { createPostgresStore } from './postgres/store.js';
 import { openDatabase } from './sqlite/database.js';
 import { createSqliteStore, sqlitePathFromUrl } from './sqlite/store.js';
 import type { Store } from './store.js';
@@ -21,7 +20,11 @@ export interface OpenStoreOptions {
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const now = opts.now === undefined ? {} : { now: opts.now };
   if (url.startsWith('file:')) return createSqliteStore({ path: sqlitePathFromUrl(url), ...now });
-  if (/^postgres(ql)?:\/\//.test(url)) return createPostgresStore({ url, ...now, ...(opts.logger === undefined ? {} : { logger: opts.logger }) });
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    // Loaded only for PostgreSQL: postgres.js and drizzle's pg-core are a fifth of a SQLite start.
+    const { createPostgresStore } = await import('./postgres/store.js');
+    return createPostgresStore({ url, ...now, ...(opts.logger === undefined ? {} : { logger: opts.logger }) });
+  }
   throw new ConfigError([`DATABASE_URL: expected file:PATH or postgres://…, got ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//***@'))}`]);
 }
 
