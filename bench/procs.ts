@@ -51,20 +51,29 @@ export async function startCeiling(): Promise<Proc> {
   return spawnServer([CEILING, String(port)], {}, `http://127.0.0.1:${port}`, '/');
 }
 
-export interface SluiceOptions {
+export type SluiceOptions = {
+  /** Holds the config file (and the SQLite database). */
   dir: string;
   secret: string;
   logLevel: 'info' | 'warn';
-  /** Database file name inside `dir`. */
-  db: string;
-}
+} & (
+  | {
+      /** SQLite: database file name inside `dir`. */
+      db: string;
+    }
+  | {
+      /** Any other database sluice takes as DATABASE_URL (a `postgres://` URL). */
+      databaseUrl: string;
+    }
+);
 
-/** Starts sluice (SQLite, mock connector, one standard-webhooks source) and waits for /readyz. */
+/** Starts sluice (mock connector, one standard-webhooks source) and waits for /readyz. */
 export async function startSluice(o: SluiceOptions): Promise<Proc> {
   const port = await freePort();
+  const databaseUrl = 'databaseUrl' in o ? o.databaseUrl : `file:${join(o.dir, o.db)}`;
   return spawnServer(
     [join(DIST, 'cli.js'), 'start', '--config', sluiceConfig(o.dir, o.secret)],
-    { PORT: String(port), DATABASE_URL: `file:${join(o.dir, o.db)}`, SLUICE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: o.logLevel },
+    { PORT: String(port), DATABASE_URL: databaseUrl, SLUICE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: o.logLevel },
     `http://127.0.0.1:${port}`,
     '/readyz',
   );

@@ -12,13 +12,21 @@
  * default logs cost. For unique signals the sustained executed rate counts the signals the mock
  * executed from the start of the load until the queue is empty again, per second.
  *
- * Flags: --rounds N (3), --seconds S (10), --connections C (50), --soak, --soak-count N.
+ * `--postgres URL` also measures a third sluice, on PostgreSQL, in the same rounds (rows
+ * `sluice (PostgreSQL)`): on a fresh database `sluice_bench_<hex>` created through URL (any
+ * database there the user may connect to, with the right to create databases) and dropped at the
+ * end. PostgreSQL's own processes are not pinned, and its figures include sluice's process only
+ * (core used, peak RSS); the database size is `pg_database_size` after the run.
+ *
+ * Flags: --rounds N (3), --seconds S (10), --connections C (50), --postgres URL, --soak,
+ * --soak-count N.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { load, pool, SECRET, type Figures, type Scenario } from './load.js';
+import { createDatabase, type BenchDatabase } from './postgres.js';
 import { ADMIN, cpuSeconds, databaseBytes, peakRssMb, PINNED, pinSelf, rssMb, startCeiling, startSluice, stop, type Proc } from './procs.js';
 
 const { values: args } = parseArgs({
@@ -28,6 +36,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     soak: { type: 'boolean', default: false },
     'soak-count': { type: 'string', default: '1000000' },
+    postgres: { type: 'string' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -95,22 +104,26 @@ const median = (xs: number[]) => {
 };
 const fmt = (xs: number[], digits = 0) => `${median(xs).toLocaleString('en-US', { maximumFractionDigits: digits })} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 
-function machine(): string {
-  return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${PINNED ? 'servers pinned to core 0, load to core 1' : 'NOT pinned (needs taskset and 2 cores)'}`;
+function machine(postgres = false): string {
+  return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${PINNED ? 'servers pinned to core 0, load to core 1' : 'NOT pinned (needs taskset and 2 cores)'}${postgres ? ', PostgreSQL server unpinned' : ''}`;
 }
 
-async function bench(): Promise<void> {
-  pinSelf();
+/** `pg`: the fresh PostgreSQL database of `--postgres`, or null for SQLite only. */
+async function bench(pg: BenchDatabase | null): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-  console.log(`sluice benchmark — ${machine()}`);
+  console.log(`sluice benchmark — ${machine(pg !== null)}`);
   console.log(`${ROUNDS} interleaved rounds × ${SECONDS} s, ${CONNECTIONS} connections (duplicate storm: 50), requests signed before the clock starts\n`);
   const ceiling = await startCeiling();
   const info = await startSluice({ dir, secret: SECRET, logLevel: 'info', db: 'info.db' });
   const warn = await startSluice({ dir, secret: SECRET, logLevel: 'warn', db: 'warn.db' });
+  const onPg = pg === null ? null : await startSluice({ dir, secret: SECRET, logLevel: 'info', databaseUrl: pg.url });
+  // Migrated and empty: what the per-signal size below includes besides the signals.
+  const emptyPgBytes = pg === null ? 0 : await pg.bytes();
   const servers = [
     { name: 'bare Hono (ceiling)', proc: ceiling, sluice: false, scenarios: ['unique', 'duplicate storm', 'mixed 80/20'] as Scenario[] },
     { name: 'sluice', proc: info, sluice: true, scenarios: ['unique', 'duplicate storm', 'mixed 80/20'] as Scenario[] },
     { name: 'sluice, LOG_LEVEL=warn', proc: warn, sluice: true, scenarios: ['unique'] as Scenario[] },
+    ...(onPg === null ? [] : [{ name: 'sluice (PostgreSQL)', proc: onPg, sluice: true, scenarios: ['unique', 'duplicate storm', 'mixed 80/20'] as Scenario[] }]),
   ];
   const results = new Map<string, Round[]>();
   const key = (server: string, scenario: Scenario) => `${scenario}|${server}`;
@@ -133,6 +146,19 @@ async function bench(): Promise<void> {
     const dbBytes = databaseBytes(dir, 'info.db');
     const again = await startSluice({ dir, secret: SECRET, logLevel: 'info', db: 'info.db' });
     await stop(again);
+    let pgLine: string | null = null;
+    if (pg !== null && onPg !== null) {
+      const pgPeak = peakRssMb(onPg);
+      const pgSignals = await metric(onPg.url, 'sluice_signals_total{status="accepted"}');
+      await stop(onPg);
+      const pgBytes = await pg.bytes();
+      const pgAgain = await startSluice({ dir, secret: SECRET, logLevel: 'info', databaseUrl: pg.url });
+      await stop(pgAgain);
+      pgLine =
+        `sluice (PostgreSQL) peak RSS: ${pgPeak.toFixed(0)} MB; database (pg_database_size): ${(pgBytes / 2 ** 20).toFixed(1)} MB for ${pgSignals} signals = ` +
+        `${(pgBytes / Math.max(1, pgSignals)).toFixed(0)} bytes/signal (migrated and empty: ${(emptyPgBytes / 2 ** 20).toFixed(1)} MB); ` +
+        `start to ready on that database: ${pgAgain.readyMs.toFixed(0)} ms (process spawn included)`;
+    }
 
     console.log('| scenario | server | req/s | of ceiling | p50 / p99 ms | executed/s sustained (during load) | of ceiling | queue after load | core used | non-2xx |');
     console.log('|---|---|---|---|---|---|---|---|---|---|');
@@ -156,9 +182,10 @@ async function bench(): Promise<void> {
     console.log(`sluice peak RSS: ${peak.toFixed(0)} MB (warn: ${peakRssMb(warn).toFixed(0)} MB); ceiling: ${peakRssMb(ceiling).toFixed(0)} MB`);
     console.log(`database after a checkpoint: ${(dbBytes / 2 ** 20).toFixed(1)} MB for ${signals} signals = ${(dbBytes / Math.max(1, signals)).toFixed(0)} bytes/signal`);
     console.log(`start to ready on that database: ${again.readyMs.toFixed(0)} ms (process spawn included)`);
+    if (pgLine !== null) console.log(`${pgLine}\nPostgreSQL's rows: core used and RSS are sluice's process only, not PostgreSQL's.`);
     console.log('\nOnly the ratios compare across machines; absolute figures depend on the machine.');
   } finally {
-    await Promise.all([stop(info), stop(warn), stop(ceiling)]);
+    await Promise.all([stop(info), stop(warn), stop(ceiling), ...(onPg === null ? [] : [stop(onPg)])]);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -202,4 +229,15 @@ async function soak(): Promise<void> {
   }
 }
 
-await (args.soak ? soak() : bench());
+async function main(): Promise<void> {
+  if (args.soak) return soak();
+  pinSelf();
+  const pg = args.postgres === undefined ? null : await createDatabase(args.postgres);
+  try {
+    await bench(pg);
+  } finally {
+    await pg?.drop();
+  }
+}
+
+await main();
