@@ -63,6 +63,13 @@ export function planFinish(input: FinishInput): FinishPlan {
 }
 
 /**
+ * Whether a fill changes the day's realized PnL. One that realizes nothing (it opens or adds to a
+ * position) leaves the day's row alone: on PostgreSQL every fill of every instance would
+ * otherwise queue on that one row's lock.
+ */
+export const movesDailyPnl = (realizedFill: number): boolean => realizedFill !== 0;
+
+/**
  * Whether the mode must be read at all: only a losing fill under a limit can trip it (the
  * PostgreSQL store takes the mode lock only then).
  */

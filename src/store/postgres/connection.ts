@@ -32,6 +32,20 @@ export function isDroppedConnection(error: unknown): boolean {
 }
 
 /**
+ * The server refused a prepared statement of this connection before running it: the statement is
+ * gone, or a migration (another instance's, in a rolling upgrade) changed what it reads ("cached
+ * plan must not change result type"). postgres.js forgets the statement as it fails and retries it
+ * itself, except inside a transaction, which is aborted by then: the transaction is rolled back
+ * and can run again, like one whose connection dropped before COMMIT. The routines are postgres.js's own list (its `retryRoutines`).
+ */
+const STALE_STATEMENT_ROUTINES = new Set(['FetchPreparedStatement', 'RevalidateCachedQuery', 'transformAssignedExpr']);
+
+export function isStalePreparedStatement(error: unknown): boolean {
+  const routine = typeof error === 'object' && error !== null && 'routine' in error ? error.routine : undefined;
+  return typeof routine === 'string' && STALE_STATEMENT_ROUTINES.has(routine);
+}
+
+/**
  * Runs an idempotent step (a read, or a write that sets absolute values) again when it failed
  * on a connection the server had dropped: postgres.js replaces such a connection, but only after
  * the query sent on it failed. Each failure retires one connection, so `attempts` is the pool

@@ -9,7 +9,7 @@ import type { Order } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
 import type { ModeState } from '../contract/runtime.js';
-import { mayTripDailyLoss, planDailyLoss, planFill } from '../plans/finish.js';
+import { mayTripDailyLoss, movesDailyPnl, planDailyLoss, planFill } from '../plans/finish.js';
 import { orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
 import { writeMode, type Emit, type PgContext, type Tx } from './context.js';
 import { openOrderFilter, orderFilter } from '../filters.js';
@@ -20,12 +20,14 @@ import * as t from './schema.js';
  * position row is created if missing (a flat row, which applyFill treats as no position) and
  * then locked, so two instances booking fills of one instrument apply them in turn.
  */
-export async function bookFill(tx: Tx, connector: string, instrument: string, fill: Fill, input: BookingContext): Promise<{ day: number; fill: number }> {
+export async function bookFill(tx: Tx, connector: string, instrument: string, fill: Fill, input: BookingContext): Promise<{ day: number | null; fill: number }> {
   const where = and(eq(t.positions.connector, connector), eq(t.positions.instrument, instrument));
   await tx.insert(t.positions).values({ connector, instrument, quantity: 0, avg_price: 0, last_price: null, updated_at: input.now.getTime() }).onConflictDoNothing();
   const [current] = await tx.select().from(t.positions).where(where).for('update');
   const booked = planFill(current ?? null, fill, input.now);
   await tx.update(t.positions).set(booked.position).where(where);
+  // Nothing realized: the day's row is not touched (day: null), and only a losing fill is judged.
+  if (!movesDailyPnl(booked.realized)) return { day: null, fill: booked.realized };
   // Atomic increment: concurrent fills of other instruments add to the same day row.
   const [pnl] = await tx
     .insert(t.pnlDays)
@@ -36,9 +38,10 @@ export async function bookFill(tx: Tx, connector: string, instrument: string, fi
 }
 
 /** A fill that breaches the daily loss limit switches the mode (the mode lock is taken only for a losing fill). */
-export async function judgeDailyLoss(ctx: PgContext, tx: Tx, emit: Emit, booked: { day: number; fill: number }, input: BookingContext): Promise<ModeState | null> {
-  if (!mayTripDailyLoss(input, booked.fill)) return null;
-  return writeMode(ctx, tx, emit, (current) => planDailyLoss(input, booked.fill, booked.day, current), input.now);
+export async function judgeDailyLoss(ctx: PgContext, tx: Tx, emit: Emit, booked: { day: number | null; fill: number }, input: BookingContext): Promise<ModeState | null> {
+  const day = booked.day;
+  if (!mayTripDailyLoss(input, booked.fill) || day === null) return null;
+  return writeMode(ctx, tx, emit, (current) => planDailyLoss(input, booked.fill, day, current), input.now);
 }
 
 /** The order row, locked until the transaction ends. */

@@ -30,7 +30,13 @@ export function pgRuntime(ctx: PgContext): RuntimeStore {
       return reconnecting(async () => breakersFromRows(await db.select().from(t.runtimeState).where(like(t.runtimeState.key, `${BREAKER_PREFIX}%`))));
     },
 
-    updateBreaker(connector, step, now, reason) {
+    async updateBreaker(connector, step, now, reason) {
+      // Most steps (an answer on a healthy breaker) change nothing: decided on a read, without the
+      // connector lock every gate of the connector waits on (as on SQLite). The answer is the
+      // breaker as of that read, a point at which the step was a no-op.
+      const stored = await reconnecting(() => readStoredBreaker(db, connector));
+      const preview = planBreakerStep(stored, step(stored ?? initialBreaker()), connector, reason, now);
+      if (preview.write === null && preview.event === null) return preview.state;
       return transact(async (tx, emit) => {
         // Read-modify-write under the connector lock (the gate's, which may claim a probe):
         // concurrent failures of every instance are all counted.

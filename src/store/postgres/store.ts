@@ -13,8 +13,10 @@
  *   finds it taken); with a replay window (github), an advisory lock per (source, body).
  * - gateSignal: row lock on the signal (decided once), then an advisory lock per connector
  *   (every gate of a connector, on every instance, reads exposure and reserves in turn).
- * - updateBreaker: the same per-connector advisory lock, so a half-open probe claimed by a gate
- *   and a breaker step never overwrite each other (before the first step there is no row).
+ * - updateBreaker: a step that changes nothing (an answer on a healthy breaker) is decided on a
+ *   read and takes no lock; any other takes the same per-connector advisory lock, so a half-open
+ *   probe claimed by a gate and a breaker step never overwrite each other (before the first step
+ *   there is no row).
  * - setMode / initMode, and a finish whose losing fill may trip the daily-loss limit: an
  *   advisory lock for the mode (before the first write there is no row).
  * - finishSignal: row lock on the signal, so the fill is booked once; retrySignal, renewLeases:
@@ -105,7 +107,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       ...(schema === undefined ? {} : { search_path: schema }),
     },
   });
-  const db: Db = drizzle(client, { schema: t });
+  const db: Db = drizzle(preparing(client), { schema: t });
   // Every pooled connection may have been dropped at once (a server restart).
   const attempts = (opts.max ?? 10) + 1;
   const reconnecting = <T>(step: () => Promise<T>): Promise<T> => retryOnDroppedConnection(step, attempts);
@@ -142,4 +144,45 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
     ...pgDeliveries(ctx),
     mock: pgMockBroker(ctx),
   };
+}
+
+/**
+ * drizzle runs every query through postgres.js's `unsafe`, which does not prepare statements, so
+ * each statement with parameters took two round trips (Parse and Describe, then Bind and Execute)
+ * and was parsed every time. This view of the client prepares the statements of transactions:
+ * postgres.js names each one once per connection and then sends it in one round trip. Only inside
+ * a transaction, whose connection is reserved: outside, a prepared statement lets postgres.js
+ * pipeline pooled queries onto a busy connection, where a BEGIN can fail to reserve it
+ * (porsager/postgres#1189, #1204), so pooled reads stay as they were. `?prepare=false` in
+ * DATABASE_URL turns it off (postgres.js's own option wins).
+ */
+export function preparing(sql: postgres.Sql): postgres.Sql {
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if ((prop !== 'begin' && prop !== 'savepoint') || typeof value !== 'function') return value;
+      return (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args.map(transactionCallback));
+    },
+  });
+}
+
+/** A transaction's (or savepoint's) callback, handed a client whose statements are prepared; other arguments as they are. */
+function transactionCallback(arg: unknown): unknown {
+  if (typeof arg !== 'function') return arg;
+  const callback = arg as (tx: postgres.TransactionSql) => unknown;
+  return (tx: postgres.TransactionSql) =>
+    callback(
+      new Proxy(tx, {
+        get(target, prop, receiver) {
+          const value: unknown = Reflect.get(target, prop, receiver);
+          if (prop === 'unsafe' && typeof value === 'function') {
+            return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) => target.unsafe(query, params, { ...options, prepare: true });
+          }
+          if (prop === 'savepoint' && typeof value === 'function') {
+            return (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(target, args.map(transactionCallback));
+          }
+          return value;
+        },
+      }),
+    );
 }

@@ -7,7 +7,7 @@ import { desc, sql } from 'drizzle-orm';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
 import type { EventRecord } from '../contract/events.js';
 import type { TimedEvent } from '../plans/events.js';
-import { driverError, isDroppedConnection } from './connection.js';
+import { driverError, isDroppedConnection, isStalePreparedStatement } from './connection.js';
 import type { Db, Emit, PgLocks, Tx } from './context.js';
 import type { EventFeed } from './feed.js';
 import * as t from './schema.js';
@@ -73,8 +73,10 @@ export function createTransact(deps: TransactDeps) {
           // query sent on it. Before COMMIT was sent, the server rolled the transaction back with
           // the connection: run it again on a fresh one. Once COMMIT is on its way the outcome is
           // unknown (it may have landed), so the error stands.
+          // So does a prepared statement the server refused (connection.ts): the server rolled the
+          // transaction back, and it runs again (the statement prepared afresh).
           const cause = driverError(error);
-          if (progress.committing || attempt >= deps.attempts || !isDroppedConnection(cause)) throw cause;
+          if (progress.committing || attempt >= deps.attempts || !(isDroppedConnection(cause) || isStalePreparedStatement(cause))) throw cause;
         }
       }
     } finally {

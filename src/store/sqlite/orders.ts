@@ -6,7 +6,7 @@ import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Order } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
-import { mayTripDailyLoss, planDailyLoss, planFill } from '../plans/finish.js';
+import { mayTripDailyLoss, movesDailyPnl, planDailyLoss, planFill } from '../plans/finish.js';
 import { orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
 import { applyModePlan, ph, phs, phSql, readMode, readPnl, type SqliteContext, type SqliteDb } from './context.js';
 import { openOrderFilter, orderFilter } from '../filters.js';
@@ -64,7 +64,7 @@ export function sqliteOrderBook(ctx: SqliteContext) {
   function bookFill(connector: string, instrument: string, fill: Fill, input: BookingContext): number {
     const booked = planFill(ctx.q.position.get({ connector, instrument }) ?? null, fill, input.now);
     q.upsertPosition.run({ connector, instrument, ...booked.position });
-    q.addPnl.run({ connector, day: input.trading_day, realized: booked.realized });
+    if (movesDailyPnl(booked.realized)) q.addPnl.run({ connector, day: input.trading_day, realized: booked.realized });
     return booked.realized;
   }
 

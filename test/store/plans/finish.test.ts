@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import type { LedgerEntry } from '../../../src/domain/ledger.js';
 import type { Mode, Order } from '../../../src/domain/types.js';
-import { untrackedFill, mayTripDailyLoss, planAttempt, planDailyLoss, planFill, planFinish, type FillPlan } from '../../../src/store/plans/finish.js';
+import { untrackedFill, mayTripDailyLoss, movesDailyPnl, planAttempt, planDailyLoss, planFill, planFinish, type FillPlan } from '../../../src/store/plans/finish.js';
 import { nextPositionVersion } from '../../../src/store/plans/ledger.js';
 import type { Fill, FinishInput, ModeState } from '../../../src/store/store.js';
 
@@ -107,4 +107,14 @@ describe('the daily-loss switch', () => {
       if (plan !== null) expect(plan.event?.event.data).toEqual({ from: c.current?.mode ?? null, to: 'exit_only', reason: 'daily_loss', actor: 'guardrails' });
     });
   }
+});
+
+describe('movesDailyPnl: only a fill that realizes something touches the day row', () => {
+  test.each([
+    ['opens or adds to a position (realizes nothing)', 0, false],
+    ['closes at a gain', 12.5, true],
+    ['closes at a loss', -3, true],
+  ])('%s', (_name, realized, moves) => {
+    expect(movesDailyPnl(realized)).toBe(moves);
+  });
 });
