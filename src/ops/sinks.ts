@@ -59,7 +59,7 @@ interface Running {
 
 /**
  * Builds the sinks of `configs`; nothing connects or reads before `start()`. The NATS client is
- * loaded only when a sink is configured (a tenth of a start without one).
+ * loaded only when a sink is configured, so a start without one need not compile it.
  */
 export async function createSinks(configs: readonly SinkConfig[], deps: SinksDeps): Promise<Sinks> {
   const clock = () => deps.now().getTime();

@@ -21,7 +21,7 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
   const now = opts.now === undefined ? {} : { now: opts.now };
   if (url.startsWith('file:')) return createSqliteStore({ path: sqlitePathFromUrl(url), ...now });
   if (/^postgres(ql)?:\/\//.test(url)) {
-    // Loaded only for PostgreSQL: postgres.js and drizzle's pg-core are a fifth of a SQLite start.
+    // Loaded only for PostgreSQL: a SQLite start need not compile postgres.js and drizzle's pg-core.
     const { createPostgresStore } = await import('./postgres/store.js');
     return createPostgresStore({ url, ...now, ...(opts.logger === undefined ? {} : { logger: opts.logger }) });
   }

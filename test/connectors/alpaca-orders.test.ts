@@ -5,7 +5,7 @@
  * reads `accepted` as `new`.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import type { CallResult, OrderRequest, PlacedOrderRequest } from '../../src/connectors/connector.js';
+import type { CallResult, PlacedOrderRequest } from '../../src/connectors/connector.js';
 import type { OrderType } from '../../src/domain/types.js';
 import { startFakeAlpaca, type FakeAlpaca, type FakeAlpacaOptions } from '../fakes/alpaca-server.js';
 import { expectNoKeys, recorder, sleep, streamConnector, type Recorder } from '../helpers/alpaca-stream.js';

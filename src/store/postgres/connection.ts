@@ -36,7 +36,8 @@ export function isDroppedConnection(error: unknown): boolean {
  * gone, or a migration (another instance's, in a rolling upgrade) changed what it reads ("cached
  * plan must not change result type"). postgres.js forgets the statement as it fails and retries it
  * itself, except inside a transaction, which is aborted by then: the transaction is rolled back
- * and can run again, like one whose connection dropped before COMMIT. The routines are postgres.js's own list (its `retryRoutines`).
+ * and can run again, like one whose connection dropped before COMMIT. The routines are
+ * postgres.js's own list (its `retryRoutines`).
  */
 const STALE_STATEMENT_ROUTINES = new Set(['FetchPreparedStatement', 'RevalidateCachedQuery', 'transformAssignedExpr']);
 

@@ -2,7 +2,7 @@
  * Orders on SQLite: the order row, and the one booking step (plans/orders.ts) that both a
  * placement (finish.ts) and a later report (applyOrderUpdate) go through, inside one writer job.
  */
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { Order } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
