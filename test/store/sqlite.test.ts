@@ -59,7 +59,7 @@ describe('sqlite specifics', () => {
     expect(sqlitePathFromUrl('file:///var/lib/sluice.db')).toBe('/var/lib/sluice.db');
   });
 
-  test('the database file is in WAL mode with synchronous FULL', async () => {
+  test('the database file is in WAL mode with synchronous FULL, temp_store MEMORY', async () => {
     const path = newPath();
     const store = createSqliteStore({ path });
     await store.recordSignal(newSignal());
@@ -78,6 +78,8 @@ describe('sqlite specifics', () => {
     expect(own.sqlite.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(own.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(own.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
+    // The writer's per-job savepoints journal their pages in memory, not in a spilled temp file.
+    expect(own.sqlite.pragma('temp_store', { simple: true })).toBe(2); // MEMORY
     const relaxed = openSqlite({ path, synchronous: 'NORMAL' });
     closers.push(() => relaxed.sqlite.close());
     expect(relaxed.sqlite.pragma('synchronous', { simple: true })).toBe(1); // NORMAL, only when asked
