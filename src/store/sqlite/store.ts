@@ -49,12 +49,13 @@ export function openSqlite(opts: SqliteStoreOptions): { sqlite: Database.Databas
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
   sqlite.pragma('busy_timeout = 5000');
-  // The writer runs each job in a SAVEPOINT, which copies every page the job first touches to a
+  const db = drizzle(sqlite, { schema: t });
+  migrate(db, { migrationsFolder: sqliteMigrationsFolder() });
+  // After the migrations, whose CREATE INDEX may sort a large table in temp files. The writer
+  // runs each job in a SAVEPOINT, which copies every page the job first touches to a
   // sub-journal; on disk (the default) that spilled to a temp file past 64 KiB: about 70 page
   // writes per signal, and a quarter of the CPU (ARCHITECTURE.md, Performance).
   sqlite.pragma('temp_store = MEMORY');
-  const db = drizzle(sqlite, { schema: t });
-  migrate(db, { migrationsFolder: sqliteMigrationsFolder() });
   return { sqlite, db };
 }
 
