@@ -24,6 +24,9 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
+/** The highest `policy.max_orders_per_minute`: far above any broker's own rate limit. */
+export const MAX_ORDERS_PER_MINUTE = 1_000_000;
+
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type Weekday = (typeof DAYS)[number];
 
@@ -169,7 +172,8 @@ const policy = obj({
   instruments: v.optional(v.array(v.pipe(nonEmptyString, v.toUpperCase())), []),
   max_signal_age_seconds: v.optional(v.nullable(positiveInt), 300),
   trading_windows: v.optional(v.array(tradingWindow), []),
-  max_orders_per_minute: v.optional(v.nullable(positiveInt), 30),
+  // Bounded: the gate's count is capped by it, written into its SQL (store/sqlite/gate.ts).
+  max_orders_per_minute: v.optional(v.nullable(v.pipe(positiveInt, v.maxValue(MAX_ORDERS_PER_MINUTE, expected(`a positive integer at most ${MAX_ORDERS_PER_MINUTE}`)))), 30),
   max_order_notional: v.optional(limit, 10_000),
   max_order_quantity: v.optional(perInstrument, { default: null }),
   max_position_notional: v.optional(perInstrument, { default: 25_000 }),

@@ -375,6 +375,7 @@ describe('bad values are named with their path and expectation', () => {
     { name: 'a bad mode', yaml: 'policy: { initial_mode: off }', problems: ['policy.initial_mode: expected one of enabled, exit_only, paused, got "off"'] },
     { name: 'a list where a list belongs, named by path', yaml: 'policy: { instruments: AAPL }', problems: [/^policy\.instruments: .*array.*"AAPL"/i] },
     { name: 'a rate above 1', yaml: 'connectors:\n  mock: { type: mock, failure_rate: 1.5 }', problems: ['connectors.mock.failure_rate: expected a number from 0 to 1, got 1.5'] },
+    { name: 'an order rate past a million', yaml: 'policy: { max_orders_per_minute: 1000001 }', problems: ['policy.max_orders_per_minute: expected a positive integer at most 1000000, got 1000001'] },
     { name: 'zero partial fills', yaml: 'connectors:\n  mock: { type: mock, partial_fills: 0 }', problems: ['connectors.mock.partial_fills: expected a positive integer, got 0'] },
     { name: 'too many partial fills', yaml: 'connectors:\n  mock: { type: mock, partial_fills: 101 }', problems: ['connectors.mock.partial_fills: expected a positive integer at most 100, got 101'] },
     { name: 'a fill delay past a day', yaml: 'connectors:\n  mock: { type: mock, fill_delay_ms: 86400001 }', problems: ['connectors.mock.fill_delay_ms: expected an integer ≥ 0 and at most 86400000, got 86400001'] },

@@ -24,7 +24,7 @@ export function sqliteSignals(ctx: SqliteContext): SignalStore {
       .prepare(),
     rekey: db.update(t.signals).set({ dedupe_key: phSql('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare(),
     // The newest signal of the source with this body (replay_window_ms only). No LIMIT: `.get()`
-    // steps once, and a bound LIMIT would have SQLite prepare the statement at every run.
+    // steps once, and SQLite prepares a statement with a bound LIMIT again at every run.
     twin: db
       .select()
       .from(t.signals)

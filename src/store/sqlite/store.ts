@@ -53,8 +53,8 @@ export function openSqlite(opts: SqliteStoreOptions): { sqlite: Database.Databas
   migrate(db, { migrationsFolder: sqliteMigrationsFolder() });
   // After the migrations, whose CREATE INDEX may sort a large table in temp files. The writer
   // runs each job in a SAVEPOINT, which copies every page the job first touches to a
-  // sub-journal; on disk (the default) that spilled to a temp file past 64 KiB: about 70 page
-  // writes per signal, and a quarter of the CPU (ARCHITECTURE.md, Performance).
+  // sub-journal; on disk (the default) that spilled to a temp file past 64 KiB: about 80 page
+  // writes per signal, the largest cost measured (ARCHITECTURE.md, Performance).
   sqlite.pragma('temp_store = MEMORY');
   return { sqlite, db };
 }
