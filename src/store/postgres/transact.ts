@@ -30,6 +30,13 @@ export function createTransact(deps: TransactDeps) {
    * of every instance until its commit; the head is read in a statement *after* the one that
    * took the lock (READ COMMITTED takes a snapshot per statement), so it sees the previous
    * appender's committed row and the chain continues from it without a gap or a fork.
+   *
+   * The lock bounds the log's throughput, so the insert and the notification, which may run in
+   * either order, are sent together (postgres.js pipelines the queries of one connection): the
+   * lock is held for four round trips, not five. The lock and the head's read are not: their
+   * order is the chain's correctness, and two pipelined queries start in the order their
+   * promises' microtasks reach the driver. Nor is COMMIT: after a failed statement the server
+   * answers COMMIT with a ROLLBACK, which would read as success.
    */
   async function appendEvents(tx: Tx, pending: TimedEvent[]): Promise<EventRecord[]> {
     if (pending.length === 0) return [];
@@ -43,9 +50,11 @@ export function createTransact(deps: TransactDeps) {
       records.push({ ...entry, prev_hash: head.hash, hash });
       head = { seq: entry.seq, hash };
     }
-    await tx.insert(t.events).values(records.map((r) => ({ ...r, data: JSON.stringify(r.data) })));
-    // Delivered to every listening instance when (and only if) this transaction commits.
-    await tx.execute(sql`select pg_notify(${channel}, ${String(head.seq)})`);
+    await Promise.all([
+      tx.insert(t.events).values(records.map((r) => ({ ...r, data: JSON.stringify(r.data) }))),
+      // Delivered to every listening instance when (and only if) this transaction commits.
+      tx.execute(sql`select pg_notify(${channel}, ${String(head.seq)})`),
+    ]);
     return records;
   }
 
