@@ -5,8 +5,9 @@
  * the transaction serializes on the lock chosen for that point:
  *
  * - event log: advisory lock (one key per schema), taken last by every appending transaction and
- *   held to its commit; the head is read after it and rows go in at head + 1, so all instances
- *   write one gap-free chain (no row to lock: the head row changes with every append).
+ *   held to its commit; the head is read after it (in the same function call, migration 0007)
+ *   and rows go in at head + 1, so all instances write one gap-free chain (no row to lock: the
+ *   head row changes with every append).
  * - recordSignal: the unique index (source, dedupe_key) through `INSERT … ON CONFLICT DO NOTHING`;
  *   re-keying a body-hash key past its window takes the old row's lock (`FOR UPDATE`). With an
  *   HMAC nonce, the nonce row first (`ON CONFLICT DO NOTHING`: a concurrent twin waits, then

@@ -3,7 +3,7 @@
  * event-log lock, and run again on a fresh connection when the server dropped the one it was
  * on before COMMIT was sent.
  */
-import { desc, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
 import type { EventRecord } from '../contract/events.js';
 import type { TimedEvent } from '../plans/events.js';
@@ -31,18 +31,15 @@ export function createTransact(deps: TransactDeps) {
    * took the lock (READ COMMITTED takes a snapshot per statement), so it sees the previous
    * appender's committed row and the chain continues from it without a gap or a fork.
    *
-   * The lock bounds the log's throughput, so the insert and the notification, which may run in
-   * either order, are sent together (postgres.js pipelines the queries of one connection): the
-   * lock is held for four round trips, not five. The lock and the head's read are not: their
-   * order is the chain's correctness, and two pipelined queries start in the order their
-   * promises' microtasks reach the driver. Nor is COMMIT: after a failed statement the server
-   * answers COMMIT with a ROLLBACK, which would read as success.
+   * The lock bounds the log's throughput, so it is held for three round trips, not five: the
+   * lock and the head's read are one function call (`eventLogHead`), and the insert and the
+   * notification, which may run in either order, are sent together (postgres.js pipelines the
+   * queries of one connection). COMMIT is not sent with them: after a failed statement the
+   * server answers COMMIT with a ROLLBACK, which would read as success.
    */
   async function appendEvents(tx: Tx, pending: TimedEvent[]): Promise<EventRecord[]> {
     if (pending.length === 0) return [];
-    await locks.eventLog(tx);
-    const [last] = await tx.select({ seq: t.events.seq, hash: t.events.hash }).from(t.events).orderBy(desc(t.events.seq)).limit(1);
-    let head = last ?? { seq: 0, hash: GENESIS_HASH };
+    let head = (await locks.eventLogHead(tx)) ?? { seq: 0, hash: GENESIS_HASH };
     const records: EventRecord[] = [];
     for (const { event, at } of pending) {
       const entry = { seq: head.seq + 1, at: at.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
