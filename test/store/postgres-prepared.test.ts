@@ -18,6 +18,8 @@ import { advisoryLocks } from '../../src/store/postgres/context.js';
 import * as schema from '../../src/store/postgres/schema.js';
 import { preparing } from '../../src/store/postgres/store.js';
 import { createTransact } from '../../src/store/postgres/transact.js';
+import { verifyAuditChain } from '../../src/ops/audit.js';
+import { createPostgresStore } from '../../src/store/postgres/store.js';
 
 const POSTGRES_URL = process.env.SLUICE_TEST_POSTGRES_URL;
 
@@ -104,6 +106,26 @@ if (POSTGRES_URL === undefined) {
         expect(await transact((tx) => tx.execute(read))).toEqual([{ v: 41 }]);
       } finally {
         await admin.unsafe(`drop table if exists ${table}`);
+      }
+    });
+
+    test("the event log's insert made stale: the append runs again and the chain continues", async () => {
+      const schemaName = `prep_events_${randomBytes(4).toString('hex')}`;
+      // One pooled connection: the second append reuses the insert prepared by the first.
+      const store = await createPostgresStore({ url, schema: schemaName, max: 1 });
+      const admin = client();
+      try {
+        await store.appendEvent({ type: 'probe', data: { n: 1 } });
+        await store.appendEvent({ type: 'probe', data: { n: 2 } });
+        await admin.unsafe(`alter table "${schemaName}".events alter column data type jsonb using data::jsonb`);
+        const third = await store.appendEvent({ type: 'probe', data: { n: 3 } });
+        expect(third.seq).toBe(3);
+        // Back to text, which the store reads (jsonb keeps the same values, so the hashes hold).
+        await admin.unsafe(`alter table "${schemaName}".events alter column data type text using data::text`);
+        expect(await verifyAuditChain(store)).toMatchObject({ ok: true, entries: 3 });
+      } finally {
+        await store.close();
+        await admin.unsafe(`drop schema if exists "${schemaName}" cascade`);
       }
     });
   });

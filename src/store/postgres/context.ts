@@ -23,10 +23,11 @@ export type Emit = (event: TimedEvent) => void;
 
 export interface PgLocks {
   /**
-   * Serializes every appender of the event log (taken last, held to commit), and answers the
-   * chain's head as committed once the lock was granted; null while the log is empty.
+   * Serializes every appender of the event log (taken last, held to commit), answers the
+   * chain's head as committed once the lock was granted (null while the log is empty), and
+   * notifies `channel` of the seq the append of `appending` events ends at, on commit.
    */
-  eventLogHead(tx: Tx): Promise<{ seq: number; hash: string } | null>;
+  eventLogHead(tx: Tx, channel: string, appending: number): Promise<{ seq: number; hash: string } | null>;
   /** Serializes read-modify-writes of the mode (before the first write there is no row). */
   mode(tx: Tx): Promise<void>;
   /** Serializes gates, breaker steps and reconciliations of one connector (every instance). */
@@ -44,12 +45,12 @@ export function advisoryLocks(namespace: string): PgLocks {
   const eventLog = key('events');
   const mode = key('mode');
   return {
-    async eventLogHead(tx) {
+    async eventLogHead(tx, channel, appending) {
       // One round trip (migration 0007): the head must be read in a snapshot taken after the
       // lock was granted, which a query sent with the lock's, in one statement, would not be.
       const [head] = await tx
         .select({ seq: sql<string>`seq`.mapWith(Number), hash: sql<string>`hash` })
-        .from(sql`sluice_event_log_head(${eventLog})`);
+        .from(sql`sluice_event_log_head(${eventLog}, ${channel}, ${appending})`);
       if (head === undefined) return null;
       if (!Number.isSafeInteger(head.seq) || typeof head.hash !== 'string') throw new Error(`the event log's head is not a sequence number and a hash: ${JSON.stringify(head)}`);
       return head;

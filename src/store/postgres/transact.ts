@@ -3,7 +3,6 @@
  * event-log lock, and run again on a fresh connection when the server dropped the one it was
  * on before COMMIT was sent.
  */
-import { sql } from 'drizzle-orm';
 import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
 import type { EventRecord } from '../contract/events.js';
 import type { TimedEvent } from '../plans/events.js';
@@ -32,14 +31,15 @@ export function createTransact(deps: TransactDeps) {
    * appender's committed row and the chain continues from it without a gap or a fork.
    *
    * The lock bounds the log's throughput, so it is held for three round trips, not five: the
-   * lock and the head's read are one function call (`eventLogHead`), and the insert and the
-   * notification, which may run in either order, are sent together (postgres.js pipelines the
-   * queries of one connection). COMMIT is not sent with them: after a failed statement the
-   * server answers COMMIT with a ROLLBACK, which would read as success.
+   * lock, the head's read and the notification are one function call (`eventLogHead`), then
+   * the insert, then COMMIT. Nothing is pipelined: a statement sent behind one that fails (a
+   * prepared insert gone stale) fails as "transaction aborted", which hides the cause that
+   * `transactWithEvents` retries on.
    */
   async function appendEvents(tx: Tx, pending: TimedEvent[]): Promise<EventRecord[]> {
     if (pending.length === 0) return [];
-    let head = (await locks.eventLogHead(tx)) ?? { seq: 0, hash: GENESIS_HASH };
+    // Its notification reaches every listening instance when (and only if) this commits.
+    let head = (await locks.eventLogHead(tx, channel, pending.length)) ?? { seq: 0, hash: GENESIS_HASH };
     const records: EventRecord[] = [];
     for (const { event, at } of pending) {
       const entry = { seq: head.seq + 1, at: at.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
@@ -47,11 +47,7 @@ export function createTransact(deps: TransactDeps) {
       records.push({ ...entry, prev_hash: head.hash, hash });
       head = { seq: entry.seq, hash };
     }
-    await Promise.all([
-      tx.insert(t.events).values(records.map((r) => ({ ...r, data: JSON.stringify(r.data) }))),
-      // Delivered to every listening instance when (and only if) this transaction commits.
-      tx.execute(sql`select pg_notify(${channel}, ${String(head.seq)})`),
-    ]);
+    await tx.insert(t.events).values(records.map((r) => ({ ...r, data: JSON.stringify(r.data) })));
     return records;
   }
 
