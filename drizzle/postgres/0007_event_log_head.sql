@@ -1,6 +1,6 @@
 -- The first steps of an event append, in one round trip: the event log's lock, then the chain's
 -- head read in a snapshot taken after the lock was granted (each statement of a VOLATILE plpgsql
--- function gets its own under READ COMMITTED; STABLE or LANGUAGE sql would read a stale head),
+-- function gets its own under READ COMMITTED; a STABLE one was seen to read a stale head),
 -- then the notification of the seq the append ends at (delivered only if the transaction commits).
 CREATE FUNCTION "sluice_event_log_head"("lock_key" bigint, "channel" text, "appending" bigint) RETURNS TABLE ("seq" bigint, "hash" text)
 LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
