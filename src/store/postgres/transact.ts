@@ -53,7 +53,7 @@ export function createTransact(deps: TransactDeps) {
 
   /**
    * `work` queues its events through `emit`; they are appended last, so the event-log lock is
-   * held only for the final insert and the commit.
+   * held only for the lock-and-head call, the final insert and the commit.
    */
   async function transactWithEvents<T>(work: (tx: Tx, emit: Emit) => Promise<T>): Promise<{ value: T; events: EventRecord[] }> {
     const done = feed.began();
