@@ -72,6 +72,8 @@ export async function applyMigrations(url: string, schema: string | undefined, a
   const admin = postgres(url, {
     max: 1,
     connect_timeout: 10,
+    // As the store's pool (store.ts): no driver query of its own that nobody could catch.
+    fetch_types: false,
     onnotice,
     connection: { application_name: `${applicationName}:migrate`, ...(schema === undefined ? {} : { search_path: schema }) },
   });

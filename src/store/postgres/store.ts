@@ -96,6 +96,10 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
     max: opts.max ?? 10,
     connect_timeout: 10,
     idle_timeout: 30,
+    // No array type is read or written. With it on, postgres.js's first query on every new
+    // connection is its own read of pg_type, and a connection terminated while that query is
+    // sent rejects a promise nobody holds: Node would end the process.
+    fetch_types: false,
     onnotice,
     // Startup parameters of every pooled connection. postgres.js replaces a connection that
     // died (server restart, pg_terminate_backend) with a new one at the next query.
