@@ -10,10 +10,10 @@ import type { TradingWindow, Weekday } from '../config/schema.js';
 /** The local calendar date, weekday and minute of the day of an instant in one time zone. */
 export interface WallClock {
   /** YYYY-MM-DD. */
-  date: string;
-  day: Weekday;
+  readonly date: string;
+  readonly day: Weekday;
   /** Minutes since local midnight, 0–1439 (seconds are dropped: windows are minute-aligned). */
-  minute: number;
+  readonly minute: number;
 }
 
 const WEEKDAYS: readonly Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -40,8 +40,22 @@ function formatterFor(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
+// The gate and the finish ask for the trading day of every signal, and formatToParts is costly
+// (about 6 µs); the last answer per zone is kept for its second. Exact: every zone's offset is a
+// whole number of seconds, so all instants of one UTC second share their local minute.
+const lastClock = new Map<string, { second: number; clock: WallClock }>();
+
 /** The wall clock of `now` in `tz` (an IANA zone, validated by the config schema). */
 export function wallClock(now: Date, tz: string): WallClock {
+  const second = Math.floor(now.getTime() / 1000);
+  const last = lastClock.get(tz);
+  if (last !== undefined && last.second === second) return last.clock;
+  const clock = computeWallClock(now, tz);
+  lastClock.set(tz, { second, clock });
+  return clock;
+}
+
+function computeWallClock(now: Date, tz: string): WallClock {
   const parts: Record<string, string> = {};
   for (const p of formatterFor(tz).formatToParts(now)) parts[p.type] = p.value;
   const day = WEEKDAYS.find((d) => d === parts.weekday?.toLowerCase());

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
-import { canonicalJson, createChainVerifier, GENESIS_HASH, hashEntry, type ChainEntry, type ChainVerdict } from '../../src/events/chain.js';
+import { canonicalJson, chainEntry, createChainVerifier, GENESIS_HASH, hashEntry, type ChainEntry, type ChainVerdict } from '../../src/events/chain.js';
 import { verifyAuditChain } from '../../src/ops/audit.js';
 import { createSqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store } from '../../src/store/store.js';
@@ -117,6 +117,33 @@ describe('hashEntry', () => {
     ];
     for (const v of variants) expect(hashEntry(GENESIS_HASH, v)).not.toBe(base);
     expect(hashEntry('f'.repeat(64), entry)).not.toBe(base);
+  });
+});
+
+describe('chainEntry', () => {
+  // chainEntry assembles the entry's canonical JSON around its data's; it must be the same text
+  // canonicalJson gives for the whole entry, whatever the entry holds.
+  const entries: { name: string; entry: ChainEntry }[] = [
+    { name: 'a plain entry', entry: { seq: 1, at: '2026-11-23T15:00:00.000Z', type: 'signal.accepted', signal_id: 'sig_1', data: { b: 1, a: 'é' } } },
+    { name: 'no signal', entry: { seq: 42, at: '2026-11-23T15:00:00.001Z', type: 'mode.changed', signal_id: null, data: { mode: 'paused', by: 'operator' } } },
+    { name: 'empty data', entry: { seq: 7, at: '2026-11-23T15:00:00.002Z', type: 'x', signal_id: 's', data: {} } },
+    { name: 'nested, undefined members, a Date', entry: { seq: 9_007_199_254_740_991, at: 'a"t', type: 'ty\npe', signal_id: 'sig "q"', data: { z: [1, { y: undefined, x: 2 }], d: new Date(0), u: undefined } } },
+    { name: 'unicode everywhere', entry: { seq: 3, at: '2026-11-23T15:00:00.000Z', type: 'т', signal_id: '日本', data: { '🚀': '\u2028' } } },
+  ];
+  for (const { name, entry } of entries) {
+    test(`${name}: the hash is sha256 of prev_hash and canonicalJson(entry); the data stored is canonicalJson(data)`, () => {
+      const prev = 'a'.repeat(64);
+      const want = createHash('sha256').update(prev + canonicalJson(entry)).digest('hex');
+      expect(chainEntry(prev, entry)).toEqual({ hash: want, data: canonicalJson(entry.data) });
+      expect(hashEntry(prev, entry)).toBe(want);
+    });
+  }
+
+  test('the data stored parses back to what was hashed: a verifier reading the row agrees', () => {
+    const { entry } = must(entries[3], 'the nested entry');
+    const { hash, data } = chainEntry(GENESIS_HASH, entry);
+    const read = { ...entry, data: JSON.parse(data) as Record<string, unknown>, prev_hash: GENESIS_HASH, hash };
+    expect(hashEntry(GENESIS_HASH, read)).toBe(hash);
   });
 });
 

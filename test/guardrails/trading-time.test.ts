@@ -22,6 +22,24 @@ describe('wallClock', () => {
     { name: 'seconds are dropped', at: '2026-11-23T12:34:59.999Z', tz: 'UTC', expect: { date: '2026-11-23', day: 'mon', minute: 12 * 60 + 34 } },
   ];
   for (const c of cases) test(c.name, () => expect(wallClock(new Date(c.at), c.tz)).toEqual(c.expect));
+
+  // wallClock keeps its last answer per zone for one second: asked in a row, across a DST change,
+  // a midnight and two zones, every answer is still the instant's own.
+  test('in a row, second by second across a DST change and midnight, in two zones at once', () => {
+    const run = [...cases, ...cases.slice().reverse()];
+    const start = Date.parse('2026-03-08T06:59:58Z');
+    for (let i = 0; i < 4; i += 1) {
+      const at = new Date(start + i * 1000);
+      const fresh = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hourCycle: 'h23', hour: '2-digit', minute: '2-digit' }).format(at);
+      const clock = wallClock(at, 'America/New_York');
+      expect(`${String(Math.floor(clock.minute / 60)).padStart(2, '0')}:${String(clock.minute % 60).padStart(2, '0')}`).toBe(fresh);
+      expect(wallClock(at, 'Asia/Tokyo').date).toBe('2026-03-08');
+      expect(wallClock(new Date(at.getTime() + 500), 'America/New_York')).toEqual(clock);
+    }
+    for (const c of run) expect(wallClock(new Date(c.at), c.tz)).toEqual(c.expect);
+    expect(wallClock(new Date('2026-11-23T23:59:59.999Z'), 'UTC').date).toBe('2026-11-23');
+    expect(wallClock(new Date('2026-11-24T00:00:00.000Z'), 'UTC').date).toBe('2026-11-24');
+  });
 });
 
 describe('tradingDay', () => {

@@ -3,7 +3,7 @@
  * event-log lock, and run again on a fresh connection when the server dropped the one it was
  * on before COMMIT was sent.
  */
-import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
+import { chainEntry, GENESIS_HASH } from '../../events/chain.js';
 import type { EventRecord } from '../contract/events.js';
 import type { TimedEvent } from '../plans/events.js';
 import { driverError, isDroppedConnection, isStalePreparedStatement } from './connection.js';
@@ -41,13 +41,15 @@ export function createTransact(deps: TransactDeps) {
     // Its notification reaches every listening instance when (and only if) this commits.
     let head = (await locks.eventLogHead(tx, channel, pending.length)) ?? { seq: 0, hash: GENESIS_HASH };
     const records: EventRecord[] = [];
+    const rows: (typeof t.events.$inferInsert)[] = [];
     for (const { event, at } of pending) {
       const entry = { seq: head.seq + 1, at: at.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
-      const hash = hashEntry(head.hash, entry);
+      const { hash, data } = chainEntry(head.hash, entry);
       records.push({ ...entry, prev_hash: head.hash, hash });
+      rows.push({ ...entry, data, prev_hash: head.hash, hash });
       head = { seq: entry.seq, hash };
     }
-    await tx.insert(t.events).values(records.map((r) => ({ ...r, data: JSON.stringify(r.data) })));
+    await tx.insert(t.events).values(rows);
     return records;
   }
 

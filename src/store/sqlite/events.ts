@@ -5,7 +5,7 @@
  * published to subscribers once their batch committed.
  */
 import { asc, desc, eq, gt } from 'drizzle-orm';
-import { GENESIS_HASH, hashEntry } from '../../events/chain.js';
+import { chainEntry, GENESIS_HASH } from '../../events/chain.js';
 import type { EventRecord, EventStore } from '../contract/events.js';
 import { appendedEvent, type TimedEvent } from '../plans/events.js';
 import { eventRecordFromRow } from '../records.js';
@@ -58,9 +58,9 @@ export function createSqliteEventLog(db: SqliteDb) {
   function append({ event, at }: TimedEvent): EventRecord {
     head ??= loadHead();
     const entry = { seq: head.seq + 1, at: at.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
-    const hash = hashEntry(head.hash, entry);
+    const { hash, data } = chainEntry(head.hash, entry);
     const record: EventRecord = { ...entry, prev_hash: head.hash, hash };
-    q.insertEvent.run({ ...entry, data: JSON.stringify(entry.data), prev_hash: head.hash, hash });
+    q.insertEvent.run({ ...entry, data, prev_hash: head.hash, hash });
     head = { seq: entry.seq, hash };
     unpublished.push(record);
     return record;
