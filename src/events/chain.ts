@@ -14,7 +14,7 @@ export function canonicalJson(value: unknown): string {
     const text = JSON.stringify(value);
     return text === undefined ? 'null' : text;
   }
-  // Like JSON.stringify (which is how rows are stored), honour toJSON (a Date becomes its ISO string).
+  // Like JSON.stringify, honour toJSON (a Date becomes its ISO string).
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return canonicalJson((value as { toJSON: () => unknown }).toJSON());
   // Built by concatenation, not entries/filter/map/join: this runs for every event and every
   // delivery's fingerprint (about 1.5 times faster on an event's entry).

@@ -41,7 +41,7 @@ function formatterFor(tz: string): Intl.DateTimeFormat {
 }
 
 // The gate and the finish ask for the trading day of every signal, and formatToParts is costly
-// (about 6 µs); the last answer per zone is kept for its second. Exact: every zone's offset is a
+// (about 5 µs); the last answer per zone is kept for its second. Exact: every zone's offset is a
 // whole number of seconds, so all instants of one UTC second share their local minute.
 const lastClock = new Map<string, { second: number; clock: WallClock }>();
 

@@ -139,6 +139,22 @@ describe('chainEntry', () => {
     });
   }
 
+  // Computed by the code before chainEntry (sha256 over canonicalJson of the entry, data stored
+  // with JSON.stringify): chains already on disk must verify unchanged.
+  const written = { seq: 1, at: '2026-11-23T15:00:00.000Z', type: 'signal.executed', signal_id: 'sig_7', data: { z: [1, { y: 'é', x: null }], a: 2.5, m: '\u2028' } };
+  const WRITTEN_HASH = 'd59c146c653522ca5a3f1a8cb6364f3c6eb00db3d6eceb85cacd5040a721295d';
+
+  test('the hash is the one the earlier code wrote for the same entry', () => {
+    expect(chainEntry(GENESIS_HASH, written).hash).toBe(WRITTEN_HASH);
+  });
+
+  test('a row the earlier code stored (data by JSON.stringify, keys unsorted) still verifies', () => {
+    const stored = JSON.stringify(written.data);
+    expect(stored).not.toBe(chainEntry(GENESIS_HASH, written).data);
+    const read = { ...written, data: JSON.parse(stored) as Record<string, unknown>, prev_hash: GENESIS_HASH, hash: WRITTEN_HASH };
+    expect(verify([read])).toEqual({ ok: true, entries: 1, head: WRITTEN_HASH });
+  });
+
   test('the data stored parses back to what was hashed: a verifier reading the row agrees', () => {
     const { entry } = must(entries[3], 'the nested entry');
     const { hash, data } = chainEntry(GENESIS_HASH, entry);

@@ -2,9 +2,10 @@
  * A connection that dies right after its startup, at its first query. postgres.js runs a
  * query of its own there unless `fetch_types` is off (the array types, from pg_type), and a
  * failure of that query is a rejection no caller can catch: Node ends the process on it. The
- * store's connections must not run it, so such a cut is an ordinary dropped connection that the
- * verb retries. The fault is made by a TCP proxy in front of the test server that cuts the next
- * connections at the first message they send after the startup packet.
+ * store's connections must not run it, so such a termination is an ordinary dropped connection
+ * that the verb retries. The fault is made by a TCP proxy in front of the test server: it answers
+ * the next connections' first query as the server answers a session that pg_terminate_backend
+ * ends (a FATAL 57P01), and closes them.
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -29,7 +30,7 @@ function errorResponse(fields: Record<string, string>): Buffer {
 
 interface CuttingProxy {
   url: string;
-  /** The next `n` connections are terminated at their first message after the startup packet. */
+  /** The next `n` connections are terminated at their first query. */
   cutNext: (n: number) => void;
   /** How many connections were terminated so far. */
   cut: () => number;
@@ -55,10 +56,13 @@ async function cuttingProxy(target: URL): Promise<CuttingProxy> {
     }
     const cutThis = toCut > 0;
     if (cutThis) toCut -= 1;
-    let messages = 0;
+    let cutDone = false;
     client.on('data', (chunk) => {
-      messages += 1;
-      if (cutThis && messages === 2) {
+      // The first query: a simple Query ('Q') or a Parse ('P'), whatever came before it (the
+      // startup packet, a password, TLS negotiation: none starts with either byte).
+      const query = chunk[0] === 0x51 || chunk[0] === 0x50;
+      if (cutThis && !cutDone && query) {
+        cutDone = true;
         cut += 1;
         upstream.destroy();
         client.end(ADMIN_SHUTDOWN);
@@ -119,7 +123,10 @@ if (POSTGRES_URL === undefined) {
       cleanups.push(() => store.close());
       await store.recordSignal(newSignal());
 
-      // Every connection of the pool is new from here; the first one opened is terminated.
+      // Every connection of the pool is new from here; the first one opened is terminated at its
+      // first query. The verb is a transaction, whose BEGIN is that query: postgres.js orphans
+      // its own pg_type query only on a connection opened for one (a plain query's connection
+      // reconnects quietly), so this is the case that ended the process.
       proxy.cutNext(1);
       proxy.dropAll();
       await new Promise((resolve) => setTimeout(resolve, 50));
