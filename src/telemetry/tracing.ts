@@ -12,6 +12,7 @@ import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/load.js';
 import type { Decision } from '../domain/types.js';
+import { endpointForLog, tracingProblems, tracingWanted } from './tracing-env.js';
 
 export type SpanAttributes = Record<string, string | number | boolean>;
 
@@ -44,31 +45,6 @@ let sdk: Sdk | null = null;
 
 /** A W3C traceparent as sluice writes and stores it (version 00); group 1 is the trace id. */
 export const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-/** Whether the environment asks for traces: an OTLP endpoint, and the SDK not disabled. */
-export function tracingWanted(env: Record<string, string | undefined>): boolean {
-  const value = (name: string) => (env[name] ?? '').trim().toLowerCase();
-  if (value('OTEL_SDK_DISABLED') === 'true' || value('OTEL_TRACES_EXPORTER') === 'none') return false;
-  return value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== '' || value('OTEL_EXPORTER_OTLP_ENDPOINT') !== '';
-}
-
-/**
- * What is wrong with the endpoints when tracing is wanted: the SDK drops a value it cannot parse
- * and exports to its default, http://localhost:4318, whoever listens there. Never echoes the value
- * (a URL may carry a token).
- */
-export function tracingProblems(env: Record<string, string | undefined>): string[] {
-  if (!tracingWanted(env)) return [];
-  const problems: string[] = [];
-  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] as const) {
-    const raw = (env[name] ?? '').trim();
-    if (raw === '') continue;
-    const protocol = URL.canParse(raw) ? new URL(raw).protocol : null;
-    if (protocol === 'http:' || protocol === 'https:') continue;
-    problems.push(`${name}: expected an http:// or https:// URL (e.g. http://collector:4318), got another value (not shown: it may hold a credential)`);
-  }
-  return problems;
-}
 
 /** The trace id of a stored traceparent; null for none (tracing was off) or a malformed one. */
 export function traceIdOf(traceparent: string | null | undefined): string | null {
@@ -275,13 +251,6 @@ function remoteContext(s: Sdk, traceparent: string): Context | null {
 
 function spanContextOf(s: Sdk, context: Context | null): SpanContext | undefined {
   return context === null ? undefined : s.api.trace.getSpanContext(context);
-}
-
-/** The endpoint without credentials or query (a URL may carry a token): for the start-up line only. */
-function endpointForLog(env: Record<string, string | undefined>): string {
-  const raw = (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '').trim() || (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '').trim();
-  const url = URL.canParse(raw) ? new URL(raw) : null;
-  return url === null ? '(not a URL)' : `${url.protocol}//${url.host}${url.pathname}`;
 }
 
 class SpanHandle implements TraceSpan {

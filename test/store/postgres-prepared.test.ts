@@ -16,10 +16,9 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { isStalePreparedStatement } from '../../src/store/postgres/connection.js';
 import { advisoryLocks } from '../../src/store/postgres/context.js';
 import * as schema from '../../src/store/postgres/schema.js';
-import { preparing } from '../../src/store/postgres/store.js';
+import { createPostgresStore, preparing } from '../../src/store/postgres/store.js';
 import { createTransact } from '../../src/store/postgres/transact.js';
 import { verifyAuditChain } from '../../src/ops/audit.js';
-import { createPostgresStore } from '../../src/store/postgres/store.js';
 
 const POSTGRES_URL = process.env.SLUICE_TEST_POSTGRES_URL;
 

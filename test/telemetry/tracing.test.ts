@@ -3,7 +3,8 @@ import { describe, expect, test } from 'vitest';
 import type { Decision } from '../../src/domain/types.js';
 import pino from 'pino';
 import { ConfigError } from '../../src/config/load.js';
-import { gateAttributes, rateLimited, startLinkedSpan, startSpan, startTracing, traced, traceIdOf, tracingActive, tracingProblems, tracingWanted } from '../../src/telemetry/tracing.js';
+import { gateAttributes, rateLimited, startLinkedSpan, startSpan, startTracing, traced, traceIdOf, tracingActive } from '../../src/telemetry/tracing.js';
+import { tracingProblems, tracingWanted } from '../../src/telemetry/tracing-env.js';
 
 const ENDPOINT = 'http://127.0.0.1:4318';
 

@@ -45,8 +45,9 @@ export function createTransact(deps: TransactDeps) {
     for (const { event, at } of pending) {
       const entry = { seq: head.seq + 1, at: at.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
       const { hash, data } = chainEntry(head.hash, entry);
-      records.push({ ...entry, prev_hash: head.hash, hash });
-      rows.push({ ...entry, data, prev_hash: head.hash, hash });
+      const record = { ...entry, prev_hash: head.hash, hash };
+      records.push(record);
+      rows.push({ ...record, data });
       head = { seq: entry.seq, hash };
     }
     await tx.insert(t.events).values(rows);

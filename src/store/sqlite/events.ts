@@ -60,7 +60,7 @@ export function createSqliteEventLog(db: SqliteDb) {
     const entry = { seq: head.seq + 1, at: at.toISOString(), type: event.type, signal_id: event.signal_id ?? null, data: event.data };
     const { hash, data } = chainEntry(head.hash, entry);
     const record: EventRecord = { ...entry, prev_hash: head.hash, hash };
-    q.insertEvent.run({ ...entry, data, prev_hash: head.hash, hash });
+    q.insertEvent.run({ ...record, data });
     head = { seq: entry.seq, hash };
     unpublished.push(record);
     return record;
