@@ -6,7 +6,8 @@
  * one lets postgres.js pipeline a BEGIN onto a busy connection). A statement the server refuses
  * after another instance's migration changed its table fails the transaction with an error
  * `isStalePreparedStatement` recognizes, and `transact` runs it again. One pooled connection, so
- * every query of a test runs in the same session.
+ * every query of a test runs in the same session. Statements built once (statements.ts `run`) run on
+ * the connection they are given: a transaction's, prepared, or the pool's, unprepared.
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -14,7 +15,9 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterEach, describe, expect, test } from 'vitest';
 import { isStalePreparedStatement } from '../../src/store/postgres/connection.js';
-import { advisoryLocks } from '../../src/store/postgres/context.js';
+import { advisoryLocks, readState, writeState, type Db } from '../../src/store/postgres/context.js';
+import { builder, run, statement } from '../../src/store/postgres/statements.js';
+import { ph } from '../../src/store/placeholders.js';
 import * as schema from '../../src/store/postgres/schema.js';
 import { createPostgresStore, preparing } from '../../src/store/postgres/store.js';
 import { createTransact } from '../../src/store/postgres/transact.js';
@@ -125,6 +128,51 @@ if (POSTGRES_URL === undefined) {
       } finally {
         await store.close();
         await admin.unsafe(`drop schema if exists "${schemaName}" cascade`);
+      }
+    });
+  });
+
+  describe('statements built once (run)', () => {
+    test('refuses a prepared query that does not keep its client where run sets it', () => {
+      expect(() => statement({ execute: async () => [] })).toThrow(/`client` and `prepare`/);
+    });
+
+    test("run on a transaction executes on the transaction's connection, prepared; on the pool, unprepared", async () => {
+      const schemaName = `prep_run_${randomBytes(4).toString('hex')}`;
+      const store = await createPostgresStore({ url, schema: schemaName, max: 1 });
+      await store.close();
+      const plain = postgres(url, { max: 2, onnotice: () => undefined, connection: { search_path: schemaName } });
+      clients.push(plain);
+      const db: Db = drizzle(preparing(plain), { schema });
+      const { transact } = createTransact({ db, locks: advisoryLocks(schemaName), feed: { began: () => () => undefined, committed: () => undefined }, channel: 'unused', attempts: 1 });
+      const now = new Date();
+      try {
+        const seen = await transact(async (tx) => {
+          await writeState(tx, 'probe', { n: 1 }, now);
+          // Not committed: the pool's other connection does not see it, the transaction does.
+          return { inside: await readState(tx, 'probe'), outside: await readState(db, 'probe'), prepared: await preparedIn(tx.$client) };
+        });
+        expect(seen.inside).toBe('{"n":1}');
+        expect(seen.outside).toBeNull();
+        expect(seen.prepared).toEqual(expect.arrayContaining([expect.stringContaining('insert into "runtime_state"'), expect.stringContaining('select "value" from "runtime_state"')]));
+
+        // Rolled back with its transaction.
+        await expect(
+          transact(async (tx) => {
+            await writeState(tx, 'rolled', { n: 2 }, now);
+            throw new Error('roll back');
+          }),
+        ).rejects.toThrow('roll back');
+        expect(await readState(db, 'rolled')).toBeNull();
+        expect(await readState(db, 'probe')).toBe('{"n":1}');
+
+        // On the pool: nothing prepared, in either of its sessions (two transactions at once hold both).
+        const probe = statement(builder.select({ key: schema.runtimeState.key }).from(schema.runtimeState).where(sql`${schema.runtimeState.key} = ${ph('key')}`).prepare('probe'));
+        expect(await Promise.all([run(probe, db, { key: 'probe' }), run(probe, db, { key: 'probe' })])).toEqual([[{ key: 'probe' }], [{ key: 'probe' }]]);
+        const sessions = await Promise.all([plain.begin(async (tx) => preparedIn(tx)), plain.begin(async (tx) => preparedIn(tx))]);
+        expect(sessions.flat().filter((s) => s.startsWith('select "key" from "runtime_state"'))).toEqual([]);
+      } finally {
+        await plain.unsafe(`drop schema if exists "${schemaName}" cascade`);
       }
     });
   });

@@ -59,6 +59,9 @@ export function planSettleFirst(input: Pick<GateInput, 'settle_open_orders'>, pl
 /** Whether the lane's open orders must be read for this gate (see planSettleFirst). */
 export const needsOpenOrder = (input: Pick<GateInput, 'settle_open_orders'>, plan: Pick<GatePlan, 'decision'>): boolean => input.settle_open_orders && plan.decision.allowed;
 
+/** The columns the gate's conditional update sets (GatePlan['values']), in both dialects. */
+export const GATE_COLUMNS = ['status', 'decision', 'decided_at', 'updated_at', 'order_side', 'lease_owner', 'lease_until'] as const satisfies readonly (keyof GatePlan['values'])[];
+
 export interface GatePlan {
   decision: Decision;
   /** The columns the conditional update (`… WHERE status = 'accepted'`) sets. */

@@ -25,6 +25,12 @@ export function mockOrderRow(connector: string, order: MockPlacement, now: Date)
   return { connector, ...orderOf(rest), stop_price, time_in_force, price, next_fill_at, expires_at, created_at: at, updated_at: at };
 }
 
+/** A mock order row's columns as inserted (mockOrderRow), in both dialects. */
+export const MOCK_ORDER_COLUMNS = [
+  'connector', 'client_order_id', 'order_id', 'instrument', 'side', 'quantity', 'order_type', 'limit_price', 'status', 'filled_quantity', 'fill_price',
+  'stop_price', 'time_in_force', 'price', 'next_fill_at', 'expires_at', 'created_at', 'updated_at',
+] as const satisfies readonly (keyof ReturnType<typeof mockOrderRow>)[];
+
 /** The order as a connector reports it, without the mock's own columns. */
 export function orderOf(o: Order): Order {
   const { client_order_id, order_id, instrument, side, quantity, order_type, limit_price, status, filled_quantity, fill_price } = o;

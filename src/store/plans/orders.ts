@@ -38,6 +38,14 @@ export function newOrderRow(signal: { signal_id: string; connector: string; inst
   };
 }
 
+/** An order row's columns as inserted (newOrderRow), in both dialects. */
+export const ORDER_COLUMNS = [
+  'client_order_id', 'connector', 'signal_id', 'instrument', 'order_id', 'side', 'quantity', 'order_type', 'limit_price',
+  'stop_price', 'status', 'open', 'filled_quantity', 'avg_fill_price', 'created_at', 'updated_at',
+] as const satisfies readonly (keyof OrderRow)[];
+/** The columns a report's update sets (OrderUpdatePlan['values']). */
+export const ORDER_UPDATE_COLUMNS = ['order_id', 'status', 'open', 'filled_quantity', 'avg_fill_price', 'updated_at'] as const satisfies readonly (keyof OrderUpdatePlan['values'])[];
+
 export interface OrderUpdatePlan {
   /** The columns the update sets (conditional on the row's `updated_at` and `filled_quantity` as read). */
   values: Pick<OrderRow, 'order_id' | 'status' | 'open' | 'filled_quantity' | 'avg_fill_price' | 'updated_at'>;

@@ -26,6 +26,11 @@ export function newSignalRow(input: NewSignal) {
   };
 }
 
+/** The columns of a new signal's row bound by name (its status is always \`accepted\`), in both dialects. */
+export const SIGNAL_COLUMNS = [
+  'id', 'source', 'idempotency_key', 'dedupe_key', 'key_kind', 'fingerprint', 'connector', 'instrument', 'client_order_id', 'signal', 'request_id', 'received_at', 'updated_at', 'trace_parent',
+] as const satisfies readonly (keyof ReturnType<typeof newSignalRow>)[];
+
 /** The row that holds the delivery's key, as far as the decision needs it. */
 export interface KeyHolder {
   id: string;

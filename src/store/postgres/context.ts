@@ -4,20 +4,24 @@
  * and writes of runtime state and the ledger that more than one capability needs.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import type { PgDatabase } from 'drizzle-orm/pg-core';
-import type { PostgresJsDatabase, PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import type postgres from 'postgres';
 import type { BreakerState } from '../../domain/breaker.js';
 import type { EventRecord } from '../contract/events.js';
 import type { ModeState } from '../contract/runtime.js';
 import type { TimedEvent } from '../plans/events.js';
 import type { BreakerPlan, ModePlan } from '../plans/runtime.js';
 import { breakerFromState, breakerKey, MODE_KEY, modeFromState } from '../records.js';
+import { ph, phs } from '../placeholders.js';
 import * as t from './schema.js';
+import { builder, rawStatement, run, runRaw, statement } from './statements.js';
 
-export type Db = PostgresJsDatabase<typeof t>;
+/** The pool. */
+export type Db = PostgresJsDatabase<typeof t> & { $client: postgres.Sql };
+/** One transaction: drizzle over the transaction's own connection (statements.ts `transactionDb`). */
+export type Tx = PostgresJsDatabase<typeof t> & { $client: postgres.TransactionSql };
 /** The pool or a transaction: helpers that only read run on either. */
-export type Executor = PgDatabase<PostgresJsQueryResultHKT, typeof t>;
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type Executor = Db | Tx;
 /** Queues an event to be appended, in order, when the transaction's work is done. */
 export type Emit = (event: TimedEvent) => void;
 
@@ -42,24 +46,26 @@ export interface PgLocks {
  */
 export function advisoryLocks(namespace: string): PgLocks {
   const key = (what: string) => sql`hashtextextended(${`sluice:${namespace}:${what}`}, 0)`;
-  const eventLog = key('events');
-  const mode = key('mode');
+  const statements = {
+    // One round trip (migration 0007): the head must be read in a snapshot taken after the
+    // lock was granted, which a query sent with the lock's, in one statement, would not be.
+    eventLogHead: rawStatement(sql`select seq, hash from sluice_event_log_head(${key('events')}, ${ph('channel')}, ${ph('appending')})`),
+    mode: rawStatement(sql`select pg_advisory_xact_lock(${key('mode')})`),
+    connector: rawStatement(sql`select pg_advisory_xact_lock(hashtext(${`sluice:${namespace}`}), hashtext(${ph('connector')}))`),
+  };
   return {
     async eventLogHead(tx, channel, appending) {
-      // One round trip (migration 0007): the head must be read in a snapshot taken after the
-      // lock was granted, which a query sent with the lock's, in one statement, would not be.
-      const [head] = await tx
-        .select({ seq: sql<string>`seq`.mapWith(Number), hash: sql<string>`hash` })
-        .from(sql`sluice_event_log_head(${eventLog}, ${channel}, ${appending})`);
+      const [head] = await runRaw(statements.eventLogHead, tx, { channel, appending });
       if (head === undefined) return null;
-      if (!Number.isSafeInteger(head.seq) || typeof head.hash !== 'string') throw new Error(`the event log's head is not a sequence number and a hash: ${JSON.stringify(head)}`);
-      return head;
+      const seq = Number(head.seq);
+      if (!Number.isSafeInteger(seq) || typeof head.hash !== 'string') throw new Error(`the event log's head is not a sequence number and a hash: ${JSON.stringify(head)}`);
+      return { seq, hash: head.hash };
     },
     async mode(tx) {
-      await tx.execute(sql`select pg_advisory_xact_lock(${mode})`);
+      await runRaw(statements.mode, tx, {});
     },
     async connector(tx, connector) {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sluice:${namespace}`}), hashtext(${connector}))`);
+      await runRaw(statements.connector, tx, { connector });
     },
     async body(tx, source, fingerprint) {
       await tx.execute(sql`select pg_advisory_xact_lock(${key(`body:${source}:${fingerprint}`)})`);
@@ -81,17 +87,31 @@ export interface PgContext {
 export const toNumber = (value: unknown): number => (value === null || value === undefined ? 0 : Number(value));
 export const toNumberOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 
+const stateStatements = {
+  read: statement(builder.select({ value: t.runtimeState.value }).from(t.runtimeState).where(eq(t.runtimeState.key, ph('key'))).prepare('state_read')),
+  write: statement(
+    builder
+      .insert(t.runtimeState)
+      .values(phs('key', 'value', 'updated_at'))
+      .onConflictDoUpdate({ target: t.runtimeState.key, set: { value: sql`excluded.value`, updated_at: sql`excluded.updated_at` } })
+      .prepare('state_write'),
+  ),
+  pnl: statement(
+    builder
+      .select({ realized: t.pnlDays.realized })
+      .from(t.pnlDays)
+      .where(and(eq(t.pnlDays.connector, ph('connector')), eq(t.pnlDays.day, ph('day'))))
+      .prepare('pnl_read'),
+  ),
+};
+
 export async function readState(ex: Executor, key: string): Promise<string | null> {
-  const [row] = await ex.select({ value: t.runtimeState.value }).from(t.runtimeState).where(eq(t.runtimeState.key, key));
+  const [row] = await run(stateStatements.read, ex, { key });
   return row?.value ?? null;
 }
 
 export async function writeState(ex: Executor, key: string, value: unknown, now: Date): Promise<void> {
-  const text = JSON.stringify(value);
-  await ex
-    .insert(t.runtimeState)
-    .values({ key, value: text, updated_at: now.getTime() })
-    .onConflictDoUpdate({ target: t.runtimeState.key, set: { value: text, updated_at: now.getTime() } });
+  await run(stateStatements.write, ex, { key, value: JSON.stringify(value), updated_at: now.getTime() });
 }
 
 export const readMode = async (ex: Executor): Promise<ModeState | null> => modeFromState(await readState(ex, MODE_KEY));
@@ -124,9 +144,7 @@ export async function applyBreakerPlan(tx: Tx, emit: Emit, connector: string, pl
 }
 
 export async function readPnl(ex: Executor, connector: string, day: string): Promise<number> {
-  const [row] = await ex
-    .select({ realized: t.pnlDays.realized })
-    .from(t.pnlDays)
-    .where(and(eq(t.pnlDays.connector, connector), eq(t.pnlDays.day, day)));
+  const [row] = await run(stateStatements.pnl, ex, { connector, day });
   return row?.realized ?? 0;
 }
+

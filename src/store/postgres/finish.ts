@@ -8,16 +8,32 @@ import type { Attempt, FinishOutcome, FinishStore } from '../contract/finish.js'
 import type { OrderRecord } from '../contract/orders.js';
 import type { ModeState } from '../contract/runtime.js';
 import { planAttempt, planFinish, untrackedFill } from '../plans/finish.js';
-import { newOrderRow } from '../plans/orders.js';
+import { newOrderRow, ORDER_COLUMNS } from '../plans/orders.js';
 import { attemptFromRow, signalRecordFromRow as toRecord } from '../records.js';
+import { ph, phs, phSql } from '../placeholders.js';
 import { readPnl, type Emit, type PgContext, type Tx } from './context.js';
-import { applyReport, bookFill, judgeDailyLoss, lockedOrder } from './orders.js';
+import { builder, run, statement } from './statements.js';
+import { applyReport, bookFill, judgeDailyLoss, lockedOrder, releaseReservation } from './orders.js';
 import * as t from './schema.js';
+
+const q = {
+  insertAttempt: statement(builder.insert(t.attempts).values(phs('signal_id', 'n', 'at', 'outcome', 'error')).prepare('attempt_insert')),
+  signalForUpdate: statement(builder.select().from(t.signals).where(eq(t.signals.id, ph('id'))).for('update').prepare('finish_signal')),
+  update: statement(
+    builder
+      .update(t.signals)
+      .set({ status: phSql('status'), result: phSql('result'), updated_at: phSql('updated_at'), lease_owner: null, lease_until: null })
+      .where(eq(t.signals.id, ph('id')))
+      .returning()
+      .prepare('finish_update'),
+  ),
+  insertOrder: statement(builder.insert(t.orders).values(phs(...ORDER_COLUMNS)).onConflictDoNothing().prepare('order_insert')),
+};
 
 /** The time is checked before anything is written. */
 async function insertAttempt(tx: Tx, emit: Emit, signalId: string, attempt: Attempt): Promise<void> {
   const plan = planAttempt(signalId, attempt);
-  await tx.insert(t.attempts).values(plan.row);
+  await run(q.insertAttempt, tx, plan.row);
   emit(plan.event);
 }
 
@@ -39,13 +55,13 @@ export function pgFinish(ctx: PgContext): FinishStore {
       return transact(async (tx, emit): Promise<FinishOutcome> => {
         // The row lock makes a second finish (a retry, another instance) wait and then see the
         // first one's final status: the fill is booked once.
-        const [row] = await tx.select().from(t.signals).where(eq(t.signals.id, input.signal_id)).for('update');
+        const [row] = await run(q.signalForUpdate, tx, { id: input.signal_id });
         if (row === undefined) throw new Error(`finishSignal: no signal ${input.signal_id}`);
         if (row.status !== 'executing') return { record: toRecord(row), realized_pnl_today: await readPnl(tx, row.connector, input.trading_day), realized_pnl_fill: 0, mode_changed: null, order: null };
         // The attempt that settled it, in the same transaction.
         if (input.attempt !== undefined) await insertAttempt(tx, emit, input.signal_id, input.attempt);
         const plan = planFinish(input);
-        const [updated] = await tx.update(t.signals).set(plan.values).where(eq(t.signals.id, input.signal_id)).returning();
+        const [updated] = await run(q.update, tx, { id: input.signal_id, ...plan.values });
         if (updated === undefined) throw new Error(`finishSignal: signal ${input.signal_id} vanished`);
         emit(plan.event);
         const record = toRecord(updated);
@@ -54,19 +70,19 @@ export function pgFinish(ctx: PgContext): FinishStore {
         if (input.order !== null && input.track_order) {
           // The order's row, then the placement's answer applied to it like any later report:
           // its fills so far booked, the reservation shrunk to the remainder or released.
-          await tx.insert(t.orders).values(newOrderRow({ signal_id: row.id, connector, instrument, stop_price: record.signal.stop_price ?? null }, input.order, input.now)).onConflictDoNothing();
+          await run(q.insertOrder, tx, newOrderRow({ signal_id: row.id, connector, instrument, stop_price: record.signal.stop_price ?? null }, input.order, input.now));
           const orderRow = await lockedOrder(tx, input.order.client_order_id);
           if (orderRow === undefined) throw new Error(`finishSignal: the order of ${input.signal_id} vanished`);
           const applied = await applyReport(ctx, tx, emit, orderRow, input.order, input);
           // An order already terminal (a retried signal whose order ended before): nothing stays reserved.
-          if (orderRow.open === 0) await tx.delete(t.reservations).where(eq(t.reservations.signal_id, input.signal_id));
+          if (orderRow.open === 0) await releaseReservation(tx, input.signal_id);
           booked = { realized: applied.fill?.realized_pnl ?? 0, mode_changed: applied.mode_changed, order: applied.record };
         } else {
           const fill = untrackedFill(input);
           const result = fill === null ? null : await bookFill(tx, connector, instrument, fill, input);
           // Booking the fill and releasing the reservation commit together, so the exposure the
           // gate sees never counts an order twice or not at all.
-          await tx.delete(t.reservations).where(eq(t.reservations.signal_id, input.signal_id));
+          await releaseReservation(tx, input.signal_id);
           booked = { realized: result?.fill ?? 0, mode_changed: result === null ? null : await judgeDailyLoss(ctx, tx, emit, result, input), order: null };
         }
         return { record, realized_pnl_today: await readPnl(tx, connector, input.trading_day), realized_pnl_fill: booked.realized, mode_changed: booked.mode_changed, order: booked.order };

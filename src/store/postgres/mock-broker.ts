@@ -7,10 +7,12 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, min, or, sql, type Column } from 'drizzle-orm';
 import type { Position, Side } from '../../domain/types.js';
 import type { MockBrokerStore, MockOrderVersion } from '../contract/mock-broker.js';
-import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, orderOf, planMockPart } from '../plans/mock-broker.js';
+import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, orderOf, planMockPart, MOCK_ORDER_COLUMNS } from '../plans/mock-broker.js';
 import { mockOrderPage, mockStateFromRow, orderFromMockRow } from '../records.js';
 import { mockOrderFilter } from '../filters.js';
-import type { PgContext, Tx } from './context.js';
+import { ph, phs, phSql } from '../placeholders.js';
+import { type PgContext, type Tx } from './context.js';
+import { builder, run, statement } from './statements.js';
 import * as t from './schema.js';
 
 const OPEN = [...OPEN_ORDER_STATUSES];
@@ -28,12 +30,30 @@ function asRead(connector: string, read: MockOrderVersion) {
   );
 }
 
+const position = and(eq(t.mockPositions.connector, ph('connector')), eq(t.mockPositions.instrument, ph('instrument')));
+const q = {
+  insertOrder: statement(
+    builder
+      .insert(o)
+      .values(
+        phs(...MOCK_ORDER_COLUMNS),
+      )
+      .onConflictDoNothing({ target: [o.connector, o.client_order_id] })
+      .returning()
+      .prepare('mock_order_insert'),
+  ),
+  createPosition: statement(
+    builder.insert(t.mockPositions).values({ connector: ph('connector'), instrument: ph('instrument'), quantity: 0, avg_price: 0 }).onConflictDoNothing().prepare('mock_position_create'),
+  ),
+  lockPosition: statement(builder.select().from(t.mockPositions).where(position).for('update').prepare('mock_position_lock')),
+  updatePosition: statement(builder.update(t.mockPositions).set({ quantity: phSql('quantity'), avg_price: phSql('avg_price') }).where(position).prepare('mock_position_update')),
+};
+
 /** Moves the mock position by one fill: the same create-then-lock as the ledger's positions. */
 async function movePosition(tx: Tx, connector: string, instrument: string, side: Side, part: { quantity: number; price: number }): Promise<void> {
-  const where = and(eq(t.mockPositions.connector, connector), eq(t.mockPositions.instrument, instrument));
-  await tx.insert(t.mockPositions).values({ connector, instrument, quantity: 0, avg_price: 0 }).onConflictDoNothing();
-  const [current] = await tx.select().from(t.mockPositions).where(where).for('update');
-  await tx.update(t.mockPositions).set(planMockPart(current ?? null, side, part)).where(where);
+  await run(q.createPosition, tx, { connector, instrument });
+  const [current] = await run(q.lockPosition, tx, { connector, instrument });
+  await run(q.updatePosition, tx, { connector, instrument, ...planMockPart(current ?? null, side, part) });
 }
 
 export function pgMockBroker(ctx: PgContext): MockBrokerStore {
@@ -44,11 +64,7 @@ export function pgMockBroker(ctx: PgContext): MockBrokerStore {
       return transact(async (tx) => {
         // The broker's idempotency: the first insert of a client_order_id wins; a concurrent
         // one waits for it and then finds it.
-        const [inserted] = await tx
-          .insert(o)
-          .values(mockOrderRow(connector, order, now))
-          .onConflictDoNothing({ target: [o.connector, o.client_order_id] })
-          .returning();
+        const [inserted] = await run(q.insertOrder, tx, mockOrderRow(connector, order, now));
         if (inserted === undefined) {
           const [existing] = await tx.select().from(o).where(orderWhere(connector, order.client_order_id));
           if (existing === undefined) throw new Error(`mock broker: order ${order.client_order_id} conflicted but cannot be read`);

@@ -10,8 +10,10 @@ import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
 import type { ModeState } from '../contract/runtime.js';
 import { mayTripDailyLoss, movesDailyPnl, planDailyLoss, planFill } from '../plans/finish.js';
-import { orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
+import { ORDER_UPDATE_COLUMNS, orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
+import { ph, phs, phSql, phSqls } from '../placeholders.js';
 import { writeMode, type Emit, type PgContext, type Tx } from './context.js';
+import { builder, run, statement } from './statements.js';
 import { openOrderFilter, orderFilter } from '../filters.js';
 import * as t from './schema.js';
 
@@ -20,21 +22,66 @@ import * as t from './schema.js';
  * position row is created if missing (a flat row, which applyFill treats as no position) and
  * then locked, so two instances booking fills of one instrument apply them in turn.
  */
+const position = and(eq(t.positions.connector, ph('connector')), eq(t.positions.instrument, ph('instrument')));
+const q = {
+  createPosition: statement(
+    builder
+      .insert(t.positions)
+      .values({ connector: ph('connector'), instrument: ph('instrument'), quantity: 0, avg_price: 0, last_price: null, updated_at: ph('updated_at') })
+      .onConflictDoNothing()
+      .prepare('position_create'),
+  ),
+  lockPosition: statement(builder.select().from(t.positions).where(position).for('update').prepare('position_lock')),
+  updatePosition: statement(
+    builder
+      .update(t.positions)
+      .set({ quantity: phSql('quantity'), avg_price: phSql('avg_price'), last_price: phSql('last_price'), updated_at: phSql('updated_at') })
+      .where(position)
+      .prepare('position_update'),
+  ),
+  // Atomic increment: concurrent fills of other instruments add to the same day row.
+  addPnl: statement(
+    builder
+      .insert(t.pnlDays)
+      .values(phs('connector', 'day', 'realized'))
+      .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + excluded.realized` } })
+      .returning({ realized: t.pnlDays.realized })
+      .prepare('pnl_add'),
+  ),
+  lockOrder: statement(builder.select().from(t.orders).where(eq(t.orders.client_order_id, ph('client_order_id'))).for('update').prepare('order_lock')),
+  updateOrder: statement(
+    builder
+      .update(t.orders)
+      .set(phSqls(...ORDER_UPDATE_COLUMNS))
+      .where(eq(t.orders.client_order_id, ph('client_order_id')))
+      .prepare('order_update'),
+  ),
+  reservation: statement(builder.select().from(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare('reservation_read')),
+  release: statement(builder.delete(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare('reservation_delete')),
+  shrink: statement(
+    builder.update(t.reservations).set({ quantity: phSql('quantity'), notional: phSql('notional') }).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare('reservation_shrink'),
+  ),
+};
+
+/**
+ * Books a fill; returns the day's realized PnL after it and what this fill realized. The
+ * position row is created if missing (a flat row, which applyFill treats as no position) and
+ * then locked, so two instances booking fills of one instrument apply them in turn.
+ */
 export async function bookFill(tx: Tx, connector: string, instrument: string, fill: Fill, input: BookingContext): Promise<{ day: number | null; fill: number }> {
-  const where = and(eq(t.positions.connector, connector), eq(t.positions.instrument, instrument));
-  await tx.insert(t.positions).values({ connector, instrument, quantity: 0, avg_price: 0, last_price: null, updated_at: input.now.getTime() }).onConflictDoNothing();
-  const [current] = await tx.select().from(t.positions).where(where).for('update');
+  await run(q.createPosition, tx, { connector, instrument, updated_at: input.now.getTime() });
+  const [current] = await run(q.lockPosition, tx, { connector, instrument });
   const booked = planFill(current ?? null, fill, input.now);
-  await tx.update(t.positions).set(booked.position).where(where);
+  await run(q.updatePosition, tx, { connector, instrument, ...booked.position });
   // Nothing realized: the day's row is not touched (day: null), and only a losing fill is judged.
   if (!movesDailyPnl(booked.realized)) return { day: null, fill: booked.realized };
-  // Atomic increment: concurrent fills of other instruments add to the same day row.
-  const [pnl] = await tx
-    .insert(t.pnlDays)
-    .values({ connector, day: input.trading_day, realized: booked.realized })
-    .onConflictDoUpdate({ target: [t.pnlDays.connector, t.pnlDays.day], set: { realized: sql`${t.pnlDays.realized} + excluded.realized` } })
-    .returning({ realized: t.pnlDays.realized });
+  const [pnl] = await run(q.addPnl, tx, { connector, day: input.trading_day, realized: booked.realized });
   return { day: pnl?.realized ?? booked.realized, fill: booked.realized };
+}
+
+/** Releases what the signal's order still holds reserved. */
+export async function releaseReservation(tx: Tx, signalId: string): Promise<void> {
+  await run(q.release, tx, { signal_id: signalId });
 }
 
 /** A fill that breaches the daily loss limit switches the mode (the mode lock is taken only for a losing fill). */
@@ -46,7 +93,7 @@ export async function judgeDailyLoss(ctx: PgContext, tx: Tx, emit: Emit, booked:
 
 /** The order row, locked until the transaction ends. */
 export async function lockedOrder(tx: Tx, clientOrderId: string): Promise<OrderRow | undefined> {
-  const [row] = await tx.select().from(t.orders).where(eq(t.orders.client_order_id, clientOrderId)).for('update');
+  const [row] = await run(q.lockOrder, tx, { client_order_id: clientOrderId });
   return row;
 }
 
@@ -55,12 +102,12 @@ export async function applyReport(ctx: PgContext, tx: Tx, emit: Emit, row: Order
   const plan = planOrderUpdate(row, reported, input.now);
   if (plan === null) return unchangedOutcome(row, reported);
   const booked = plan.fill === null ? null : await bookFill(tx, row.connector, row.instrument, plan.fill, input);
-  await tx.update(t.orders).set(plan.values).where(eq(t.orders.client_order_id, row.client_order_id));
-  const [reservation] = await tx.select().from(t.reservations).where(eq(t.reservations.signal_id, row.signal_id));
+  await run(q.updateOrder, tx, { client_order_id: row.client_order_id, ...plan.values });
+  const [reservation] = await run(q.reservation, tx, { signal_id: row.signal_id });
   if (reservation !== undefined) {
     const next = planReservation(reservation, row, plan.values.filled_quantity, plan.terminal);
-    if (next === null) await tx.delete(t.reservations).where(eq(t.reservations.signal_id, row.signal_id));
-    else await tx.update(t.reservations).set(next).where(eq(t.reservations.signal_id, row.signal_id));
+    if (next === null) await releaseReservation(tx, row.signal_id);
+    else await run(q.shrink, tx, { signal_id: row.signal_id, ...next });
   }
   emit(plan.event);
   return {

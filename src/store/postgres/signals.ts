@@ -2,11 +2,34 @@
 import { and, asc, count, desc, eq, inArray, lt, lte, max, min, sql } from 'drizzle-orm';
 import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
-import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, withoutReplay } from '../plans/signals.js';
+import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, SIGNAL_COLUMNS, withoutReplay } from '../plans/signals.js';
 import { parseWindowCursor, signalFilter, signalWindowFilter, signalWindowPageFilter, windowCursor } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
+import { ph, phs } from '../placeholders.js';
 import { toNumberOrNull, type Emit, type PgContext, type PgLocks, type Tx } from './context.js';
+import { builder, run, statement } from './statements.js';
 import * as t from './schema.js';
+
+const q = {
+  byId: statement(builder.select().from(t.signals).where(eq(t.signals.id, ph('id'))).prepare('signal_by_id')),
+  // The race between deliveries of one key (on any instance) is settled by the unique index.
+  insert: statement(
+    builder
+      .insert(t.signals)
+      .values({ ...phs(...SIGNAL_COLUMNS), status: 'accepted' })
+      .onConflictDoNothing({ target: [t.signals.source, t.signals.dedupe_key] })
+      .returning()
+      .prepare('signal_insert'),
+  ),
+  keyHolder: statement(
+    builder
+      .select()
+      .from(t.signals)
+      .where(and(eq(t.signals.source, ph('source')), eq(t.signals.dedupe_key, ph('dedupe_key'))))
+      .for('update')
+      .prepare('signal_key_holder'),
+  ),
+};
 
 export function pgSignals(ctx: PgContext): SignalStore {
   const { db, transact, reconnecting } = ctx;
@@ -39,7 +62,7 @@ export function pgSignals(ctx: PgContext): SignalStore {
 
     getSignal(signalId) {
       return reconnecting(async () => {
-        const [row] = await db.select().from(t.signals).where(eq(t.signals.id, signalId));
+        const [row] = await run(q.byId, db, { id: signalId });
         return row === undefined ? null : toRecord(row);
       });
     },
@@ -151,11 +174,7 @@ async function recordIn(tx: Tx, emit: Emit, input: NewSignal, locks: PgLocks): P
       .orderBy(desc(t.signals.seq))
       .limit(1);
     if (twin !== undefined) {
-      const [holder] = await tx
-        .select()
-        .from(t.signals)
-        .where(and(eq(t.signals.source, input.source), eq(t.signals.dedupe_key, input.idempotency_key)))
-        .for('update');
+      const [holder] = await run(q.keyHolder, tx, { source: input.source, dedupe_key: input.idempotency_key });
       const plan = planRecordSignal(holder, input, { twin });
       if (plan.kind === 'duplicate_body') return { kind: 'duplicate', record: toRecord(twin) };
       if (holder !== undefined && (plan.kind === 'duplicate' || plan.kind === 'conflict')) return { kind: plan.kind, record: toRecord(holder) };
@@ -168,22 +187,14 @@ async function recordIn(tx: Tx, emit: Emit, input: NewSignal, locks: PgLocks): P
     // index: INSERT … ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING. A concurrent
     // insert of the same key makes this statement wait for that transaction; if it
     // committed, nothing is returned here.
-    const [inserted] = await tx
-      .insert(t.signals)
-      .values(values)
-      .onConflictDoNothing({ target: [t.signals.source, t.signals.dedupe_key] })
-      .returning();
+    const [inserted] = await run(q.insert, tx, values);
     if (inserted !== undefined) {
       emit(signalAccepted(input));
       return { kind: 'inserted', record: toRecord(inserted) };
     }
     // The key's holder, locked: a concurrent delivery past the window cannot re-key it
     // under us, and we can re-key it ourselves.
-    const [holder] = await tx
-      .select()
-      .from(t.signals)
-      .where(and(eq(t.signals.source, input.source), eq(t.signals.dedupe_key, input.idempotency_key)))
-      .for('update');
+    const [holder] = await run(q.keyHolder, tx, { source: input.source, dedupe_key: input.idempotency_key });
     // Re-keyed by a concurrent delivery between the two statements: claim again.
     if (holder === undefined) continue;
     const plan = planRecordSignal(holder, input, { twin });

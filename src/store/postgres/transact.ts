@@ -7,7 +7,9 @@ import { chainEntry, GENESIS_HASH } from '../../events/chain.js';
 import type { EventRecord } from '../contract/events.js';
 import type { TimedEvent } from '../plans/events.js';
 import { driverError, isDroppedConnection, isStalePreparedStatement } from './connection.js';
-import type { Db, Emit, PgLocks, Tx } from './context.js';
+import { ph } from '../placeholders.js';
+import { type Db, type Emit, type PgLocks, type Tx } from './context.js';
+import { builder, run, statement, transactionDb, type Statement } from './statements.js';
 import type { EventFeed } from './feed.js';
 import * as t from './schema.js';
 
@@ -19,6 +21,31 @@ export interface TransactDeps {
   channel: string;
   /** Every pooled connection may have been dropped at once (a server restart): pool size + 1. */
   attempts: number;
+}
+
+type EventRow = typeof t.events.$inferInsert;
+const EVENT_COLUMNS = ['seq', 'at', 'type', 'signal_id', 'data', 'prev_hash', 'hash'] as const satisfies readonly (keyof EventRow)[];
+/** Row `i`'s values, named as `insertEvents` names its placeholders. */
+const eventValues = (row: EventRow, i: number) => Object.fromEntries(EVENT_COLUMNS.map((column) => [`${column}${i}`, row[column] ?? null]));
+
+/** The insert of `n` events, built once for each `n` (a verb appends one to a few). */
+const eventInserts = new Map<number, Statement<unknown>>();
+function insertEvents(n: number): Statement<unknown> {
+  let insert = eventInserts.get(n);
+  if (insert === undefined) {
+    const rows = Array.from({ length: n }, (_, i) => ({
+      seq: ph(`seq${i}`),
+      at: ph(`at${i}`),
+      type: ph(`type${i}`),
+      signal_id: ph(`signal_id${i}`),
+      data: ph(`data${i}`),
+      prev_hash: ph(`prev_hash${i}`),
+      hash: ph(`hash${i}`),
+    }));
+    insert = statement(builder.insert(t.events).values(rows).prepare(`events_${n}`));
+    eventInserts.set(n, insert);
+  }
+  return insert;
 }
 
 export function createTransact(deps: TransactDeps) {
@@ -50,7 +77,7 @@ export function createTransact(deps: TransactDeps) {
       rows.push({ ...record, data });
       head = { seq: entry.seq, hash };
     }
-    await tx.insert(t.events).values(rows);
+    await run(insertEvents(rows.length), tx, Object.assign({}, ...rows.map((row, i) => eventValues(row, i))));
     return records;
   }
 
@@ -64,7 +91,8 @@ export function createTransact(deps: TransactDeps) {
       for (let attempt = 1; ; attempt += 1) {
         const progress = { committing: false };
         try {
-          const outcome = await db.transaction(async (tx) => {
+          const outcome = await db.$client.begin(async (sql) => {
+            const tx = transactionDb(sql);
             const pending: TimedEvent[] = [];
             const value = await work(tx, (event) => pending.push(event));
             const events = await appendEvents(tx, pending);

@@ -13,18 +13,11 @@ import type { ModeState } from '../contract/runtime.js';
 import type { TimedEvent } from '../plans/events.js';
 import type { BreakerPlan, ModePlan } from '../plans/runtime.js';
 import { breakerFromState, breakerKey, MODE_KEY, modeFromState } from '../records.js';
+import { ph, phs } from '../placeholders.js';
 import * as t from './schema.js';
 import type { GroupCommitWriter } from './writer.js';
 
 export type SqliteDb = BetterSQLite3Database<typeof t>;
-
-export const ph = (name: string) => sql.placeholder(name);
-/** `{ a: ph('a'), b: ph('b') }`: a prepared statement's values, each bound by its own name. */
-export function phs<K extends string>(...names: K[]): Record<K, ReturnType<typeof ph>> {
-  return Object.fromEntries(names.map((name) => [name, ph(name)])) as Record<K, ReturnType<typeof ph>>;
-}
-/** A placeholder where drizzle's `set()` wants SQL rather than a Placeholder. */
-export const phSql = (name: string) => sql`${sql.placeholder(name)}`;
 
 /** Jobs whose result a client is told: their batch commits with an fsync (see writer.ts). */
 export const DURABLE = { durable: true };

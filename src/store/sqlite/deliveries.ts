@@ -3,7 +3,8 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { DeliveryStore } from '../contract/deliveries.js';
 import { planRefusedDelivery } from '../plans/deliveries.js';
 import { pageOf, refusedDeliveryFromRow } from '../records.js';
-import { ph, phs, type SqliteContext } from './context.js';
+import { type SqliteContext } from './context.js';
+import { ph, phs } from '../placeholders.js';
 import * as t from './schema.js';
 
 export function sqliteDeliveries(ctx: SqliteContext): DeliveryStore {

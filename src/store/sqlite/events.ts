@@ -9,7 +9,8 @@ import { chainEntry, GENESIS_HASH } from '../../events/chain.js';
 import type { EventRecord, EventStore } from '../contract/events.js';
 import { appendedEvent, type TimedEvent } from '../plans/events.js';
 import { eventRecordFromRow } from '../records.js';
-import { ph, phs, type SqliteContext, type SqliteDb } from './context.js';
+import { type SqliteContext, type SqliteDb } from './context.js';
+import { ph, phs } from '../placeholders.js';
 import * as t from './schema.js';
 import type { WriterHooks } from './writer.js';
 

@@ -10,7 +10,8 @@ import type { ModeState } from '../contract/runtime.js';
 import { planAttempt, planFinish, untrackedFill } from '../plans/finish.js';
 import { newOrderRow } from '../plans/orders.js';
 import { attemptFromRow, signalRecordFromRow as toRecord } from '../records.js';
-import { ph, phs, phSql, readPnl, type SqliteContext } from './context.js';
+import { readPnl, type SqliteContext } from './context.js';
+import { ph, phs, phSql } from '../placeholders.js';
 import type { SqliteOrderBook } from './orders.js';
 import * as t from './schema.js';
 

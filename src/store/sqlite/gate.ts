@@ -6,9 +6,10 @@
 import { and, asc, eq, inArray, lt, sql, sum } from 'drizzle-orm';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
-import { isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, oldestInLane, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
+import { GATE_COLUMNS, isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, oldestInLane, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
 import { signalRecordFromRow as toRecord } from '../records.js';
-import { applyBreakerPlan, ph, phs, phSql, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
+import { applyBreakerPlan, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
+import { ph, phs, phSqls } from '../placeholders.js';
 import * as t from './schema.js';
 
 export function sqliteGate(ctx: SqliteContext): GateStore {
@@ -36,15 +37,7 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
       .prepare(),
     gateUpdate: db
       .update(t.signals)
-      .set({
-        status: phSql('status'),
-        decision: phSql('decision'),
-        decided_at: phSql('decided_at'),
-        updated_at: phSql('updated_at'),
-        order_side: phSql('order_side'),
-        lease_owner: phSql('lease_owner'),
-        lease_until: phSql('lease_until'),
-      })
+      .set(phSqls(...GATE_COLUMNS))
       .where(and(eq(t.signals.id, ph('id')), eq(t.signals.status, 'accepted')))
       .prepare(),
     insertReservation: db

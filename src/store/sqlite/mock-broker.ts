@@ -2,10 +2,11 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, min, or, sql, type Column } from 'drizzle-orm';
 import type { Position } from '../../domain/types.js';
 import type { MockBrokerStore, MockOrderSelection, MockOrderVersion } from '../contract/mock-broker.js';
-import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, orderOf, planMockFill, planMockPart } from '../plans/mock-broker.js';
+import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, orderOf, planMockFill, planMockPart, MOCK_ORDER_COLUMNS } from '../plans/mock-broker.js';
 import { mockOrderPage, mockStateFromRow, orderFromMockRow } from '../records.js';
 import { mockOrderFilter } from '../filters.js';
-import { ph, phs, type SqliteContext, type SqliteDb } from './context.js';
+import { type SqliteContext, type SqliteDb } from './context.js';
+import { ph, phs } from '../placeholders.js';
 import * as t from './schema.js';
 
 const OPEN = [...OPEN_ORDER_STATUSES];
@@ -55,10 +56,7 @@ export function sqliteMockBroker(ctx: SqliteContext): MockBrokerStore {
     insertOrder: db
       .insert(o)
       .values(
-        phs(
-          'connector', 'client_order_id', 'order_id', 'instrument', 'side', 'quantity', 'order_type', 'limit_price', 'status', 'filled_quantity', 'fill_price',
-          'stop_price', 'time_in_force', 'price', 'next_fill_at', 'expires_at', 'created_at', 'updated_at',
-        ),
+        phs(...MOCK_ORDER_COLUMNS),
       )
       .prepare(),
     position: db

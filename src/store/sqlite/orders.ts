@@ -7,8 +7,9 @@ import type { Order } from '../../domain/types.js';
 import type { Fill } from '../contract/finish.js';
 import type { BookingContext, OrderStore, OrderUpdateOutcome } from '../contract/orders.js';
 import { mayTripDailyLoss, movesDailyPnl, planDailyLoss, planFill } from '../plans/finish.js';
-import { orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
-import { applyModePlan, ph, phs, phSql, readMode, readPnl, type SqliteContext, type SqliteDb } from './context.js';
+import { ORDER_COLUMNS, ORDER_UPDATE_COLUMNS, orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
+import { applyModePlan, readMode, readPnl, type SqliteContext, type SqliteDb } from './context.js';
+import { ph, phs, phSqls } from '../placeholders.js';
 import { openOrderFilter, orderFilter } from '../filters.js';
 import * as t from './schema.js';
 
@@ -22,20 +23,13 @@ export function sqliteOrderBook(ctx: SqliteContext) {
     insertOrder: db
       .insert(t.orders)
       .values(
-        phs('client_order_id', 'connector', 'signal_id', 'instrument', 'order_id', 'side', 'quantity', 'order_type', 'limit_price', 'stop_price', 'status', 'open', 'filled_quantity', 'avg_fill_price', 'created_at', 'updated_at'),
+        phs(...ORDER_COLUMNS),
       )
       .onConflictDoNothing()
       .prepare(),
     updateOrder: db
       .update(t.orders)
-      .set({
-        order_id: phSql('order_id'),
-        status: phSql('status'),
-        open: phSql('open'),
-        filled_quantity: phSql('filled_quantity'),
-        avg_fill_price: phSql('avg_fill_price'),
-        updated_at: phSql('updated_at'),
-      })
+      .set(phSqls(...ORDER_UPDATE_COLUMNS))
       .where(eq(t.orders.client_order_id, ph('client_order_id')))
       .prepare(),
     reservation: db.select().from(t.reservations).where(eq(t.reservations.signal_id, ph('signal_id'))).prepare(),

@@ -8,7 +8,8 @@ import type { RuntimeStore } from '../contract/runtime.js';
 import { planBreakerStep, planInitMode, planModeWrite } from '../plans/runtime.js';
 import { nonceLive } from '../plans/signals.js';
 import { BREAKER_PREFIX, breakersFromRows, cursorFromState, cursorKey, DEFAULT_MODE } from '../records.js';
-import { applyBreakerPlan, applyModePlan, DURABLE, ph, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
+import { applyBreakerPlan, applyModePlan, DURABLE, readMode, readStoredBreaker, writeState, type SqliteContext } from './context.js';
+import { ph } from '../placeholders.js';
 import * as t from './schema.js';
 
 export function sqliteRuntime(ctx: SqliteContext): RuntimeStore {

@@ -2,10 +2,11 @@
 import { and, asc, count, desc, eq, inArray, lt, lte, max, min, sql } from 'drizzle-orm';
 import type { NewSignal, QueueStats, RecordOutcome, SignalNonce, SignalStore } from '../contract/signals.js';
 import { signalAccepted, signalRetried } from '../plans/events.js';
-import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, withoutReplay } from '../plans/signals.js';
+import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, SIGNAL_COLUMNS, withoutReplay } from '../plans/signals.js';
 import { parseWindowCursor, signalFilter, signalWindowFilter, signalWindowPageFilter, windowCursor } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
-import { DURABLE, ph, phs, phSql, type SqliteContext } from './context.js';
+import { DURABLE, type SqliteContext } from './context.js';
+import { ph, phs, phSql } from '../placeholders.js';
 import * as t from './schema.js';
 
 export function sqliteSignals(ctx: SqliteContext): SignalStore {
@@ -19,7 +20,7 @@ export function sqliteSignals(ctx: SqliteContext): SignalStore {
     // Writes on the hot path, prepared once.
     insertSignal: db
       .insert(t.signals)
-      .values({ ...phs('id', 'source', 'idempotency_key', 'dedupe_key', 'key_kind', 'fingerprint', 'connector', 'instrument', 'client_order_id', 'signal', 'request_id', 'received_at', 'updated_at', 'trace_parent'), status: 'accepted' })
+      .values({ ...phs(...SIGNAL_COLUMNS), status: 'accepted' })
       .returning()
       .prepare(),
     rekey: db.update(t.signals).set({ dedupe_key: phSql('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare(),

@@ -9,6 +9,7 @@ import {
   IMMEDIATE_FILLS,
   mockOrderFills,
   mockOrderRow,
+  MOCK_ORDER_COLUMNS,
   partSizes,
   planCross,
   planDue,
@@ -49,6 +50,10 @@ describe('planMockFill', () => {
       expect(mockOrderFills(c.order)).toBe(c.want !== null);
     });
   }
+
+  test('MOCK_ORDER_COLUMNS name every column of the row (both dialects bind them by name)', () => {
+    expect([...MOCK_ORDER_COLUMNS].sort()).toEqual(Object.keys(mockOrderRow('mock', order(), new Date(5))).sort());
+  });
 
   test('the order row carries its connector and creation time', () => {
     expect(mockOrderRow('mock', order(), new Date(5))).toEqual({

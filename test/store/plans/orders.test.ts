@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Order, OrderStatus, Side } from '../../../src/domain/types.js';
 import type { Fill } from '../../../src/store/store.js';
-import { fillIncrement, newOrderRow, nextOrderStatus, orderCursorSeq, orderEvent, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow, type ReservationRow } from '../../../src/store/plans/orders.js';
+import { fillIncrement, newOrderRow, ORDER_COLUMNS, nextOrderStatus, orderCursorSeq, orderEvent, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow, type ReservationRow } from '../../../src/store/plans/orders.js';
 
 const NOW = new Date('2026-11-23T15:00:00.000Z');
 const EARLIER = NOW.getTime() - 60_000;
@@ -191,6 +191,8 @@ describe('the row, its record and its event', () => {
     expect(newOrderRow({ signal_id: 'sig_1', connector: 'broker', instrument: 'AAPL', stop_price: null }, placed, NOW)).toEqual(
       row({ order_id: null, status: 'new', open: 1, filled_quantity: 0, avg_fill_price: null, created_at: NOW.getTime(), updated_at: NOW.getTime() }),
     );
+    // Both dialects' prepared insert binds these by name: a column left out would be dropped.
+    expect([...ORDER_COLUMNS].sort()).toEqual(Object.keys(newOrderRow({ signal_id: 'sig_1', connector: 'broker', instrument: 'AAPL', stop_price: null }, placed, NOW)).sort());
     // The stop price is the signal's: a connector's report carries none.
     expect(newOrderRow({ signal_id: 'sig_1', connector: 'broker', instrument: 'AAPL', stop_price: 99 }, placed, NOW).stop_price).toBe(99);
   });

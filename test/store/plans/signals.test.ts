@@ -1,6 +1,6 @@
 /** planRecordSignal and the rows of a new or retried signal: table tests, no database. */
 import { describe, expect, test } from 'vitest';
-import { newSignalRow, nonceLive, nonceRow, planRecordSignal, retryValues, type KeyHolder, type RecordFindings, type RecordPlan } from '../../../src/store/plans/signals.js';
+import { newSignalRow, SIGNAL_COLUMNS, nonceLive, nonceRow, planRecordSignal, retryValues, type KeyHolder, type RecordFindings, type RecordPlan } from '../../../src/store/plans/signals.js';
 import type { NewSignal } from '../../../src/store/store.js';
 
 const T0 = Date.parse('2026-11-23T15:00:00.000Z');
@@ -73,6 +73,8 @@ describe('signal rows', () => {
   const cases: Array<{ name: string; got: () => unknown; want: unknown }> = [
     { name: 'a new row is accepted, keyed by its key, received and updated at once', got: () => newSignalRow(input), want: expect.objectContaining({ id: 'sig_1', status: 'accepted', dedupe_key: 'k', received_at: T0, updated_at: T0 }) },
     { name: 'a new row stores the signal as JSON', got: () => JSON.parse(newSignalRow(input).signal), want: input.signal },
+    // Both dialects' prepared insert binds these by name: a column left out would be dropped.
+    { name: 'SIGNAL_COLUMNS name every column of a new row but its status', got: () => [...SIGNAL_COLUMNS, 'status'].sort(), want: Object.keys(newSignalRow(input)).sort() },
     { name: 'a retry clears the decision, the result and the order-rate mark', got: () => retryValues(new Date(T0)), want: { status: 'accepted', decision: null, result: null, decided_at: null, order_side: null, updated_at: T0 } },
   ];
   for (const c of cases) test(c.name, () => expect(c.got()).toEqual(c.want));
