@@ -15,8 +15,8 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterEach, describe, expect, test } from 'vitest';
 import { isStalePreparedStatement } from '../../src/store/postgres/connection.js';
-import { advisoryLocks, readState, writeState, type Db } from '../../src/store/postgres/context.js';
-import { builder, run, statement } from '../../src/store/postgres/statements.js';
+import { advisoryLocks, readState, writeState } from '../../src/store/postgres/context.js';
+import { builder, run, statement, type Db } from '../../src/store/postgres/statements.js';
 import { ph } from '../../src/store/placeholders.js';
 import * as schema from '../../src/store/postgres/schema.js';
 import { createPostgresStore, preparing } from '../../src/store/postgres/store.js';
@@ -24,6 +24,10 @@ import { createTransact } from '../../src/store/postgres/transact.js';
 import { verifyAuditChain } from '../../src/ops/audit.js';
 
 const POSTGRES_URL = process.env.SLUICE_TEST_POSTGRES_URL;
+
+test('statement() refuses a prepared query that does not keep its client where run() sets it', () => {
+  expect(() => statement({ execute: async () => [] })).toThrow(/`client` and `prepare`/);
+});
 
 if (POSTGRES_URL === undefined) {
   describe.skip('prepared statements (set SLUICE_TEST_POSTGRES_URL to run)', () => {
@@ -133,10 +137,6 @@ if (POSTGRES_URL === undefined) {
   });
 
   describe('statements built once (run)', () => {
-    test('refuses a prepared query that does not keep its client where run sets it', () => {
-      expect(() => statement({ execute: async () => [] })).toThrow(/`client` and `prepare`/);
-    });
-
     test("run on a transaction executes on the transaction's connection, prepared; on the pool, unprepared", async () => {
       const schemaName = `prep_run_${randomBytes(4).toString('hex')}`;
       const store = await createPostgresStore({ url, schema: schemaName, max: 1 });

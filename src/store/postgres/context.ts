@@ -4,8 +4,6 @@
  * and writes of runtime state and the ledger that more than one capability needs.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import type postgres from 'postgres';
 import type { BreakerState } from '../../domain/breaker.js';
 import type { EventRecord } from '../contract/events.js';
 import type { ModeState } from '../contract/runtime.js';
@@ -14,14 +12,8 @@ import type { BreakerPlan, ModePlan } from '../plans/runtime.js';
 import { breakerFromState, breakerKey, MODE_KEY, modeFromState } from '../records.js';
 import { ph, phs } from '../placeholders.js';
 import * as t from './schema.js';
-import { builder, rawStatement, run, runRaw, statement } from './statements.js';
+import { builder, rawStatement, run, runRaw, statement, type Db, type Executor, type Tx } from './statements.js';
 
-/** The pool. */
-export type Db = PostgresJsDatabase<typeof t> & { $client: postgres.Sql };
-/** One transaction: drizzle over the transaction's own connection (statements.ts `transactionDb`). */
-export type Tx = PostgresJsDatabase<typeof t> & { $client: postgres.TransactionSql };
-/** The pool or a transaction: helpers that only read run on either. */
-export type Executor = Db | Tx;
 /** Queues an event to be appended, in order, when the transaction's work is done. */
 export type Emit = (event: TimedEvent) => void;
 
@@ -52,6 +44,7 @@ export function advisoryLocks(namespace: string): PgLocks {
     eventLogHead: rawStatement(sql`select seq, hash from sluice_event_log_head(${key('events')}, ${ph('channel')}, ${ph('appending')})`),
     mode: rawStatement(sql`select pg_advisory_xact_lock(${key('mode')})`),
     connector: rawStatement(sql`select pg_advisory_xact_lock(hashtext(${`sluice:${namespace}`}), hashtext(${ph('connector')}))`),
+    body: rawStatement(sql`select pg_advisory_xact_lock(hashtextextended(${`sluice:${namespace}:body:`} || ${ph('source')} || ':' || ${ph('fingerprint')}, 0))`),
   };
   return {
     async eventLogHead(tx, channel, appending) {
@@ -68,7 +61,7 @@ export function advisoryLocks(namespace: string): PgLocks {
       await runRaw(statements.connector, tx, { connector });
     },
     async body(tx, source, fingerprint) {
-      await tx.execute(sql`select pg_advisory_xact_lock(${key(`body:${source}:${fingerprint}`)})`);
+      await runRaw(statements.body, tx, { source, fingerprint });
     },
   };
 }

@@ -7,7 +7,8 @@ import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { EventStore } from '../contract/events.js';
 import { appendedEvent } from '../plans/events.js';
 import { eventRecordFromRow } from '../records.js';
-import type { Executor, PgContext } from './context.js';
+import type { PgContext } from './context.js';
+import type { Executor } from './statements.js';
 import type { EventFeed } from './feed.js';
 import * as t from './schema.js';
 

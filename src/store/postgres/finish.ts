@@ -11,8 +11,8 @@ import { planAttempt, planFinish, untrackedFill } from '../plans/finish.js';
 import { newOrderRow, ORDER_COLUMNS } from '../plans/orders.js';
 import { attemptFromRow, signalRecordFromRow as toRecord } from '../records.js';
 import { ph, phs, phSql } from '../placeholders.js';
-import { readPnl, type Emit, type PgContext, type Tx } from './context.js';
-import { builder, run, statement } from './statements.js';
+import { readPnl, type Emit, type PgContext } from './context.js';
+import { builder, run, statement, type Tx } from './statements.js';
 import { applyReport, bookFill, judgeDailyLoss, lockedOrder, releaseReservation } from './orders.js';
 import * as t from './schema.js';
 

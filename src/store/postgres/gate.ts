@@ -10,8 +10,8 @@ import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
 import { GATE_COLUMNS, isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
 import { breakerFromState, breakerKey, MODE_KEY, modeFromState, signalRecordFromRow as toRecord } from '../records.js';
 import { ph, phs, phSqls } from '../placeholders.js';
-import { applyBreakerPlan, toNumber, toNumberOrNull, type PgContext, type Tx } from './context.js';
-import { builder, rawStatement, run, runRaw, statement } from './statements.js';
+import { applyBreakerPlan, toNumber, toNumberOrNull, type PgContext } from './context.js';
+import { builder, rawStatement, run, runRaw, statement, type Tx } from './statements.js';
 import * as t from './schema.js';
 
 const { positions: p, reservations: r, pnlDays: d, signals: s, runtimeState: rs } = t;

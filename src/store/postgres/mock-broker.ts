@@ -11,8 +11,8 @@ import { mockOrderFills, mockOrderRow, OPEN_ORDER_STATUSES, orderOf, planMockPar
 import { mockOrderPage, mockStateFromRow, orderFromMockRow } from '../records.js';
 import { mockOrderFilter } from '../filters.js';
 import { ph, phs, phSql } from '../placeholders.js';
-import { type PgContext, type Tx } from './context.js';
-import { builder, run, statement } from './statements.js';
+import type { PgContext } from './context.js';
+import { builder, run, statement, type Tx } from './statements.js';
 import * as t from './schema.js';
 
 const OPEN = [...OPEN_ORDER_STATUSES];
@@ -42,6 +42,7 @@ const q = {
       .returning()
       .prepare('mock_order_insert'),
   ),
+  order: statement(builder.select().from(o).where(and(eq(o.connector, ph('connector')), eq(o.client_order_id, ph('client_order_id')))).prepare('mock_order')),
   createPosition: statement(
     builder.insert(t.mockPositions).values({ connector: ph('connector'), instrument: ph('instrument'), quantity: 0, avg_price: 0 }).onConflictDoNothing().prepare('mock_position_create'),
   ),
@@ -66,7 +67,7 @@ export function pgMockBroker(ctx: PgContext): MockBrokerStore {
         // one waits for it and then finds it.
         const [inserted] = await run(q.insertOrder, tx, mockOrderRow(connector, order, now));
         if (inserted === undefined) {
-          const [existing] = await tx.select().from(o).where(orderWhere(connector, order.client_order_id));
+          const [existing] = await run(q.order, tx, { connector, client_order_id: order.client_order_id });
           if (existing === undefined) throw new Error(`mock broker: order ${order.client_order_id} conflicted but cannot be read`);
           return { created: false, order: orderFromMockRow(existing) };
         }

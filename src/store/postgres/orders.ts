@@ -12,16 +12,11 @@ import type { ModeState } from '../contract/runtime.js';
 import { mayTripDailyLoss, movesDailyPnl, planDailyLoss, planFill } from '../plans/finish.js';
 import { ORDER_UPDATE_COLUMNS, orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
 import { ph, phs, phSql, phSqls } from '../placeholders.js';
-import { writeMode, type Emit, type PgContext, type Tx } from './context.js';
-import { builder, run, statement } from './statements.js';
+import { writeMode, type Emit, type PgContext } from './context.js';
+import { builder, run, statement, type Tx } from './statements.js';
 import { openOrderFilter, orderFilter } from '../filters.js';
 import * as t from './schema.js';
 
-/**
- * Books a fill; returns the day's realized PnL after it and what this fill realized. The
- * position row is created if missing (a flat row, which applyFill treats as no position) and
- * then locked, so two instances booking fills of one instrument apply them in turn.
- */
 const position = and(eq(t.positions.connector, ph('connector')), eq(t.positions.instrument, ph('instrument')));
 const q = {
   createPosition: statement(

@@ -5,9 +5,9 @@ import { signalAccepted, signalRetried } from '../plans/events.js';
 import { newSignalRow, nonceRow, planRecordSignal, PRUNABLE, retryValues, SIGNAL_COLUMNS, withoutReplay } from '../plans/signals.js';
 import { parseWindowCursor, signalFilter, signalWindowFilter, signalWindowPageFilter, windowCursor } from '../filters.js';
 import { pageOf, queueStatsFromRows, signalRecordFromRow as toRecord } from '../records.js';
-import { ph, phs } from '../placeholders.js';
-import { toNumberOrNull, type Emit, type PgContext, type PgLocks, type Tx } from './context.js';
-import { builder, run, statement } from './statements.js';
+import { ph, phs, phSql } from '../placeholders.js';
+import { toNumberOrNull, type Emit, type PgContext, type PgLocks } from './context.js';
+import { builder, run, statement, type Tx } from './statements.js';
 import * as t from './schema.js';
 
 const q = {
@@ -21,6 +21,21 @@ const q = {
       .returning()
       .prepare('signal_insert'),
   ),
+  pruneNonces: statement(builder.delete(t.nonces).where(lte(t.nonces.expires_at, ph('now'))).prepare('nonces_prune')),
+  // A concurrent delivery of the same nonce waits on its row and then finds it taken.
+  takeNonce: statement(builder.insert(t.nonces).values(phs('source', 'nonce', 'expires_at')).onConflictDoNothing().returning({ nonce: t.nonces.nonce }).prepare('nonce_take')),
+  dropNonce: statement(builder.delete(t.nonces).where(and(eq(t.nonces.source, ph('source')), eq(t.nonces.nonce, ph('nonce')))).prepare('nonce_drop')),
+  // The newest signal of the source with this body (replay_window_ms).
+  twin: statement(
+    builder
+      .select()
+      .from(t.signals)
+      .where(and(eq(t.signals.source, ph('source')), eq(t.signals.fingerprint, ph('fingerprint'))))
+      .orderBy(desc(t.signals.seq))
+      .limit(1)
+      .prepare('signal_twin'),
+  ),
+  rekey: statement(builder.update(t.signals).set({ dedupe_key: phSql('dedupe_key') }).where(eq(t.signals.seq, ph('seq'))).prepare('signal_rekey')),
   keyHolder: statement(
     builder
       .select()
@@ -40,13 +55,13 @@ export function pgSignals(ctx: PgContext): SignalStore {
       // finds it taken. It is kept only if the signal is inserted (deleted again otherwise).
       const nonce = nonceRow(input.source, given);
       if (nonce !== null) {
-        await tx.delete(t.nonces).where(lte(t.nonces.expires_at, input.received_at.getTime()));
-        const taken = (await tx.insert(t.nonces).values(nonce).onConflictDoNothing().returning({ nonce: t.nonces.nonce })).length === 0;
+        await run(q.pruneNonces, tx, { now: input.received_at.getTime() });
+        const taken = (await run(q.takeNonce, tx, nonce)).length === 0;
         if (taken) return { kind: 'replay' };
       }
       const outcome = await recordIn(tx, emit, input, ctx.locks);
       if (nonce !== null && outcome.kind !== 'inserted') {
-        await tx.delete(t.nonces).where(and(eq(t.nonces.source, nonce.source), eq(t.nonces.nonce, nonce.nonce)));
+        await run(q.dropNonce, tx, { source: nonce.source, nonce: nonce.nonce });
       }
       return outcome;
     });
@@ -167,12 +182,7 @@ async function recordIn(tx: Tx, emit: Emit, input: NewSignal, locks: PgLocks): P
     // Two deliveries of one body under different keys (on any instance) take turns here, so the
     // second finds the first as its twin.
     await locks.body(tx, input.source, input.fingerprint);
-    [twin] = await tx
-      .select()
-      .from(t.signals)
-      .where(and(eq(t.signals.source, input.source), eq(t.signals.fingerprint, input.fingerprint)))
-      .orderBy(desc(t.signals.seq))
-      .limit(1);
+    [twin] = await run(q.twin, tx, { source: input.source, fingerprint: input.fingerprint });
     if (twin !== undefined) {
       const [holder] = await run(q.keyHolder, tx, { source: input.source, dedupe_key: input.idempotency_key });
       const plan = planRecordSignal(holder, input, { twin });
@@ -201,7 +211,7 @@ async function recordIn(tx: Tx, emit: Emit, input: NewSignal, locks: PgLocks): P
     if (plan.kind === 'duplicate' || plan.kind === 'conflict') return { kind: plan.kind, record: toRecord(holder) };
     if (plan.kind === 'duplicate_body' && twin !== undefined) return { kind: 'duplicate', record: toRecord(twin) };
     // Past its window: the next round inserts under the freed key.
-    if (plan.kind === 'rekey') await tx.update(t.signals).set({ dedupe_key: plan.dedupe_key }).where(eq(t.signals.seq, holder.seq));
+    if (plan.kind === 'rekey') await run(q.rekey, tx, { dedupe_key: plan.dedupe_key, seq: holder.seq });
   }
   throw new Error(`recordSignal: key ${input.idempotency_key} of ${input.source} kept changing hands`);
 }

@@ -6,8 +6,18 @@ import { fillPlaceholders, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, PostgresJsDatabase, PostgresJsSession } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
-import type { Executor, Tx } from './context.js';
 import type * as t from './schema.js';
+
+/** The pool. */
+export type Db = PostgresJsDatabase<typeof t> & { $client: postgres.Sql };
+/**
+ * One transaction: drizzle over the transaction's own connection (`transactionDb`). It has no
+ * nested transactions and no relational queries (its connection cannot begin one, and it is
+ * built without the schema's relations).
+ */
+export type Tx = Omit<PostgresJsDatabase<typeof t>, 'transaction' | 'query'> & { $client: postgres.TransactionSql };
+/** The pool or a transaction: helpers that only read run on either. */
+export type Executor = Db | Tx;
 
 const dialect = new PgDialect();
 
@@ -19,16 +29,18 @@ export function transactionDb(sql: postgres.TransactionSql): Tx {
 }
 
 /**
- * drizzle builds a statement's SQL at every call: 230–450 µs of CPU for a select of a signal's
- * row, against 60–150 µs to send it prepared and read the answer (ARCHITECTURE.md, Performance). The hot path's statements are therefore built at start with
- * placeholders (`.prepare(name)`) and run with `run(statement, on, values)` on the connection
- * of the moment: the pool's, unprepared, or a transaction's, whose `preparing` view (store.ts)
- * sends them as prepared statements.
+ * drizzle builds a statement's SQL at every call: in a transaction, about 230–360 µs of CPU for
+ * a select of a signal's row, against 50–100 µs to send it prepared and read the answer
+ * (ARCHITECTURE.md, Performance). The statements of the hot path are therefore built once, with
+ * named placeholders (`.prepare(name)` on `builder`), and run with `run(statement, on, values)`
+ * on the connection of the moment: the pool's, unprepared, or a transaction's, whose
+ * `preparing` view (store.ts) sends them as prepared statements.
  *
  * drizzle's prepared query keeps its postgres.js client and whether to prepare in two fields it
  * reads at every execution; `run` executes it through an object that overrides both.
- * `statement` checks that the fields are there when the store opens, so a drizzle release that
- * renames them stops the store at start instead of sending a statement to the wrong connection.
+ * `statement` checks, as each module builds its statements, that the fields are there: a drizzle
+ * release that renamed them would otherwise leave statements on `builder`'s connectionless client
+ * (every query failing) or prepared on the pool (which `preparing` avoids on purpose).
  */
 export interface Statement<R> {
   execute(values?: Record<string, unknown>): Promise<R>;

@@ -8,8 +8,8 @@ import type { EventRecord } from '../contract/events.js';
 import type { TimedEvent } from '../plans/events.js';
 import { driverError, isDroppedConnection, isStalePreparedStatement } from './connection.js';
 import { ph } from '../placeholders.js';
-import { type Db, type Emit, type PgLocks, type Tx } from './context.js';
-import { builder, run, statement, transactionDb, type Statement } from './statements.js';
+import type { Emit, PgLocks } from './context.js';
+import { builder, run, statement, transactionDb, type Db, type Statement, type Tx } from './statements.js';
 import type { EventFeed } from './feed.js';
 import * as t from './schema.js';
 

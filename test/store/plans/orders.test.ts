@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Order, OrderStatus, Side } from '../../../src/domain/types.js';
 import type { Fill } from '../../../src/store/store.js';
-import { fillIncrement, newOrderRow, ORDER_COLUMNS, nextOrderStatus, orderCursorSeq, orderEvent, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow, type ReservationRow } from '../../../src/store/plans/orders.js';
+import { fillIncrement, newOrderRow, ORDER_COLUMNS, ORDER_UPDATE_COLUMNS, nextOrderStatus, orderCursorSeq, orderEvent, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow, type ReservationRow } from '../../../src/store/plans/orders.js';
 
 const NOW = new Date('2026-11-23T15:00:00.000Z');
 const EARLIER = NOW.getTime() - 60_000;
@@ -94,6 +94,11 @@ describe('planOrderUpdate', () => {
     expect(planOrderUpdate(partial, report({ status: 'new', filled_quantity: 2, fill_price: 100 }), NOW)).toBeNull();
     const done = row({ status: 'filled', open: 0, filled_quantity: 10, avg_fill_price: 103 });
     expect(planOrderUpdate(done, report({ status: 'filled', filled_quantity: 10, fill_price: 103 }), NOW)).toBeNull();
+  });
+
+  test('ORDER_UPDATE_COLUMNS name every value a plan sets (both dialects bind them by name)', () => {
+    const plan = planOrderUpdate(row({ order_id: 'ord-1' }), report({ status: 'filled', filled_quantity: 10, fill_price: 100 }), NOW);
+    expect([...ORDER_UPDATE_COLUMNS].sort()).toEqual(Object.keys(plan?.values ?? {}).sort());
   });
 
   test('a terminal report whose fill cannot be booked keeps the order open until a usable report books it', () => {
