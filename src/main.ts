@@ -5,13 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
+import { listen } from './http/server.js';
 import { ConfigError, loadConfig, type Config, type Env } from './config/load.js';
-import type { AuthConfig, ServerConfig } from './config/schema.js';
+import type { AuthConfig } from './config/schema.js';
 import { createConnectors } from './connectors/registry.js';
 import type { Deps, Lifecycle } from './deps.js';
 import { Executor } from './execution/executor.js';
@@ -47,31 +45,6 @@ function sourceVerifier(name: string, auth: AuthConfig, nonces: NonceStore): Ver
   } catch (err) {
     throw new ConfigError([`sources.${name}.${(err as Error).message}`]);
   }
-}
-
-/**
- * The HTTP server's limits from `server.*` (docs/configuration.md#server), in Node's units. The
- * checking interval is how often Node looks for connections past their headers or request
- * timeout (its default of 30 s would let an idle connection live 40 s on a 10 s timeout). The
- * request timeout covers receiving the request only: a long response (the event stream) is not cut.
- */
-export function httpServerLimits(server: ServerConfig): {
-  maxConnections: number;
-  headersTimeout: number;
-  requestTimeout: number;
-  keepAliveTimeout: number;
-  connectionsCheckingInterval: number;
-} {
-  // Whole milliseconds, at least 1: Node reads 0 as "no timeout".
-  const ms = (seconds: number) => Math.max(1, Math.round(seconds * 1000));
-  const headersTimeout = ms(server.headers_timeout_seconds);
-  return {
-    maxConnections: server.max_connections,
-    headersTimeout,
-    requestTimeout: ms(server.request_timeout_seconds),
-    keepAliveTimeout: ms(server.keep_alive_timeout_seconds),
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 2))),
-  };
 }
 
 /** How long the shutdown waits for pending spans to reach the collector. */
@@ -224,35 +197,7 @@ async function startOnStore(config: Config, store: Store, logger: Logger, now: (
   const sinks = await createSinks(config.sinks, { store, logger, degraded, now });
   metrics.attach({ store, now, connectors: () => [...connectors.keys()], degraded: () => degraded.list(), spoolPending: () => spool?.pending ?? 0, sinks: sinks.list });
   const app = createApp(deps);
-  const limits = httpServerLimits(config.server);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        hostname: config.server.host,
-        port: config.server.port,
-        serverOptions: {
-          headersTimeout: limits.headersTimeout,
-          requestTimeout: limits.requestTimeout,
-          keepAliveTimeout: limits.keepAliveTimeout,
-          connectionsCheckingInterval: limits.connectionsCheckingInterval,
-        },
-      },
-      () => resolve(s as Server),
-    ) as Server;
-    s.once('error', reject);
-  });
-  server.maxConnections = limits.maxConnections;
-  server.keepAliveTimeout = limits.keepAliveTimeout;
-  // Over max_connections Node closes each new connection at once; say so, at most once a minute.
-  let lastDropWarning = 0;
-  server.on('drop', () => {
-    if (Date.now() - lastDropWarning < 60_000) return;
-    lastDropWarning = Date.now();
-    logger.warn({ max_connections: limits.maxConnections }, 'connections refused: server.max_connections are open');
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+  const { server, port, url } = await listen(app.fetch, config.server, logger);
 
   // Intake is open; execution starts after executing signals were recovered (docs/execution.md#recovery-after-a-crash).
   const reconcilerDeps = { store, connectors, logger, now, degraded, recentErrors };

@@ -15,6 +15,7 @@ import type { AuthOutcome, Verifier } from './auth/verifier.js';
 import { mapFormat } from './formats/index.js';
 import { clientOrderId, idempotencyKey, newSignalId } from './identity.js';
 import { findPlaceholders, parseNativeSignal } from './formats/native.js';
+import { excerptOf, parseJsonBody } from './json-body.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
 import { isDataError } from '../store/errors.js';
@@ -104,17 +105,29 @@ export type IngestResult =
   | { kind: 'aborted' }
   | Refusal;
 
-/** Deepest JSON nesting a signal may have; deeper bodies are refused before any recursion. */
-const MAX_DEPTH = 32;
 const MAX_KEY_LENGTH = 255;
-const decoder = new TextDecoder('utf-8', { fatal: true });
+
+type Verified = Extract<AuthOutcome, { ok: true }>;
+
+/** Refuses a delivery for a reason the sender can fix: logged, kept for operators (with an excerpt), answered. */
+type Refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues?: ValidationIssue[], excerpt?: string) => Refusal;
+
+/** A delivery that passed every check: the signal to record, and the body as it may be kept. */
+interface Checked {
+  kind: 'checked';
+  signal: NewSignal;
+  /** The body without the passphrase. */
+  clean: Record<string, unknown>;
+  /** Fields of the body the signal does not know (accepted, and counted in the answer). */
+  unknown_fields: string[];
+}
 
 export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Promise<IngestResult> {
   const source = deps.sources.get(input.source);
   if (source === undefined) return { kind: 'refused', code: 'unknown_source', message: `no source named "${input.source}"` };
   const log = lazyChild(deps.logger, { request_id: input.requestId, source: source.name, trace_id: input.trace?.traceId });
   const now = deps.now();
-  const refuse = (code: 'forbidden' | 'unauthorized' | 'invalid_signal' | 'missing_idempotency_key', reason: string, message: string, issues: ValidationIssue[] = [], excerpt = ''): Refusal => {
+  const refuse: Refuse = (code, reason, message, issues = [], excerpt = '') => {
     log.warn({ reason, issues }, 'delivery refused');
     deps.recordRefusal(source.name, input.requestId, code, reason, issues, excerpt);
     return { kind: 'refused', code, message, ...(issues.length > 0 ? { issues } : {}) };
@@ -134,21 +147,8 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     return { kind: 'aborted' };
   }
   const rawBody = read.bytes;
-
-  let text: string | undefined;
-  let body: unknown;
-  let parseError: string | undefined;
-  try {
-    text = decoder.decode(rawBody);
-    body = JSON.parse(text);
-    if (jsonDepth(body) > MAX_DEPTH) {
-      body = undefined;
-      parseError = `nesting deeper than ${MAX_DEPTH} levels`;
-    }
-  } catch (err) {
-    parseError = text === undefined ? 'body is not valid UTF-8' : `body is not JSON: ${(err as Error).message}`;
-    body = undefined;
-  }
+  const parsed = parseJsonBody(rawBody);
+  const body = parsed.ok ? parsed.body : undefined;
 
   // Only hmac touches the store here (it reads its nonces); with the database down it cannot tell
   // a replay, so it answers 503 rather than spool something it could not check.
@@ -172,7 +172,14 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
     }
   }
 
-  if (body === undefined) return refuse('invalid_signal', 'invalid JSON', 'body is not a valid JSON object', [{ path: '', message: parseError ?? 'invalid JSON' }]);
+  if (!parsed.ok) return refuse('invalid_signal', 'invalid JSON', 'body is not a valid JSON object', [{ path: '', message: parsed.error }]);
+  const checked = checkSignal(source, input, auth, parsed.body, now, refuse);
+  if (checked.kind === 'refused') return checked;
+  return recordDelivery(deps, input, checked, auth.nonce, log, refuse);
+}
+
+/** From an authenticated JSON body to the signal to record: the body's shape, the signal's, the idempotency key. */
+function checkSignal(source: IngestSource, input: DeliveryInput, auth: Verified, body: unknown, now: Date, refuse: Refuse): Checked | Refusal {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return refuse('invalid_signal', 'not an object', 'body must be a JSON object', [{ path: '', message: 'expected a JSON object' }], excerptOf(body));
   }
@@ -198,42 +205,51 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
   if (explicitKey === null && source.config.require_idempotency_key) {
     return refuse('missing_idempotency_key', 'no idempotency key', 'this source requires an idempotency key (Idempotency-Key header or the body id)');
   }
-  const key = explicitKey ?? `sha256:${fingerprint}`;
 
   const signalId = newSignalId(now);
-  const newSignal: NewSignal = {
-    signal_id: signalId,
-    source: source.name,
-    idempotency_key: key,
-    key_kind: explicitKey === null ? 'body_hash' : 'explicit',
-    window_ms: source.config.body_hash_window_seconds * 1000,
-    fingerprint,
-    connector: source.connector,
-    instrument: signal.instrument,
-    client_order_id: clientOrderId(signalId),
-    signal,
-    request_id: input.requestId,
-    received_at: now,
-    trace_parent: input.trace?.traceparent ?? null,
-    ...(auth.replayable_body === true ? { replay_window_ms: source.config.body_hash_window_seconds * 1000 } : {}),
+  return {
+    kind: 'checked',
+    clean,
+    unknown_fields,
+    signal: {
+      signal_id: signalId,
+      source: source.name,
+      idempotency_key: explicitKey ?? `sha256:${fingerprint}`,
+      key_kind: explicitKey === null ? 'body_hash' : 'explicit',
+      window_ms: source.config.body_hash_window_seconds * 1000,
+      fingerprint,
+      connector: source.connector,
+      instrument: signal.instrument,
+      client_order_id: clientOrderId(signalId),
+      signal,
+      request_id: input.requestId,
+      received_at: now,
+      trace_parent: input.trace?.traceparent ?? null,
+      ...(auth.replayable_body === true ? { replay_window_ms: source.config.body_hash_window_seconds * 1000 } : {}),
+    },
   };
+}
+
+/** Records a checked signal (or spools it while the database is down) and answers the sender. */
+async function recordDelivery(deps: IngestDeps, input: DeliveryInput, checked: Checked, nonce: Verified['nonce'], log: Logger, refuse: Refuse): Promise<IngestResult> {
+  const { signal: newSignal, clean, unknown_fields } = checked;
+  const key = newSignal.idempotency_key;
   // While the spool holds deliveries, a new one goes in behind them, so that replay records
   // them in arrival order (docs/guarantees.md#ordering). A nonce can only be checked and kept in
   // the database, so a delivery carrying one waits (503) until the spool has drained.
   if (deps.spool !== null && deps.spool.pending > 0) {
-    if (auth.nonce !== undefined) return unavailable(new Error('the spool is draining'));
+    if (nonce !== undefined) return unavailable(new Error('the spool is draining'));
     return spoolDelivery(deps.spool, newSignal, log, null);
   }
   let outcome: RecordOutcome | { kind: 'replay' };
   try {
-    const nonce = auth.nonce;
     outcome = await traced('record', input.trace, () => (nonce === undefined ? deps.store.recordSignal(newSignal) : deps.store.recordSignalWithNonce(newSignal, nonce)), (o) => ({ 'sluice.record.outcome': o.kind }));
   } catch (err) {
     // A bad value is a bug to surface; anything else means the database is unavailable.
     if (isDataError(err)) throw err;
     deps.database.failed(err);
     // A nonce can only be checked and kept in the database: such a delivery is not spooled.
-    if (deps.spool === null || auth.nonce !== undefined) return unavailable(err);
+    if (deps.spool === null || nonce !== undefined) return unavailable(err);
     return spoolDelivery(deps.spool, newSignal, log, err);
   }
 
@@ -243,7 +259,7 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
       return refuse('unauthorized', NONCE_REPLAY, 'authentication failed');
     case 'conflict':
       log.warn({ idempotency_key: key, signal_id: outcome.record.signal_id }, 'idempotency key reused with another body');
-      deps.recordRefusal(source.name, input.requestId, 'idempotency_key_reused', 'idempotency key reused', [], excerptOf(clean));
+      deps.recordRefusal(newSignal.source, input.requestId, 'idempotency_key_reused', 'idempotency key reused', [], excerptOf(clean));
       return {
         kind: 'refused',
         code: 'idempotency_key_reused',
@@ -254,10 +270,11 @@ export async function ingestDelivery(deps: IngestDeps, input: DeliveryInput): Pr
       log.info({ signal_id: outcome.record.signal_id, idempotency_key: key }, 'duplicate delivery');
       return { kind: 'duplicate', record: outcome.record };
     case 'inserted': {
-      log.info({ signal_id: signalId, idempotency_key: key, instrument: signal.instrument, action: signal.action, unknown_fields }, 'signal accepted');
+      const { signal } = newSignal;
+      log.info({ signal_id: newSignal.signal_id, idempotency_key: key, instrument: signal.instrument, action: signal.action, unknown_fields }, 'signal accepted');
       deps.submit(outcome.record);
       if (input.waitMs > 0) {
-        const final = await deps.waitForFinal(signalId, input.waitMs);
+        const final = await deps.waitForFinal(newSignal.signal_id, input.waitMs);
         if (final !== null) return { kind: 'final', record: final, unknown_fields: unknown_fields.length };
       }
       return { kind: 'accepted', record: outcome.record, unknown_fields: unknown_fields.length };
@@ -280,27 +297,3 @@ function spoolDelivery(spool: Spool, input: NewSignal, log: Logger, cause: unkno
 function unavailable(cause: unknown): Refusal {
   return { kind: 'refused', code: 'unavailable', message: 'the database is unavailable; retry later', retry_after_seconds: 5, cause };
 }
-
-/** Depth of nested arrays/objects, computed without recursion so no body can overflow the stack. */
-export function jsonDepth(value: unknown): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const item = stack.pop();
-    if (item === undefined) break;
-    const [node, depth] = item;
-    if (node !== null && typeof node === 'object') {
-      const d = depth + 1;
-      if (d > max) max = d;
-      if (max > MAX_DEPTH) return max;
-      for (const child of Object.values(node)) stack.push([child, d]);
-    }
-  }
-  return max;
-}
-
-function excerptOf(value: unknown): string {
-  const text = JSON.stringify(value) ?? '';
-  return text.length > 512 ? `${text.slice(0, 509)}...` : text;
-}
-

@@ -9,7 +9,7 @@ import { Agent, get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { httpServerLimits } from '../../src/main.js';
+import { httpServerLimits } from '../../src/http/server.js';
 import { eventually, startTestServer, tempDir, writeConfig } from '../helpers/server.js';
 import { bearer, headSeq, nextKey, openStream, opsConfig } from '../ops/helpers.js';
 
