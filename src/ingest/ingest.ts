@@ -1,8 +1,9 @@
 /**
  * `ingestDelivery`: one webhook delivery from raw bytes to a durable signal (docs/http-api.md#webhook-ingest).
- * Order matters: source → client address → authentication → rate limit → parse and validate
- * → idempotency key → durable record (or the spool while the database is down). Nothing is stored for a delivery
- * that fails authentication except its refusal, with secrets removed.
+ * Order matters: source → client address → body (read once, parsed: verifiers read it) →
+ * authentication → rate limit → validation (a body that is not JSON refused only now) →
+ * idempotency key → durable record (or the spool while the database is down). Nothing is stored
+ * for a delivery that fails authentication except its refusal, with secrets removed.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
