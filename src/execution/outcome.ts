@@ -3,9 +3,10 @@
  * places; the settlement (status, result, fill, settling attempt) of a placement, a cancel, a
  * no-op or an error; the sane-fill rule (only usable numbers are booked); which order statuses
  * fail a signal; how long a signal whose store call failed waits before it is tried again, and
- * how long a lane blocked by an older signal executing elsewhere pauses.
+ * how long a lane blocked by an older signal executing elsewhere pauses; and which signals wait
+ * for their lane's open orders to settle before they are decided.
  */
-import type { OrderRequest } from '../connectors/connector.js';
+import type { Connector, OrderRequest } from '../connectors/connector.js';
 import type { Decision, Order, OrderStatus } from '../domain/types.js';
 import type { Attempt, ExecutionResult, Fill, SignalRecord } from '../store/store.js';
 import type { CancelOutcome, PlaceOutcome } from './place.js';
@@ -147,4 +148,15 @@ export function storeRetryDelay(failures: number): number {
  */
 export function laneBlockedDelay(blocks: number): number {
   return Math.min(1_000, 50 * 2 ** Math.min(Math.max(blocks, 1) - 1, 5));
+}
+
+/** Where a signal's settlement goes: its connector, its client_order_id. */
+export function target(record: SignalRecord, connector: Connector): SettlementTarget {
+  return { connector: connector.name, client_order_id: record.client_order_id };
+}
+
+/** `close` and `target` at a connector whose orders are followed are decided only with no open order in their lane. */
+export function settlesOpenOrders(record: SignalRecord, connector: Connector): boolean {
+  const { action } = record.signal;
+  return (action === 'close' || action === 'target') && connector.capabilities.order_updates !== 'none';
 }

@@ -24,9 +24,10 @@ import {
   orderRequest,
   settleCancel,
   settlePlacement,
+  settlesOpenOrders,
+  target,
   unknownConnectorDecision,
   type Settlement,
-  type SettlementTarget,
 } from './outcome.js';
 import { cancelWithRetries, placeWithRetries, type PlaceDeps, type PlaceOutcome } from './place.js';
 
@@ -149,7 +150,10 @@ export class SignalRunner {
   private async gateAndRun(record: SignalRecord): Promise<string | typeof WAIT | null> {
     const { store, policy, now, execution } = this.deps;
     const connector = this.deps.connectors.get(record.connector) ?? null;
-    if (connector !== null && !(await this.prepareLane(record, connector))) return WAIT;
+    // Its lane's open orders were looked up since start (fills may have happened while sluice was
+    // down); not yet (a lookup unanswered, or stopping): wait. A close or target is held by the
+    // gate itself while an order of its lane is open (docs/execution.md#close-and-target-with-open-orders).
+    if (connector !== null && !(await this.tracker.ensureChecked(connector, record.instrument))) return WAIT;
     const at = now();
     const gated = await traced('gate', record.trace_parent, () => store.gateSignal({
       signal_id: record.signal_id,
@@ -185,16 +189,6 @@ export class SignalRunner {
     const fresh = record.updated_at === record.received_at;
     await this.leases.withLease(record.signal_id, () => this.execute(gated.record, connector, decision, fresh));
     return null;
-  }
-
-  /**
-   * Before a signal is decided: its lane's open orders were looked up since start (fills may
-   * have happened while sluice was down). False: not now (a lookup unanswered, or stopping).
-   * (`close` and `target` are held by the gate itself while an order of the lane is open, and
-   * settled in `process`: docs/execution.md#close-and-target-with-open-orders.)
-   */
-  private async prepareLane(record: SignalRecord, connector: Connector): Promise<boolean> {
-    return this.tracker.ensureChecked(connector, record.instrument);
   }
 
   private async execute(record: SignalRecord, connector: Connector, decision: Decision, fresh: boolean): Promise<void> {
@@ -299,14 +293,4 @@ export class SignalRunner {
   private observeFinal(record: SignalRecord): void {
     this.deps.metrics.executionSeconds.observe({ status: record.status }, Math.max(0, (Date.parse(record.updated_at) - Date.parse(record.received_at)) / 1000));
   }
-}
-
-function target(record: SignalRecord, connector: Connector): SettlementTarget {
-  return { connector: connector.name, client_order_id: record.client_order_id };
-}
-
-/** `close` and `target` at a connector whose orders are followed are decided only with no open order in their lane. */
-function settlesOpenOrders(record: SignalRecord, connector: Connector): boolean {
-  const { action } = record.signal;
-  return (action === 'close' || action === 'target') && connector.capabilities.order_updates !== 'none';
 }
