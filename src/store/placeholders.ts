@@ -1,6 +1,9 @@
 /**
  * Placeholders of the statements both stores prepare once (drizzle's `sql.placeholder`): a
- * prepared statement is built at start and run with its values by name.
+ * prepared statement is built at start and run with its values by name. A value bound this way
+ * skips drizzle's column encoder (`mapToDriverValue`): every column bound so is text, an integer
+ * or a float, whose encoders change nothing; a column with an encoder of its own (a JSON or date
+ * mode) would need its value encoded by the caller.
  */
 import { sql } from 'drizzle-orm';
 
