@@ -27,7 +27,7 @@ const q = {
       .returning()
       .prepare('finish_update'),
   ),
-  insertOrder: statement(builder.insert(t.orders).values(phs(...ORDER_COLUMNS)).onConflictDoNothing().prepare('order_insert')),
+  insertOrder: statement(builder.insert(t.orders).values(phs(...ORDER_COLUMNS)).onConflictDoNothing().returning().prepare('order_insert')),
 };
 
 /** The time is checked before anything is written. */
@@ -70,8 +70,10 @@ export function pgFinish(ctx: PgContext): FinishStore {
         if (input.order !== null && input.track_order) {
           // The order's row, then the placement's answer applied to it like any later report:
           // its fills so far booked, the reservation shrunk to the remainder or released.
-          await run(q.insertOrder, tx, newOrderRow({ signal_id: row.id, connector, instrument, stop_price: record.signal.stop_price ?? null }, input.order, input.now));
-          const orderRow = await lockedOrder(tx, input.order.client_order_id);
+          // A row this transaction inserted is its own until it commits; one there already (a
+          // retried signal's order) is read under its lock.
+          const [inserted] = await run(q.insertOrder, tx, newOrderRow({ signal_id: row.id, connector, instrument, stop_price: record.signal.stop_price ?? null }, input.order, input.now));
+          const orderRow = inserted ?? (await lockedOrder(tx, input.order.client_order_id));
           if (orderRow === undefined) throw new Error(`finishSignal: the order of ${input.signal_id} vanished`);
           const applied = await applyReport(ctx, tx, emit, orderRow, input.order, input);
           // An order already terminal (a retried signal whose order ended before): nothing stays reserved.

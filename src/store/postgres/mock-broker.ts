@@ -50,10 +50,13 @@ const q = {
   updatePosition: statement(builder.update(t.mockPositions).set({ quantity: phSql('quantity'), avg_price: phSql('avg_price') }).where(position).prepare('mock_position_update')),
 };
 
-/** Moves the mock position by one fill: the same create-then-lock as the ledger's positions. */
+/** Moves the mock position by one fill: the same lock (created first when missing) as the ledger's positions. */
 async function movePosition(tx: Tx, connector: string, instrument: string, side: Side, part: { quantity: number; price: number }): Promise<void> {
-  await run(q.createPosition, tx, { connector, instrument });
-  const [current] = await run(q.lockPosition, tx, { connector, instrument });
+  let [current] = await run(q.lockPosition, tx, { connector, instrument });
+  if (current === undefined) {
+    await run(q.createPosition, tx, { connector, instrument });
+    [current] = await run(q.lockPosition, tx, { connector, instrument });
+  }
   await run(q.updatePosition, tx, { connector, instrument, ...planMockPart(current ?? null, side, part) });
 }
 

@@ -60,12 +60,17 @@ const q = {
 
 /**
  * Books a fill; returns the day's realized PnL after it and what this fill realized. The
- * position row is created if missing (a flat row, which applyFill treats as no position) and
- * then locked, so two instances booking fills of one instrument apply them in turn.
+ * position row is locked, so two instances booking fills of one instrument apply them in turn;
+ * a missing one is created first (a flat row, which applyFill treats as no position) and then
+ * locked: of two instances creating it at once, the second's insert waits for the first's
+ * commit and does nothing, and its lock then reads the row committed.
  */
 export async function bookFill(tx: Tx, connector: string, instrument: string, fill: Fill, input: BookingContext): Promise<{ day: number | null; fill: number }> {
-  await run(q.createPosition, tx, { connector, instrument, updated_at: input.now.getTime() });
-  const [current] = await run(q.lockPosition, tx, { connector, instrument });
+  let [current] = await run(q.lockPosition, tx, { connector, instrument });
+  if (current === undefined) {
+    await run(q.createPosition, tx, { connector, instrument, updated_at: input.now.getTime() });
+    [current] = await run(q.lockPosition, tx, { connector, instrument });
+  }
   const booked = planFill(current ?? null, fill, input.now);
   await run(q.updatePosition, tx, { connector, instrument, ...booked.position });
   // Nothing realized: the day's row is not touched (day: null), and only a losing fill is judged.
