@@ -23,7 +23,8 @@
  * - finishSignal: row lock on the signal, so the fill is booked once; retrySignal, renewLeases:
  *   conditional UPDATEs (row locks held for one statement).
  * - claimExpired: row locks with `SELECT … FOR UPDATE SKIP LOCKED`, so claimers split the rows.
- * - ledger and mock-broker positions: row lock on the position (created if missing, then `FOR UPDATE`).
+ * - ledger and mock-broker positions: row lock on the position (`FOR UPDATE`; a missing one is
+ *   created, `ON CONFLICT DO NOTHING`, then locked).
  * - reconcilePositions: the per-connector advisory lock, so two instances do not both adopt and
  *   log one drift; each adopted position is a write conditional on its version (a finish takes
  *   no connector lock, so a fill booked meanwhile makes it a no-op).
