@@ -15,6 +15,9 @@ import { planModeWrite, type ModePlan } from './runtime.js';
 /** ISO-8601 date and time with `Z` or an offset, as `Date.toISOString()` writes it. */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
+/** An attempt row's columns (AttemptPlan['row']), bound by name in both dialects. */
+export const ATTEMPT_COLUMNS = ['signal_id', 'n', 'at', 'outcome', 'error'] as const satisfies readonly (keyof AttemptPlan['row'])[];
+
 export interface AttemptPlan {
   row: { signal_id: string; n: number; at: number; outcome: string; error: string | null };
   event: TimedEvent;
@@ -48,6 +51,9 @@ export function planFill(current: (LedgerEntry & { updated_at: number }) | null,
     realized: next.realized_pnl,
   };
 }
+
+/** The columns the finish's update sets (FinishPlan['values']), in both dialects. */
+export const FINISH_COLUMNS = ['status', 'result', 'updated_at', 'lease_owner', 'lease_until'] as const satisfies readonly (keyof FinishPlan['values'])[];
 
 export interface FinishPlan {
   values: { status: FinishInput['status']; result: string; updated_at: number; lease_owner: null; lease_until: null };

@@ -62,6 +62,9 @@ export const needsOpenOrder = (input: Pick<GateInput, 'settle_open_orders'>, pla
 /** The columns the gate's conditional update sets (GatePlan['values']), in both dialects. */
 export const GATE_COLUMNS = ['status', 'decision', 'decided_at', 'updated_at', 'order_side', 'lease_owner', 'lease_until'] as const satisfies readonly (keyof GatePlan['values'])[];
 
+/** A reservation row's columns (GatePlan['reservation']), bound by name in both dialects. */
+export const RESERVATION_COLUMNS = ['signal_id', 'connector', 'instrument', 'quantity', 'notional', 'created_at'] as const satisfies readonly (keyof NonNullable<GatePlan['reservation']>)[];
+
 export interface GatePlan {
   decision: Decision;
   /** The columns the conditional update (`… WHERE status = 'accepted'`) sets. */

@@ -44,6 +44,7 @@ export function advisoryLocks(namespace: string): PgLocks {
     eventLogHead: rawStatement(sql`select seq, hash from sluice_event_log_head(${key('events')}, ${ph('channel')}, ${ph('appending')})`),
     mode: rawStatement(sql`select pg_advisory_xact_lock(${key('mode')})`),
     connector: rawStatement(sql`select pg_advisory_xact_lock(hashtext(${`sluice:${namespace}`}), hashtext(${ph('connector')}))`),
+    // key(`body:<source>:<fingerprint>`), concatenated by the server so the statement is built once.
     body: rawStatement(sql`select pg_advisory_xact_lock(hashtextextended(${`sluice:${namespace}:body:`} || ${ph('source')} || ':' || ${ph('fingerprint')}, 0))`),
   };
   return {
@@ -140,4 +141,3 @@ export async function readPnl(ex: Executor, connector: string, day: string): Pro
   const [row] = await run(stateStatements.pnl, ex, { connector, day });
   return row?.realized ?? 0;
 }
-

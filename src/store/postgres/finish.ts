@@ -7,22 +7,22 @@ import { asc, eq } from 'drizzle-orm';
 import type { Attempt, FinishOutcome, FinishStore } from '../contract/finish.js';
 import type { OrderRecord } from '../contract/orders.js';
 import type { ModeState } from '../contract/runtime.js';
-import { planAttempt, planFinish, untrackedFill } from '../plans/finish.js';
+import { planAttempt, planFinish, untrackedFill, ATTEMPT_COLUMNS, FINISH_COLUMNS } from '../plans/finish.js';
 import { newOrderRow, ORDER_COLUMNS } from '../plans/orders.js';
 import { attemptFromRow, signalRecordFromRow as toRecord } from '../records.js';
-import { ph, phs, phSql } from '../placeholders.js';
+import { ph, phs, phSqls } from '../placeholders.js';
 import { readPnl, type Emit, type PgContext } from './context.js';
 import { builder, run, statement, type Tx } from './statements.js';
 import { applyReport, bookFill, judgeDailyLoss, lockedOrder, releaseReservation } from './orders.js';
 import * as t from './schema.js';
 
 const q = {
-  insertAttempt: statement(builder.insert(t.attempts).values(phs('signal_id', 'n', 'at', 'outcome', 'error')).prepare('attempt_insert')),
+  insertAttempt: statement(builder.insert(t.attempts).values(phs(...ATTEMPT_COLUMNS)).prepare('attempt_insert')),
   signalForUpdate: statement(builder.select().from(t.signals).where(eq(t.signals.id, ph('id'))).for('update').prepare('finish_signal')),
   update: statement(
     builder
       .update(t.signals)
-      .set({ status: phSql('status'), result: phSql('result'), updated_at: phSql('updated_at'), lease_owner: null, lease_until: null })
+      .set(phSqls(...FINISH_COLUMNS))
       .where(eq(t.signals.id, ph('id')))
       .returning()
       .prepare('finish_update'),

@@ -7,7 +7,7 @@ import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { unionAll } from 'drizzle-orm/pg-core';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
-import { GATE_COLUMNS, isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
+import { GATE_COLUMNS, isGateable, RESERVATION_COLUMNS, LANE_BLOCKING_STATUSES, needsOpenOrder, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
 import { breakerFromState, breakerKey, MODE_KEY, modeFromState, signalRecordFromRow as toRecord } from '../records.js';
 import { ph, phs, phSqls } from '../placeholders.js';
 import { applyBreakerPlan, toNumber, toNumberOrNull, type PgContext } from './context.js';
@@ -36,6 +36,8 @@ const gateStateQuery = rawStatement(sql`
     (select ${rs.value} from ${rs} where ${rs.key} = ${ph('breaker_key')}) as breaker
 `);
 
+const textOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+
 async function loadGateState(tx: Tx, input: GateInput): Promise<{ state: StoredGateState; breaker: string | null }> {
   const { connector, instrument } = input;
   // Counts at most one past the cap: a busy minute costs no more than the limit needs.
@@ -57,8 +59,6 @@ async function loadGateState(tx: Tx, input: GateInput): Promise<{ state: StoredG
     breaker: textOrNull(row.breaker),
   };
 }
-
-const textOrNull = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
 /** The oldest older signal of the lane in one status: one index range each, read oldest-first (see oldestInLane). */
 const olderIn = (status: (typeof LANE_BLOCKING_STATUSES)[number]) =>
@@ -89,7 +89,7 @@ const q = {
       .returning()
       .prepare('gate_update'),
   ),
-  insertReservation: statement(builder.insert(r).values(phs('signal_id', 'connector', 'instrument', 'quantity', 'notional', 'created_at')).prepare('gate_reserve')),
+  insertReservation: statement(builder.insert(r).values(phs(...RESERVATION_COLUMNS)).prepare('gate_reserve')),
 };
 
 export function pgGate(ctx: PgContext): GateStore {

@@ -12,7 +12,7 @@ import { mockOrderPage, mockStateFromRow, orderFromMockRow } from '../records.js
 import { mockOrderFilter } from '../filters.js';
 import { ph, phs, phSql } from '../placeholders.js';
 import type { PgContext } from './context.js';
-import { builder, run, statement, type Tx } from './statements.js';
+import { builder, lockOrCreate, run, statement, type Tx } from './statements.js';
 import * as t from './schema.js';
 
 const OPEN = [...OPEN_ORDER_STATUSES];
@@ -52,11 +52,7 @@ const q = {
 
 /** Moves the mock position by one fill: the same lock (created first when missing) as the ledger's positions. */
 async function movePosition(tx: Tx, connector: string, instrument: string, side: Side, part: { quantity: number; price: number }): Promise<void> {
-  let [current] = await run(q.lockPosition, tx, { connector, instrument });
-  if (current === undefined) {
-    await run(q.createPosition, tx, { connector, instrument });
-    [current] = await run(q.lockPosition, tx, { connector, instrument });
-  }
+  const current = await lockOrCreate(tx, q.lockPosition, q.createPosition, { connector, instrument });
   await run(q.updatePosition, tx, { connector, instrument, ...planMockPart(current ?? null, side, part) });
 }
 

@@ -13,7 +13,7 @@ import { mayTripDailyLoss, movesDailyPnl, planDailyLoss, planFill } from '../pla
 import { ORDER_UPDATE_COLUMNS, orderPage, orderRecordFromRow, planOrderUpdate, planReservation, unchangedOutcome, type OrderRow } from '../plans/orders.js';
 import { ph, phs, phSql, phSqls } from '../placeholders.js';
 import { writeMode, type Emit, type PgContext } from './context.js';
-import { builder, run, statement, type Tx } from './statements.js';
+import { builder, lockOrCreate, run, statement, type Tx } from './statements.js';
 import { openOrderFilter, orderFilter } from '../filters.js';
 import * as t from './schema.js';
 
@@ -60,17 +60,11 @@ const q = {
 
 /**
  * Books a fill; returns the day's realized PnL after it and what this fill realized. The
- * position row is locked, so two instances booking fills of one instrument apply them in turn;
- * a missing one is created first (a flat row, which applyFill treats as no position) and then
- * locked: of two instances creating it at once, the second's insert waits for the first's
- * commit and does nothing, and its lock then reads the row committed.
+ * position row is locked (a missing one created first: a flat row, which applyFill treats as no
+ * position), so two instances booking fills of one instrument apply them in turn.
  */
 export async function bookFill(tx: Tx, connector: string, instrument: string, fill: Fill, input: BookingContext): Promise<{ day: number | null; fill: number }> {
-  let [current] = await run(q.lockPosition, tx, { connector, instrument });
-  if (current === undefined) {
-    await run(q.createPosition, tx, { connector, instrument, updated_at: input.now.getTime() });
-    [current] = await run(q.lockPosition, tx, { connector, instrument });
-  }
+  const current = await lockOrCreate(tx, q.lockPosition, q.createPosition, { connector, instrument }, { updated_at: input.now.getTime() });
   const booked = planFill(current ?? null, fill, input.now);
   await run(q.updatePosition, tx, { connector, instrument, ...booked.position });
   // Nothing realized: the day's row is not touched (day: null), and only a losing fill is judged.

@@ -61,6 +61,20 @@ export function run<R>(prepared: Statement<R>, on: Executor, values?: Record<str
   return bound.execute(values);
 }
 
+/**
+ * The row `lock` selects `FOR UPDATE`, created by `create` first when missing (a position). Two
+ * transactions creating it at once: the second's insert (`ON CONFLICT DO NOTHING`) waits for
+ * the first's commit and does nothing, and its lock then reads the committed row. A row that
+ * exists costs one round trip.
+ */
+export async function lockOrCreate<R>(tx: Tx, lock: Statement<R[]>, create: Statement<unknown>, key: Record<string, unknown>, created: Record<string, unknown> = {}): Promise<R | undefined> {
+  const [row] = await run(lock, tx, key);
+  if (row !== undefined) return row;
+  await run(create, tx, { ...key, ...created });
+  const [made] = await run(lock, tx, key);
+  return made;
+}
+
 /** A statement of raw SQL (with placeholders), turned into text once. Rows come back as the driver reads them. */
 export interface RawStatement {
   text: string;

@@ -7,11 +7,11 @@ import { asc, eq } from 'drizzle-orm';
 import type { Attempt, FinishOutcome, FinishStore } from '../contract/finish.js';
 import type { OrderRecord } from '../contract/orders.js';
 import type { ModeState } from '../contract/runtime.js';
-import { planAttempt, planFinish, untrackedFill } from '../plans/finish.js';
+import { planAttempt, planFinish, untrackedFill, ATTEMPT_COLUMNS, FINISH_COLUMNS } from '../plans/finish.js';
 import { newOrderRow } from '../plans/orders.js';
 import { attemptFromRow, signalRecordFromRow as toRecord } from '../records.js';
 import { readPnl, type SqliteContext } from './context.js';
-import { ph, phs, phSql } from '../placeholders.js';
+import { ph, phs, phSqls } from '../placeholders.js';
 import type { SqliteOrderBook } from './orders.js';
 import * as t from './schema.js';
 
@@ -20,12 +20,12 @@ export function sqliteFinish(ctx: SqliteContext, book: SqliteOrderBook): FinishS
   const q = {
     insertAttempt: db
       .insert(t.attempts)
-      .values(phs('signal_id', 'n', 'at', 'outcome', 'error'))
+      .values(phs(...ATTEMPT_COLUMNS))
       .prepare(),
     attemptsOf: db.select().from(t.attempts).where(eq(t.attempts.signal_id, ph('signal_id'))).orderBy(asc(t.attempts.n), asc(t.attempts.id)).prepare(),
     finishUpdate: db
       .update(t.signals)
-      .set({ status: phSql('status'), result: phSql('result'), updated_at: phSql('updated_at'), lease_owner: null, lease_until: null })
+      .set(phSqls(...FINISH_COLUMNS))
       .where(eq(t.signals.id, ph('id')))
       .prepare(),
   };

@@ -6,7 +6,7 @@
 import { and, asc, eq, inArray, lt, sql, sum } from 'drizzle-orm';
 import type { StoredGateState } from '../../domain/gate-state.js';
 import type { GateInput, GateOutcome, GateStore } from '../contract/gate.js';
-import { GATE_COLUMNS, isGateable, LANE_BLOCKING_STATUSES, needsOpenOrder, oldestInLane, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
+import { GATE_COLUMNS, isGateable, RESERVATION_COLUMNS, LANE_BLOCKING_STATUSES, needsOpenOrder, oldestInLane, planGate, planGateAdmission, planSettleFirst } from '../plans/gate.js';
 import { signalRecordFromRow as toRecord } from '../records.js';
 import { applyBreakerPlan, readGross, readMode, readPnl, readReserved, readStoredBreaker, type SqliteContext } from './context.js';
 import { ph, phs, phSqls } from '../placeholders.js';
@@ -42,7 +42,7 @@ export function sqliteGate(ctx: SqliteContext): GateStore {
       .prepare(),
     insertReservation: db
       .insert(t.reservations)
-      .values(phs('signal_id', 'connector', 'instrument', 'quantity', 'notional', 'created_at'))
+      .values(phs(...RESERVATION_COLUMNS))
       .prepare(),
   };
 

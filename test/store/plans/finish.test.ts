@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import type { LedgerEntry } from '../../../src/domain/ledger.js';
 import type { Mode, Order } from '../../../src/domain/types.js';
-import { untrackedFill, mayTripDailyLoss, movesDailyPnl, planAttempt, planDailyLoss, planFill, planFinish, type FillPlan } from '../../../src/store/plans/finish.js';
+import { ATTEMPT_COLUMNS, FINISH_COLUMNS, untrackedFill, mayTripDailyLoss, movesDailyPnl, planAttempt, planDailyLoss, planFill, planFinish, type FillPlan } from '../../../src/store/plans/finish.js';
 import { nextPositionVersion } from '../../../src/store/plans/ledger.js';
 import type { Fill, FinishInput, ModeState } from '../../../src/store/store.js';
 
@@ -30,6 +30,8 @@ describe('planAttempt', () => {
       }
       const plan = planAttempt('sig_1', attempt);
       expect(plan.row).toEqual({ signal_id: 'sig_1', n: 2, at: c.want, outcome: 'filled', error: null });
+      // Both dialects' prepared insert binds these by name.
+      expect([...ATTEMPT_COLUMNS].sort()).toEqual(Object.keys(plan.row).sort());
       expect(plan.event).toEqual({ at: new Date(c.want), event: { type: 'signal.attempt', signal_id: 'sig_1', data: attempt } });
     });
   }
@@ -76,6 +78,8 @@ describe('planFinish and untrackedFill', () => {
   const placed = (filled: number, price: number | null): Order => ({ client_order_id: 'c', order_id: 'o', instrument: 'AAPL', side: 'buy', quantity: 1, order_type: 'market', limit_price: null, status: filled > 0 ? 'filled' : 'new', filled_quantity: filled, fill_price: price });
   const input = (o: Partial<FinishInput> = {}): FinishInput => ({ signal_id: 'sig_1', status: 'executed', result, order: null, track_order: false, now: NOW, trading_day: '2026-11-23', max_daily_loss: null, ...o });
   const cases: Array<{ name: string; got: () => unknown; want: unknown }> = [
+    // Both dialects' prepared update sets these by name: a value left out would not be written.
+    { name: 'FINISH_COLUMNS name every value the finish sets', got: () => Object.keys(planFinish(input()).values).sort(), want: [...FINISH_COLUMNS].sort() },
     { name: 'executed stores the result and clears the lease', got: () => planFinish(input()).values, want: { status: 'executed', result: JSON.stringify(result), updated_at: NOW.getTime(), lease_owner: null, lease_until: null } },
     { name: 'the finish logs signal.<status> with the result', got: () => planFinish(input({ status: 'failed' })).event, want: { at: NOW, event: { type: 'signal.failed', signal_id: 'sig_1', data: { result } } } },
     { name: 'no order books nothing', got: () => untrackedFill(input()), want: null },

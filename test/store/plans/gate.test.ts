@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import type { BreakerState, BreakerStep } from '../../../src/domain/breaker.js';
 import type { StoredGateState } from '../../../src/domain/gate-state.js';
 import type { Decision, SignalStatus } from '../../../src/domain/types.js';
-import { GATE_COLUMNS, needsOpenOrder, oldestInLane, planGate, planGateAdmission, planSettleFirst, type Admission } from '../../../src/store/plans/gate.js';
+import { GATE_COLUMNS, RESERVATION_COLUMNS, needsOpenOrder, oldestInLane, planGate, planGateAdmission, planSettleFirst, type Admission } from '../../../src/store/plans/gate.js';
 import type { GateInput } from '../../../src/store/store.js';
 
 const NOW = new Date('2026-11-23T15:00:00.000Z');
@@ -98,6 +98,7 @@ describe('planGate', () => {
       expect(plan.event).toEqual({ at: NOW, event: { type: c.event, signal_id: 'sig_1', data: { decision: c.decision } } });
       // Both dialects' prepared update sets these by name: a value left out would not be written.
       expect([...GATE_COLUMNS].sort()).toEqual(Object.keys(plan.values).sort());
+      if (plan.reservation !== null) expect([...RESERVATION_COLUMNS].sort()).toEqual(Object.keys(plan.reservation).sort());
     });
   }
 
